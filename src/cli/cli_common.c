@@ -1,0 +1,69 @@
+/* Shared CLI helpers: strict number parsing, error printing, logging. */
+#include "cli_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end = NULL;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end = NULL;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cli_parse_u64(const char *s, unsigned long long *out)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void cli_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void cli_log(void *user, stylize_log_level level, const char *msg)
+{
+    const cli_log_ctx *ctx = user;
+    if ((int)level > ctx->verbosity)
+        return;
+    if (level == STYLIZE_LOG_ERROR)
+        fprintf(stderr, "%s: error: %s\n", ctx->prog, msg);
+    else if (level == STYLIZE_LOG_WARN)
+        fprintf(stderr, "%s: warning: %s\n", ctx->prog, msg);
+    else
+        fprintf(stderr, "%s\n", msg);
+}

@@ -1,0 +1,41 @@
+/* Shared by the stylize and stylize-weights executables: exit codes, the
+ * log callback that prints to stderr, and strict numeric flag parsing. */
+#ifndef STYLIZE_CLI_COMMON_H
+#define STYLIZE_CLI_COMMON_H
+
+#include <stdio.h>
+#include "stylize/status.h"
+
+/* Documented exit codes (README "Exit codes"). */
+enum {
+    EXIT_OK_ = 0,
+    EXIT_FAILURE_ = 1,    /* generic failure (internal error) */
+    EXIT_USAGE = 2,       /* bad flag, missing value, bad value */
+    EXIT_INPUT = 3,       /* an input file is missing, unreadable or malformed */
+    EXIT_WEIGHTS = 4,     /* weights missing or invalid */
+    EXIT_OUTPUT = 5,      /* output cannot be written */
+    EXIT_MEMORY = 6,      /* out of memory or over --max-memory */
+    EXIT_NUMERIC = 7,     /* NaN/Inf during optimisation */
+    EXIT_PARTIAL = 8,     /* batch: some inputs failed */
+    EXIT_SIGTERM = 143,   /* stopped by SIGTERM (128 + 15) */
+    EXIT_SIGINT = 130     /* stopped by SIGINT (128 + 2) */
+};
+
+/* Parse helpers: the whole string must be a finite number in [lo, hi].
+ * Return 0 on success, -1 otherwise (nothing printed). */
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+int cli_parse_int(const char *s, long lo, long hi, int *out);
+int cli_parse_u64(const char *s, unsigned long long *out);
+
+/* Prints "prog: message" on stderr. */
+void cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* stylize_log_fn that prints to stderr, prefixed with the program name
+ * given as user (const char *); levels above the verbosity are dropped. */
+typedef struct {
+    const char *prog;
+    int verbosity; /* max stylize_log_level printed */
+} cli_log_ctx;
+void cli_log(void *user, stylize_log_level level, const char *msg);
+
+#endif
