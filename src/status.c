@@ -43,7 +43,14 @@ void stylize_error_prefix(stylize_error *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = '\0';
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    size_t np = strlen(prefix), no = strlen(old), cap = sizeof err->msg - 1, k = 0;
+    for (size_t i = 0; i < np && k < cap; i++)
+        err->msg[k++] = prefix[i];
+    for (size_t i = 0; i < 2 && k < cap; i++)
+        err->msg[k++] = ": "[i];
+    for (size_t i = 0; i < no && k < cap; i++)
+        err->msg[k++] = old[i];
+    err->msg[k] = '\0';
 }
 
 void stylize_log(const stylize_logger *log, stylize_log_level level, const char *fmt, ...)
