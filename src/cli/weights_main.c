@@ -1,2 +1,300 @@
+/* stylize-weights: makes, inspects and imports VGG-19 weights in stylize's
+ * native format (weights/README.md).
+ *
+ *   stylize-weights random --out FILE.json [--seed N] [--width-divisor K]
+ *   stylize-weights info FILE.json
+ *   stylize-weights import IN --out OUT.json [--format auto|torch|caffe]
+ *
+ * Usage errors print one line "stylize-weights: ..." on stderr and exit 2.
+ * Outputs are written atomically by the library: a failure leaves no partial
+ * file. */
+#include <getopt.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "stylize/import.h"
+#include "stylize/weights.h"
+
+#ifndef STYLIZE_VERSION
+#define STYLIZE_VERSION "unknown"
+#endif
+
+static const char *const PROG = "stylize-weights";
+
+static void print_help(FILE *f)
+{
+    fprintf(f,
+            "Usage: %s COMMAND [OPTIONS]\n"
+            "Make, inspect and import VGG-19 weights in stylize's native format\n"
+            "(a JSON manifest FILE.json plus its float32 blob FILE.bin).\n"
+            "\n"
+            "Commands:\n"
+            "  random --out FILE.json [--seed N] [--width-divisor K]\n"
+            "      Random He-normal weights (for tests and demos; they do not make\n"
+            "      meaningful styles). --seed N (default 0) fixes the values;\n"
+            "      --width-divisor K (1, 2, 4, ..., 64; default 1) divides every\n"
+            "      layer's channel count, e.g. 16 gives a small, fast network.\n"
+            "  info FILE.json\n"
+            "      Validate FILE.json and its blob, then print the architecture, source,\n"
+            "      input convention and every layer's shape and parameter count.\n"
+            "  import IN --out OUT.json [--format auto|torch|caffe]\n"
+            "      Convert a PyTorch checkpoint (torch.save state dict, zip or legacy,\n"
+            "      e.g. torchvision's vgg19-dcbb9e9d.pth) or a Caffe .caffemodel with\n"
+            "      VGG-19 convolutions into the native format. Default --format auto.\n"
+            "\n"
+            "Options:\n"
+            "  -h, --help       print this help and exit\n"
+            "      --version    print the version and exit\n"
+            "\n"
+            "Exit status: 0 success, 2 usage error, 4 weights missing or invalid,\n"
+            "5 output cannot be written, 6 out of memory, 1 other failure.\n",
+            PROG);
+}
+
+/* Exit code for a failure while reading weights. */
+static int exit_for_read(stylize_status s)
+{
+    switch (s) {
+    case STYLIZE_ERR_NOMEM: return EXIT_MEMORY;
+    case STYLIZE_ERR_IO:
+    case STYLIZE_ERR_FORMAT:
+    case STYLIZE_ERR_LIMIT:
+    case STYLIZE_ERR_ARG: return EXIT_WEIGHTS;
+    default: return EXIT_FAILURE_;
+    }
+}
+
+/* Exit code for a failure while writing weights. */
+static int exit_for_write(stylize_status s)
+{
+    return s == STYLIZE_ERR_NOMEM ? EXIT_MEMORY : s == STYLIZE_ERR_INTERNAL ? EXIT_FAILURE_ : EXIT_OUTPUT;
+}
+
+static int usage_error(const char *msg, const char *arg)
+{
+    if (arg)
+        cli_error(PROG, "%s '%s' (see --help)", msg, arg);
+    else
+        cli_error(PROG, "%s (see --help)", msg);
+    return EXIT_USAGE;
+}
+
+enum { OPT_VERSION = 256, OPT_SEED, OPT_DIVISOR, OPT_FORMAT };
+
+static const struct option long_opts[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"out", required_argument, NULL, 'o'},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"width-divisor", required_argument, NULL, OPT_DIVISOR},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {NULL, 0, NULL, 0}};
+
+typedef struct {
+    const char *out;
+    const char *seed;
+    const char *divisor;
+    const char *format;
+    const char *positional[2];
+    int n_positional;
+    int help, version;
+} parsed_args;
+
+/* Parses argv[first..argc-1]. Options and positionals may be mixed. Returns 0
+ * or an exit code (after printing the error). */
+static int parse_args(int argc, char **argv, int first, parsed_args *a)
+{
+    memset(a, 0, sizeof *a);
+    /* Leading '-': positionals come back in order as option 1, whatever
+     * POSIXLY_CORRECT says; ':' reports a missing value as ':'. */
+    static const char optstring[] = "-:ho:";
+    opterr = 0;
+#ifdef __GLIBC__
+    optind = 0; /* full re-initialisation */
+#else
+    optind = 1;
+#endif
+    /* getopt_long expects argv[0] to be the program: shift the view so that
+     * argv[first - 1] plays that role. */
+    int sub_argc = argc - (first - 1);
+    char **sub_argv = argv + (first - 1);
+    int c;
+    while ((c = getopt_long(sub_argc, sub_argv, optstring, long_opts, NULL)) != -1) {
+        switch (c) {
+        case 1:
+            if (a->n_positional >= 2)
+                return usage_error("unexpected argument", optarg);
+            a->positional[a->n_positional++] = optarg;
+            break;
+        case 'h': a->help = 1; break;
+        case OPT_VERSION: a->version = 1; break;
+        case 'o': a->out = optarg; break;
+        case OPT_SEED: a->seed = optarg; break;
+        case OPT_DIVISOR: a->divisor = optarg; break;
+        case OPT_FORMAT: a->format = optarg; break;
+        case ':': return usage_error("missing value for option", sub_argv[optind - 1]);
+        default:
+            if (optopt > 0 && optopt < 256) {
+                char opt[3] = {'-', (char)optopt, '\0'};
+                return usage_error("unknown option", opt);
+            }
+            return usage_error("unknown option", sub_argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+static int cmd_random(const parsed_args *a)
+{
+    unsigned long long seed = 0;
+    int divisor = 1;
+    if (a->n_positional > 0)
+        return usage_error("random: unexpected argument", a->positional[0]);
+    if (a->format)
+        return usage_error("random: option not allowed:", "--format");
+    if (!a->out || !*a->out)
+        return usage_error("random: --out FILE.json is required", NULL);
+    if (a->seed && cli_parse_u64(a->seed, &seed) != 0)
+        return usage_error("random: --seed must be a non-negative integer, got", a->seed);
+    if (a->divisor && (cli_parse_int(a->divisor, 1, 64, &divisor) != 0 || 64 % divisor != 0))
+        return usage_error("random: --width-divisor must be 1, 2, 4, 8, 16, 32 or 64, got",
+                           a->divisor);
+    stylize_weights *w = NULL;
+    stylize_error err = {0};
+    stylize_status s = stylize_weights_random(&w, (uint64_t)seed, divisor, &err);
+    if (s != STYLIZE_OK) {
+        cli_error(PROG, "%s", err.msg);
+        return s == STYLIZE_ERR_NOMEM ? EXIT_MEMORY : EXIT_FAILURE_;
+    }
+    s = stylize_weights_save(w, a->out, &err);
+    stylize_weights_free(w);
+    if (s != STYLIZE_OK) {
+        cli_error(PROG, "%s", err.msg);
+        return exit_for_write(s);
+    }
+    return EXIT_OK_;
+}
+
+static int cmd_info(const parsed_args *a)
+{
+    if (a->out || a->seed || a->divisor || a->format)
+        return usage_error("info: takes no options besides --help", NULL);
+    if (a->n_positional != 1)
+        return usage_error(a->n_positional ? "info: unexpected argument"
+                                           : "info: missing FILE.json",
+                           a->n_positional ? a->positional[1] : NULL);
+    stylize_weights *w = NULL;
+    stylize_error err = {0};
+    stylize_status s = stylize_weights_load(&w, a->positional[0], &err);
+    if (s != STYLIZE_OK) {
+        cli_error(PROG, "%s", err.msg);
+        return exit_for_read(s);
+    }
+    const stylize_input_convention *c = &w->input;
+    printf("file:   %s\n", a->positional[0]);
+    printf("arch:   %s\n", w->arch);
+    printf("source: %s\n", w->source[0] ? w->source : "(not given)");
+    printf("input:  channel order %s, x = (v * %g - mean) / std, v in [0, 1]\n",
+           c->order == STYLIZE_BGR ? "BGR" : "RGB", (double)c->pixel_scale);
+    printf("        mean (%g, %g, %g), std (%g, %g, %g)\n", (double)c->mean[0],
+           (double)c->mean[1], (double)c->mean[2], (double)c->std[0], (double)c->std[1],
+           (double)c->std[2]);
+    printf("%-8s %-16s %12s\n", "layer", "shape", "parameters");
+    unsigned long long total = 0;
+    for (int i = 0; i < w->n_layers; i++) {
+        const stylize_conv_layer *l = &w->layers[i];
+        char shape[48];
+        unsigned long long n = (unsigned long long)l->out_ch * (unsigned long long)l->in_ch * 9ull +
+                               (unsigned long long)l->out_ch;
+        snprintf(shape, sizeof shape, "%dx%dx3x3", l->out_ch, l->in_ch);
+        printf("%-8s %-16s %12llu\n", l->name, shape, n);
+        total += n;
+    }
+    printf("total parameters: %llu (%llu bytes of float32)\n", total, total * 4ull);
+    stylize_weights_free(w);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error(PROG, "cannot write to standard output");
+        return EXIT_OUTPUT;
+    }
+    return EXIT_OK_;
+}
+
+static int cmd_import(const parsed_args *a)
+{
+    stylize_import_format fmt = STYLIZE_IMPORT_AUTO;
+    if (a->seed || a->divisor)
+        return usage_error("import: --seed and --width-divisor are for 'random'", NULL);
+    if (a->n_positional != 1)
+        return usage_error(a->n_positional ? "import: unexpected argument"
+                                           : "import: missing input file",
+                           a->n_positional ? a->positional[1] : NULL);
+    if (!a->out || !*a->out)
+        return usage_error("import: --out OUT.json is required", NULL);
+    if (a->format) {
+        if (strcmp(a->format, "auto") == 0)
+            fmt = STYLIZE_IMPORT_AUTO;
+        else if (strcmp(a->format, "torch") == 0)
+            fmt = STYLIZE_IMPORT_TORCH_ZIP; /* the importer tells zip from legacy by content */
+        else if (strcmp(a->format, "caffe") == 0)
+            fmt = STYLIZE_IMPORT_CAFFE;
+        else
+            return usage_error("import: --format must be auto, torch or caffe, got", a->format);
+    }
+    stylize_weights *w = NULL;
+    stylize_error err = {0};
+    stylize_status s = stylize_import_file(&w, a->positional[0], fmt, &err);
+    if (s != STYLIZE_OK) {
+        cli_error(PROG, "%s", err.msg);
+        return exit_for_read(s);
+    }
+    s = stylize_weights_save(w, a->out, &err);
+    stylize_weights_free(w);
+    if (s != STYLIZE_OK) {
+        cli_error(PROG, "%s", err.msg);
+        return exit_for_write(s);
+    }
+    return EXIT_OK_;
+}
+
+int main(int argc, char **argv)
+{
+    parsed_args a;
+    if (argc < 2)
+        return usage_error("missing command (random, info or import)", NULL);
+    const char *cmd = argv[1];
+    if (cmd[0] == '-') {
+        /* Only --help / --version before a command. */
+        int rc = parse_args(argc, argv, 1, &a);
+        if (rc)
+            return rc;
+        if (a.help) {
+            print_help(stdout);
+            return EXIT_OK_;
+        }
+        if (a.version) {
+            printf("%s %s\n", PROG, STYLIZE_VERSION);
+            return EXIT_OK_;
+        }
+        return usage_error("an option must follow a command, got", cmd);
+    }
+    int rc = parse_args(argc, argv, 2, &a);
+    if (rc)
+        return rc;
+    if (a.help) {
+        print_help(stdout);
+        return EXIT_OK_;
+    }
+    if (a.version) {
+        printf("%s %s\n", PROG, STYLIZE_VERSION);
+        return EXIT_OK_;
+    }
+    if (strcmp(cmd, "random") == 0)
+        return cmd_random(&a);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(&a);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(&a);
+    return usage_error("unknown command", cmd);
+}

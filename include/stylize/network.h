@@ -1,0 +1,73 @@
+/* stylize: the VGG-19 feature network (the 37 layers of torchvision's
+ * vgg19().features: conv, relu and pool), forward and backward with respect
+ * to the input image only.
+ *
+ * Layer indices match torchvision's: 0 conv1_1, 1 relu1_1, 2 conv1_2,
+ * 3 relu1_2, 4 pool1, 5 conv2_1, ..., 36 pool5. The network runs only up to
+ * the deepest layer that a loss needs (depth). Every buffer is allocated by
+ * stylize_net_create; forward and backward allocate nothing. */
+#ifndef STYLIZE_NETWORK_H
+#define STYLIZE_NETWORK_H
+
+#include <stddef.h>
+#include "stylize/conv.h"
+#include "stylize/pool.h"
+#include "stylize/status.h"
+#include "stylize/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STYLIZE_VGG19_NLAYERS 37
+
+typedef enum { STYLIZE_LAYER_CONV = 0, STYLIZE_LAYER_RELU, STYLIZE_LAYER_POOL } stylize_layer_kind;
+
+/* Name of layer i ("conv1_1", "relu1_1", "pool1", ...), or NULL. */
+const char *stylize_vgg19_layer_name(int i);
+/* Index of a layer name, or -1. */
+int stylize_vgg19_layer_index(const char *name);
+stylize_layer_kind stylize_vgg19_layer_kind(int i);
+
+typedef struct stylize_net stylize_net; /* opaque */
+
+/* Builds a network over w (borrowed: must outlive the network) for an input
+ * of size (3, height, width), running layers 0..depth. keep_pre[i] != 0 for a
+ * conv layer i keeps its pre-ReLU output readable (only needed when a loss
+ * uses a conv layer); keep_pre may be NULL. *out is owned by the caller: free
+ * with stylize_net_free. Fails with STYLIZE_ERR_ARG if the image is too small
+ * for the pooling layers up to depth (every pooled size must be >= 1). */
+stylize_status stylize_net_create(stylize_net **out, const stylize_weights *w, stylize_pool_kind pool,
+                                  int depth, int width, int height, const unsigned char *keep_pre,
+                                  stylize_error *err);
+void stylize_net_free(stylize_net *net); /* NULL is allowed */
+
+/* Bytes of buffers that stylize_net_create would allocate (weights excluded). */
+size_t stylize_net_memory_bytes(const stylize_weights *w, int depth, int width, int height,
+                                const unsigned char *keep_pre);
+
+int stylize_net_depth(const stylize_net *net);
+
+/* Runs layers 0..depth on x (3, height, width), in the weights' input convention. */
+void stylize_net_forward(stylize_net *net, const float *x);
+
+/* Output of layer i (0 <= i <= depth) from the last forward, shape
+ * (*c, *h, *w). For a conv layer without keep_pre this is the post-ReLU
+ * buffer (the ReLU runs in place), so ask for conv outputs only with keep_pre. */
+const float *stylize_net_output(const stylize_net *net, int layer, int *c, int *h, int *w);
+
+/* Called by the backward pass when it reaches the output of a layer, before
+ * propagating through it: add dL/d(output of layer) into grad (shape as
+ * stylize_net_output). act is the layer's forward output. */
+typedef void (*stylize_grad_inject_fn)(void *user, int layer, const float *act, float *grad, int c,
+                                       int h, int w);
+
+/* gx (3, height, width) = dL/dx, where the loss gradients at each layer are
+ * added by inject (called for every layer from depth down to 0). Requires a
+ * preceding forward on the same x. */
+void stylize_net_backward(stylize_net *net, float *gx, stylize_grad_inject_fn inject, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,89 @@
+/* stylize: the style-transfer / texture objective over an image x.
+ *
+ *   L_total = alpha sum_l c_l L_content,l + beta sum_l w_l E_l + tv TV(x)
+ *
+ * with L_content,l and E_l as in losses.h, computed on VGG-19 layers given
+ * by index (network.h). Style targets A_l are Gram matrices of one or more
+ * style images (blended with weights), rescaled by M_x / M_style so that a
+ * style image of another size than x gives a Gram matrix of the same scale
+ * (exactly the paper's A when the sizes are equal). Targets are computed once;
+ * evaluation allocates nothing. */
+#ifndef STYLIZE_OBJECTIVE_H
+#define STYLIZE_OBJECTIVE_H
+
+#include "stylize/network.h"
+#include "stylize/status.h"
+#include "stylize/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int layer;     /* network layer index, 0..36 */
+    double weight; /* c_l or w_l */
+} stylize_layer_weight;
+
+typedef struct {
+    stylize_pool_kind pool;
+    int width, height; /* size of x */
+    int n_content;
+    stylize_layer_weight content[STYLIZE_VGG19_NLAYERS];
+    int n_style;
+    stylize_layer_weight style[STYLIZE_VGG19_NLAYERS];
+    double alpha, beta, tv;
+    /* As neural-style's -normalize_gradients: each layer's gradient is divided
+     * by its L1 norm before weighting (loss values unchanged). */
+    int normalize_gradients;
+    /* Random-feature mode: each layer's loss is divided by its target's
+     * energy (1/2 sum P^2 for content, 1/(4 N^2 M^2) sum A^2 for style), so
+     * that layers of untrained features contribute comparably. */
+    int normalize_by_target;
+} stylize_objective_spec;
+
+typedef struct {
+    double total;
+    double content;        /* alpha * sum c_l L_content,l (after normalisation) */
+    double style;          /* beta * sum w_l E_l */
+    double tv;             /* tv * TV(x) */
+    double content_layer[STYLIZE_VGG19_NLAYERS]; /* raw L_content,l by layer index */
+    double style_layer[STYLIZE_VGG19_NLAYERS];   /* raw E_l by layer index */
+} stylize_loss_breakdown;
+
+typedef struct stylize_objective stylize_objective; /* opaque */
+
+/* Validates spec (layer indices, weights finite and >= 0, at least one loss
+ * layer) and allocates the network and every buffer for x of the spec's
+ * size. w is borrowed and must outlive the objective. *out is owned by the
+ * caller: free with stylize_objective_free. */
+stylize_status stylize_objective_create(stylize_objective **out, const stylize_weights *w,
+                                        const stylize_objective_spec *spec, stylize_error *err);
+void stylize_objective_free(stylize_objective *obj);
+
+/* Bytes the objective allocates (network, targets, scratch). */
+size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_objective_spec *spec);
+
+/* Content targets P_l from xc (3, height, width) in the input convention. */
+stylize_status stylize_objective_set_content(stylize_objective *obj, const float *xc,
+                                             stylize_error *err);
+
+/* Clears the style targets (before adding styles again, e.g. at a new scale). */
+void stylize_objective_clear_style(stylize_objective *obj);
+
+/* A_l += blend * (M_x / M_s) G_l(xs) for a style image xs (3, sh, sw). A
+ * temporary network for the style's size is created and freed here. */
+stylize_status stylize_objective_add_style(stylize_objective *obj, const float *xs, int sw, int sh,
+                                           double blend, stylize_error *err);
+
+/* Value and gradient (3, height, width) at x: a stylize_objective_fn (optim.h)
+ * with user = the objective. Fails with STYLIZE_ERR_NUMERIC on NaN/Inf. */
+stylize_status stylize_objective_eval(void *obj, const float *x, float *grad, double *value,
+                                      stylize_error *err);
+
+/* Breakdown of the last evaluation. */
+void stylize_objective_breakdown(const stylize_objective *obj, stylize_loss_breakdown *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,164 @@
+/* The VGG-19 network and the full objective on a tiny generated network:
+ * shapes, and central finite differences of the image gradient through
+ * every layer kind (conv, ReLU, average and max pooling) and every loss. */
+#include "stylize/network.h"
+#include "stylize/objective.h"
+#include "stylize/weights.h"
+#include "testutil.h"
+
+typedef struct {
+    stylize_objective *obj;
+    float *g;
+} fctx;
+
+static double f_obj(void *u, const float *x)
+{
+    fctx *c = u;
+    double v = 0;
+    stylize_objective_eval(c->obj, x, c->g, &v, NULL);
+    return v;
+}
+
+/* Directional check: (f(x + h v) - f(x - h v)) / 2h against g . v. */
+static double dir_check(fctx *c, float *x, const float *g, size_t n, uint64_t seed, float h)
+{
+    float *v = malloc(n * sizeof(float)), *xp = malloc(n * sizeof(float));
+    if (seed) {
+        tu_fill(v, n, seed, -1, 1);
+    } else { /* along the gradient, unit max-norm */
+        double gm = 0;
+        for (size_t i = 0; i < n; i++)
+            gm = fmax(gm, fabs(g[i]));
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)(g[i] / gm);
+    }
+    double gv = 0;
+    for (size_t i = 0; i < n; i++)
+        gv += (double)g[i] * v[i];
+    for (size_t i = 0; i < n; i++)
+        xp[i] = x[i] + h * v[i];
+    double fp = f_obj(c, xp);
+    for (size_t i = 0; i < n; i++)
+        xp[i] = x[i] - h * v[i];
+    double fm = f_obj(c, xp);
+    free(v);
+    free(xp);
+    double fd = (fp - fm) / (2.0 * h);
+    return fabs(fd - gv) / fmax(fabs(fd), fabs(gv));
+}
+
+static void run_case(const stylize_weights *w, stylize_pool_kind pool, const char *content,
+                     const char *style1, const char *style2, double tv, int normalize_by_target)
+{
+    enum { W = 21, H = 19 };
+    size_t n = 3 * W * H;
+    stylize_objective_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.pool = pool;
+    spec.width = W;
+    spec.height = H;
+    spec.n_content = 1;
+    spec.content[0].layer = stylize_vgg19_layer_index(content);
+    spec.content[0].weight = 1.0;
+    spec.n_style = 2;
+    spec.style[0].layer = stylize_vgg19_layer_index(style1);
+    spec.style[0].weight = 0.7;
+    spec.style[1].layer = stylize_vgg19_layer_index(style2);
+    spec.style[1].weight = 0.3;
+    spec.alpha = 1.0;
+    spec.beta = 50.0;
+    spec.tv = tv;
+    spec.normalize_by_target = normalize_by_target;
+    stylize_objective *obj = NULL;
+    stylize_error err;
+    CHECK(stylize_objective_create(&obj, w, &spec, &err) == STYLIZE_OK);
+    if (!obj)
+        return;
+    float *xc = malloc(n * sizeof(float)), *xs = malloc(4 * n * sizeof(float));
+    float *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float));
+    tu_fill(xc, n, 11, -2, 2);
+    tu_fill(xs, 4 * n, 12, -2, 2);
+    tu_fill(x, n, 13, -2, 2);
+    CHECK(stylize_objective_set_content(obj, xc, &err) == STYLIZE_OK);
+    /* A style image of another size (2W x 2H): targets rescaled by M_x/M_s. */
+    CHECK(stylize_objective_add_style(obj, xs, 2 * W, 2 * H, 1.0, &err) == STYLIZE_OK);
+    double v = 0;
+    CHECK(stylize_objective_eval(obj, x, g, &v, &err) == STYLIZE_OK);
+    CHECK(v > 0 && isfinite(v));
+    stylize_loss_breakdown b;
+    stylize_objective_breakdown(obj, &b);
+    CHECK_CLOSE(b.total, v, 1e-12);
+    CHECK(b.style_layer[spec.style[0].layer] > 0);
+    CHECK(b.content_layer[spec.content[0].layer] > 0);
+    fctx c = {obj, g2};
+    int kinks = 0;
+    double worst = tu_fd_check_kinks(f_obj, &c, x, g, n, 2e-3f, 80, 0.1, &kinks);
+    CHECK_MSG(kinks < 20, "too many kinks (%d of 80) for a meaningful check", kinks);
+    CHECK_MSG(worst < 5e-2, "pool %d %s/%s/%s: worst coordinate rel err %g", (int)pool, content,
+              style1, style2, worst);
+    /* Directional central differences sum every coordinate's contribution:
+     * a larger signal against float rounding. Along the gradient the signal
+     * is largest and the tolerance tight; random directions check the rest. */
+    double along = dir_check(&c, x, g, n, 0, 1e-3f);
+    CHECK_MSG(along < 2e-3, "pool %d %s/%s/%s: along-gradient rel err %g", (int)pool, content,
+              style1, style2, along);
+    for (uint64_t seed = 99; seed < 102; seed++) {
+        double dir = dir_check(&c, x, g, n, seed, 1e-3f);
+        CHECK_MSG(dir < 1e-2, "pool %d %s/%s/%s: directional rel err %g", (int)pool, content,
+                  style1, style2, dir);
+    }
+    /* The content image itself has zero content loss. */
+    CHECK(stylize_objective_eval(obj, xc, g, &v, &err) == STYLIZE_OK);
+    stylize_objective_breakdown(obj, &b);
+    CHECK(b.content_layer[spec.content[0].layer] == 0.0);
+    free(xc), free(xs), free(x), free(g), free(g2);
+    stylize_objective_free(obj);
+}
+
+int main(void)
+{
+    stylize_weights *w = NULL;
+    stylize_error err;
+    CHECK(stylize_weights_random(&w, 7, 16, &err) == STYLIZE_OK);
+    if (!w)
+        return TEST_SUMMARY();
+
+    /* Layer table matches torchvision's indices. */
+    CHECK(stylize_vgg19_layer_index("conv1_1") == 0);
+    CHECK(stylize_vgg19_layer_index("relu4_2") == 22);
+    CHECK(stylize_vgg19_layer_index("pool4") == 27);
+    CHECK(stylize_vgg19_layer_index("relu5_1") == 29);
+    CHECK(stylize_vgg19_layer_index("pool5") == 36);
+    CHECK(stylize_vgg19_layer_index("relu6_1") == -1);
+
+    /* Shapes with odd sizes: 21x19 -> pool1 10x9 -> pool2 5x4 -> pool3 2x2 -> pool4 1x1. */
+    stylize_net *net = NULL;
+    CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 29, 21, 19, NULL, &err) == STYLIZE_OK);
+    if (net) {
+        int c, h, wd;
+        stylize_net_output(net, 4, &c, &h, &wd);
+        CHECK(c == 4 && h == 9 && wd == 10);
+        stylize_net_output(net, 27, &c, &h, &wd);
+        CHECK(c == 32 && h == 1 && wd == 1);
+        stylize_net_free(net);
+    }
+    /* Too small for pool5. */
+    CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 36, 21, 19, NULL, &err) == STYLIZE_ERR_ARG);
+
+    run_case(w, STYLIZE_POOL_AVG, "relu4_2", "relu1_1", "relu3_1", 0.0, 0);
+    run_case(w, STYLIZE_POOL_MAX, "relu2_2", "pool1", "relu5_1", 0.0, 0);
+    run_case(w, STYLIZE_POOL_AVG, "conv3_1", "conv1_1", "pool4", 0.05, 0);
+    run_case(w, STYLIZE_POOL_AVG, "relu4_2", "relu1_1", "relu5_1", 0.0, 1);
+
+    /* Spec validation. */
+    stylize_objective_spec bad;
+    memset(&bad, 0, sizeof bad);
+    bad.width = bad.height = 32;
+    stylize_objective *obj = NULL;
+    CHECK(stylize_objective_create(&obj, w, &bad, &err) == STYLIZE_ERR_ARG);
+    bad.n_style = 1;
+    bad.style[0].layer = 40;
+    CHECK(stylize_objective_create(&obj, w, &bad, &err) == STYLIZE_ERR_ARG);
+    stylize_weights_free(w);
+    return TEST_SUMMARY();
+}
