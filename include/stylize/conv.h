@@ -6,9 +6,14 @@
  * 3x3 pad-1 convolution with the kernel flipped and its in/out channels
  * swapped; stylize_conv_create precomputes that kernel once.
  *
- * Both directions run through a caller-supplied workspace whose size is
- * bounded by tiling over output rows (stylize_conv_workspace_floats), so no
- * allocation happens in forward or backward. */
+ * Two algorithms: im2col + sgemm (the reference) and Winograd F(4x4, 3x3)
+ * (or F(2x2, 3x3)), which needs 4x (2.25x) fewer multiplications and owns
+ * the Winograd transforms of both kernels (36 (16) floats per channel pair
+ * and direction, made when the algorithm is selected). Both directions run
+ * through a caller-supplied workspace whose size is bounded by tiling
+ * (stylize_conv_workspace_floats), so no allocation happens in forward or
+ * backward. The library's thread pool (stylize/threads.h) runs the im2col
+ * and transform loops. */
 #ifndef STYLIZE_CONV_H
 #define STYLIZE_CONV_H
 
@@ -23,17 +28,25 @@ extern "C" {
 #define STYLIZE_CONV_WORKSPACE_MAX_FLOATS ((size_t)16 * 1024 * 1024)
 
 typedef enum {
-    STYLIZE_CONV_IM2COL = 0,  /* im2col + cblas_sgemm: the reference path */
-    STYLIZE_CONV_WINOGRAD = 1 /* reserved for a fast path; falls back to im2col until present */
+    STYLIZE_CONV_IM2COL = 0,     /* im2col + cblas_sgemm: the reference path */
+    STYLIZE_CONV_WINOGRAD = 1,   /* Winograd F(4x4, 3x3) + 36 sgemms per tile block */
+    STYLIZE_CONV_WINOGRAD_F2 = 2 /* Winograd F(2x2, 3x3) + 16 sgemms per tile block */
 } stylize_conv_algo;
+
+/* Algorithm that stylize_conv_create selects (initially STYLIZE_CONV_WINOGRAD).
+ * Process-wide and not synchronised: set it before creating convolutions
+ * (networks). */
+void stylize_conv_set_default_algo(stylize_conv_algo algo);
+stylize_conv_algo stylize_conv_get_default_algo(void);
 
 typedef struct stylize_conv stylize_conv; /* opaque */
 
 /* Creates a convolution over weight (cout, cin, 3, 3) and bias (cout), both
  * borrowed: the caller keeps them alive and unchanged until stylize_conv_free.
  * bias may be NULL (zero bias). The flipped backward kernel (cin, cout, 3, 3)
- * is allocated and owned by the convolution. *out is owned by the caller and
- * freed with stylize_conv_free. */
+ * and, for a Winograd default algorithm, the transformed kernels are
+ * allocated and owned by the convolution (stylize_conv_owned_bytes). *out is
+ * owned by the caller and freed with stylize_conv_free. */
 stylize_status stylize_conv_create(stylize_conv **out, const float *weight, const float *bias,
                                    int cin, int cout, stylize_error *err);
 void stylize_conv_free(stylize_conv *conv); /* NULL is allowed */
@@ -41,13 +54,27 @@ void stylize_conv_free(stylize_conv *conv); /* NULL is allowed */
 int stylize_conv_in_channels(const stylize_conv *conv);
 int stylize_conv_out_channels(const stylize_conv *conv);
 
-/* Selects the algorithm (default STYLIZE_CONV_IM2COL). */
+/* Selects the algorithm (default: stylize_conv_get_default_algo() at create).
+ * Selecting a Winograd algorithm transforms the kernels (allocates; if that
+ * fails the algorithm stays unchanged, see stylize_conv_get_algo); selecting
+ * im2col frees them. The workspace need changes with the algorithm: query
+ * stylize_conv_workspace_floats again after this call. */
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo);
+stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv);
 
-/* Floats of workspace that forward and backward need at spatial size h x w.
- * Never more than STYLIZE_CONV_WORKSPACE_MAX_FLOATS unless one row of the
- * im2col matrix alone is larger. */
+/* Floats of workspace that forward and backward need at spatial size h x w
+ * with the algorithm currently selected (exact, not an estimate). Never more
+ * than STYLIZE_CONV_WORKSPACE_MAX_FLOATS unless one row of the im2col matrix
+ * (im2col) or one tile's transforms, (m + 2)^2 * (cin + cout) floats
+ * (Winograd), alone is larger. */
 size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w);
+
+/* The same for a convolution not yet created: algorithm algo, cin -> cout. */
+size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
+
+/* Bytes that a convolution cin -> cout with algorithm algo allocates and owns
+ * (backward kernel, Winograd kernels), excluding the borrowed weights. */
+size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout);
 
 /* out (cout, h, w) = conv(in (cin, h, w)) + bias. ws: workspace floats as above.
  * out and in must not overlap. */
