@@ -1,0 +1,32 @@
+# Shared helpers for the shell tests (sourced). Counts checks and prints the
+# closing "N passed, N failed" line.
+PASS=0
+FAIL=0
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+ok() { PASS=$((PASS + 1)); }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL: $*"; }
+check() { # check DESCRIPTION COMMAND...
+    local d="$1"; shift
+    if "$@"; then ok; else bad "$d"; fi
+}
+finish() {
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+    exit $?
+}
+# png_size FILE -> "W H" from the IHDR chunk
+png_size() {
+    local hex
+    hex=$(od -An -tx1 -j16 -N8 "$1" | tr -d ' \n')
+    echo "$((16#${hex:0:8})) $((16#${hex:8:8}))"
+}
+# json_get FILE EXPR -> value of a Python expression over the parsed JSON `r`
+json_get() {
+    "$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+setup_tmp() {
+    T="$STYLIZE_TEST_TMP"
+    rm -rf "$T" && mkdir -p "$T" || exit 1
+}

@@ -1,0 +1,54 @@
+#!/bin/bash
+# End to end through the CLI on a tiny generated network: style transfer and
+# texture synthesis write images of the right size, the loss falls by at least
+# 10x, --iterations 0 writes the initial image, the report has its fields.
+set -u
+. "$STYLIZE_SRC/tests/clitest.sh"
+setup_tmp
+IMG="$STYLIZE_SRC/examples/images"
+"$STYLIZE_WEIGHTS_TOOL" random --out "$T/w.json" --seed 3 --width-divisor 8 >/dev/null || exit 1
+
+# Style transfer from noise: 96 px longest side of a 451x300 photo -> 96x64.
+"$STYLIZE" --content "$IMG/chelsea.png" --style "$IMG/coffee.png" --weights "$T/w.json" \
+    --size 96 --iterations 200 --init noise --seed 1 --alpha 0.1 -o "$T/st.png" --report "$T/st.json" --quiet
+check "style transfer exit code" [ $? -eq 0 ]
+check "style transfer output size" [ "$(png_size "$T/st.png")" = "96 64" ]
+ratio=$(json_get "$T/st.json" 'r["loss_initial"] / r["loss_final"]')
+check "style transfer loss falls 10x (ratio $ratio)" $PY -c "import sys; sys.exit(0 if $ratio >= 10 else 1)"
+check "report fields" json_get "$T/st.json" 'exit(0 if all(k in r for k in ("iterations","evaluations","seconds","loss_initial","loss_final","history","settings")) else 1)'
+check "report history per layer" json_get "$T/st.json" 'exit(0 if r["history"][0]["content"]["relu4_2"] > 0 and r["history"][-1]["style"]["relu5_1"] > 0 else 1)'
+check "report iterations" [ "$(json_get "$T/st.json" 'r["iterations"]')" -le 200 ]
+check "report settings alpha" [ "$(json_get "$T/st.json" 'r["settings"]["alpha"]')" = "0.1" ]
+
+# Texture synthesis at another output size than the source.
+"$STYLIZE" --texture "$IMG/brick.png" --weights "$T/w.json" --size 64 --width 80 --height 48 \
+    --iterations 100 -o "$T/tex.png" --report "$T/tex.json" --quiet
+check "texture exit code" [ $? -eq 0 ]
+check "texture output size" [ "$(png_size "$T/tex.png")" = "80 48" ]
+ratio=$(json_get "$T/tex.json" 'r["loss_initial"] / r["loss_final"]')
+check "texture loss falls 10x (ratio $ratio)" $PY -c "import sys; sys.exit(0 if $ratio >= 10 else 1)"
+check "texture report has no content loss" json_get "$T/tex.json" 'exit(1 if r["history"][0]["content"] else 0)'
+
+# --iterations 0: one evaluation, the initial image written unchanged.
+"$STYLIZE" --content "$IMG/chelsea.png" --style "$IMG/coffee.png" --weights "$T/w.json" \
+    --size 96 --iterations 0 -o "$T/zero.png" --report "$T/zero.json" --quiet
+check "iterations 0 exit code" [ $? -eq 0 ]
+check "iterations 0 evaluations" [ "$(json_get "$T/zero.json" 'r["evaluations"]')" = "1" ]
+check "iterations 0 content loss is 0 at the content" json_get "$T/zero.json" 'exit(0 if r["history"][0]["content"]["relu4_2"] == 0 else 1)'
+check "iterations 0 loss_initial == loss_final" json_get "$T/zero.json" 'exit(0 if r["loss_initial"] == r["loss_final"] else 1)'
+
+# JPEG output by extension.
+"$STYLIZE" --content "$IMG/chelsea.png" --style "$IMG/coffee.png" --weights "$T/w.json" \
+    --size 48 --iterations 3 -o "$T/o.jpg" --quiet
+check "jpeg output" [ "$(od -An -tx1 -N3 "$T/o.jpg" | tr -d ' ')" = "ffd8ff" ]
+
+# Deterministic: the same run twice gives the same bytes.
+for i in 1 2; do
+    "$STYLIZE" --texture "$IMG/grass.png" --weights "$T/w.json" --size 48 --iterations 10 --seed 9 -o "$T/d$i.png" --quiet
+done
+check "deterministic output" cmp -s "$T/d1.png" "$T/d2.png"
+
+# --version and --help.
+check "--version" bash -c "'$STYLIZE' --version | grep -q '^stylize [0-9]'"
+check "--help lists defaults" bash -c "'$STYLIZE' --help | grep -q 'default relu4_2'"
+finish
