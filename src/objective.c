@@ -1,25 +1,35 @@
-/* The style-transfer / texture objective: targets, value and gradient. */
+/* The style-transfer / texture objective: targets, value and gradient,
+ * optionally with spatial control (one mask and one style target per region). */
 #include "stylize/objective.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stylize/losses.h"
 
+#define NL STYLIZE_VGG19_NLAYERS
+#define NR STYLIZE_MAX_REGIONS
+
 struct stylize_objective {
     const stylize_weights *weights; /* borrowed */
     stylize_objective_spec spec;
-    unsigned char keep_pre[STYLIZE_VGG19_NLAYERS];
+    int nreg;                        /* regions: spec.n_regions, or 1 without masks */
+    unsigned char keep_pre[NL];
     int depth;
     stylize_net *net;                /* at (3, height, width) */
-    float *P[STYLIZE_VGG19_NLAYERS]; /* content target per content entry: (C, H, W) */
-    float *A[STYLIZE_VGG19_NLAYERS]; /* style target per style entry: (N, N) */
-    float *G[STYLIZE_VGG19_NLAYERS]; /* Gram of x per style entry: (N, N) */
-    double content_norm[STYLIZE_VGG19_NLAYERS]; /* per content entry */
-    double style_norm[STYLIZE_VGG19_NLAYERS];   /* per style entry */
+    float *P[NL];                    /* content target per content entry: (C, H, W) */
+    float *A[NL][NR];                /* style target per style entry and region: (N, N) */
+    float *G[NL][NR];                /* Gram of x per style entry and region: (N, N) */
+    float *mask[NL][NR];             /* per style entry and region: (M) at that layer, or NULL */
+    double area[NL][NR];             /* sum of mask[i][r] (M without masks) */
+    double content_norm[NL];         /* per content entry */
+    double style_norm[NL][NR];       /* per style entry and region */
     int has_content, n_styles_added;
     float *D;        /* (Nmax, Nmax) scratch for the style gradient */
+    float *fm;       /* (max style-layer size) masked features, masks only */
+    float *fm2;      /* (max style-layer size) (G - A) (F o m), masks only */
     float *scratch;  /* (max loss-layer size) for normalize_gradients, else NULL */
     stylize_loss_breakdown last;
 };
@@ -38,7 +48,7 @@ static int spec_depth(const stylize_objective_spec *s)
 
 static void spec_keep_pre(const stylize_objective_spec *s, unsigned char *keep)
 {
-    memset(keep, 0, STYLIZE_VGG19_NLAYERS);
+    memset(keep, 0, NL);
     for (int i = 0; i < s->n_content; i++)
         if (stylize_vgg19_layer_kind(s->content[i].layer) == STYLIZE_LAYER_CONV)
             keep[s->content[i].layer] = 1;
@@ -47,8 +57,9 @@ static void spec_keep_pre(const stylize_objective_spec *s, unsigned char *keep)
             keep[s->style[i].layer] = 1;
 }
 
-/* Output shape of a layer for an input of (width, height): channels and positions. */
-static void layer_shape(const stylize_weights *w, int layer, int width, int height, int *C, int *M)
+/* Output shape of a layer for an input of (width, height): channels, rows, columns. */
+static void layer_dims(const stylize_weights *w, int layer, int width, int height, int *C, int *H,
+                       int *W)
 {
     int c = 3, h = height, wd = width, k = 0;
     for (int i = 0; i <= layer; i++) {
@@ -58,22 +69,55 @@ static void layer_shape(const stylize_weights *w, int layer, int width, int heig
         case STYLIZE_LAYER_POOL: h /= 2, wd /= 2; break;
         }
     }
-    *C = c;
+    *C = c, *H = h, *W = wd;
+}
+
+static void layer_shape(const stylize_weights *w, int layer, int width, int height, int *C, int *M)
+{
+    int h, wd;
+    layer_dims(w, layer, width, height, C, &h, &wd);
     *M = h * wd;
+}
+
+/* out (M at layer) = mask (height, width) carried to the layer by 2x2
+ * averaging at each pooling; tmp holds height*width floats. Returns the sum. */
+static double mask_to_layer(float *out, const float *mask, int width, int height, int layer,
+                            float *tmp)
+{
+    int h = height, w = width;
+    memcpy(tmp, mask, (size_t)w * h * sizeof(float));
+    for (int i = 0; i <= layer; i++) {
+        if (stylize_vgg19_layer_kind(i) != STYLIZE_LAYER_POOL)
+            continue;
+        int h2 = h / 2, w2 = w / 2;
+        for (int y = 0; y < h2; y++)
+            for (int x = 0; x < w2; x++) {
+                const float *p = tmp + (size_t)(2 * y) * w + 2 * x;
+                tmp[(size_t)y * w2 + x] = 0.25f * (p[0] + p[1] + p[w] + p[w + 1]);
+            }
+        h = h2, w = w2;
+    }
+    double sum = 0;
+    for (size_t k = 0; k < (size_t)w * h; k++) {
+        out[k] = tmp[k];
+        sum += tmp[k];
+    }
+    return sum;
 }
 
 static stylize_status validate_spec(const stylize_objective_spec *s, stylize_error *err)
 {
-    if (s->n_content < 0 || s->n_content > STYLIZE_VGG19_NLAYERS || s->n_style < 0 ||
-        s->n_style > STYLIZE_VGG19_NLAYERS)
+    if (s->n_content < 0 || s->n_content > NL || s->n_style < 0 || s->n_style > NL)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "too many loss layers");
     if (s->n_content + s->n_style == 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "no loss layers: nothing to optimise");
+    if (s->n_regions < 0 || s->n_regions > NR)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "at most %d mask regions", NR);
     for (int pass = 0; pass < 2; pass++) {
         int n = pass ? s->n_style : s->n_content;
         const stylize_layer_weight *lw = pass ? s->style : s->content;
         for (int i = 0; i < n; i++) {
-            if (lw[i].layer < 0 || lw[i].layer >= STYLIZE_VGG19_NLAYERS)
+            if (lw[i].layer < 0 || lw[i].layer >= NL)
                 return stylize_error_set(err, STYLIZE_ERR_ARG, "layer index %d out of range",
                                          lw[i].layer);
             if (!isfinite(lw[i].weight) || lw[i].weight < 0)
@@ -89,13 +133,14 @@ static stylize_status validate_spec(const stylize_objective_spec *s, stylize_err
 
 size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_objective_spec *s)
 {
-    unsigned char keep[STYLIZE_VGG19_NLAYERS];
+    unsigned char keep[NL];
     int depth = spec_depth(s);
     if (depth < 0)
         return 0;
     spec_keep_pre(s, keep);
+    int nreg = s->n_regions > 0 ? s->n_regions : 1;
     size_t total = stylize_net_memory_bytes(w, depth, s->width, s->height, keep);
-    size_t nmax = 0, amax = 0;
+    size_t nmax = 0, amax = 0, smax = 0;
     for (int i = 0; i < s->n_content; i++) {
         int C, M;
         layer_shape(w, s->content[i].layer, s->width, s->height, &C, &M);
@@ -106,13 +151,19 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
     for (int i = 0; i < s->n_style; i++) {
         int C, M;
         layer_shape(w, s->style[i].layer, s->width, s->height, &C, &M);
-        total += 2 * (size_t)C * C * sizeof(float);
+        total += (size_t)nreg * 2 * (size_t)C * C * sizeof(float);
+        if (s->n_regions > 0)
+            total += (size_t)nreg * (size_t)M * sizeof(float);
         if ((size_t)C > nmax)
             nmax = (size_t)C;
         if ((size_t)C * M > amax)
             amax = (size_t)C * M;
+        if ((size_t)C * M > smax)
+            smax = (size_t)C * M;
     }
     total += nmax * nmax * sizeof(float);
+    if (s->n_regions > 0)
+        total += 2 * smax * sizeof(float);
     if (s->normalize_gradients)
         total += amax * sizeof(float);
     return total;
@@ -130,13 +181,14 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory creating the objective");
     obj->weights = w;
     obj->spec = *spec;
+    obj->nreg = spec->n_regions > 0 ? spec->n_regions : 1;
     obj->depth = spec_depth(spec);
     spec_keep_pre(spec, obj->keep_pre);
     st = stylize_net_create(&obj->net, w, spec->pool, obj->depth, spec->width, spec->height,
                             obj->keep_pre, err);
     if (st != STYLIZE_OK)
         goto fail;
-    size_t nmax = 1, amax = 1;
+    size_t nmax = 1, amax = 1, smax = 1;
     for (int i = 0; i < spec->n_content; i++) {
         int C, M;
         layer_shape(w, spec->content[i].layer, spec->width, spec->height, &C, &M);
@@ -150,19 +202,36 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
     for (int i = 0; i < spec->n_style; i++) {
         int C, M;
         layer_shape(w, spec->style[i].layer, spec->width, spec->height, &C, &M);
-        obj->A[i] = calloc((size_t)C * C, sizeof(float));
-        obj->G[i] = calloc((size_t)C * C, sizeof(float));
-        obj->style_norm[i] = 1.0;
-        if (!obj->A[i] || !obj->G[i])
-            goto nomem;
+        for (int r = 0; r < obj->nreg; r++) {
+            obj->A[i][r] = calloc((size_t)C * C, sizeof(float));
+            obj->G[i][r] = calloc((size_t)C * C, sizeof(float));
+            obj->style_norm[i][r] = 1.0;
+            obj->area[i][r] = M;
+            if (!obj->A[i][r] || !obj->G[i][r])
+                goto nomem;
+            if (spec->n_regions > 0) {
+                obj->mask[i][r] = calloc((size_t)M > 0 ? (size_t)M : 1, sizeof(float));
+                obj->area[i][r] = 0;
+                if (!obj->mask[i][r])
+                    goto nomem;
+            }
+        }
         if ((size_t)C > nmax)
             nmax = (size_t)C;
         if ((size_t)C * M > amax)
             amax = (size_t)C * M;
+        if ((size_t)C * M > smax)
+            smax = (size_t)C * M;
     }
     obj->D = malloc(nmax * nmax * sizeof(float));
     if (!obj->D)
         goto nomem;
+    if (spec->n_regions > 0) {
+        obj->fm = malloc(smax * sizeof(float));
+        obj->fm2 = malloc(smax * sizeof(float));
+        if (!obj->fm || !obj->fm2)
+            goto nomem;
+    }
     if (spec->normalize_gradients) {
         obj->scratch = malloc(amax * sizeof(float));
         if (!obj->scratch)
@@ -182,12 +251,17 @@ void stylize_objective_free(stylize_objective *obj)
     if (!obj)
         return;
     stylize_net_free(obj->net);
-    for (int i = 0; i < STYLIZE_VGG19_NLAYERS; i++) {
+    for (int i = 0; i < NL; i++) {
         free(obj->P[i]);
-        free(obj->A[i]);
-        free(obj->G[i]);
+        for (int r = 0; r < NR; r++) {
+            free(obj->A[i][r]);
+            free(obj->G[i][r]);
+            free(obj->mask[i][r]);
+        }
     }
     free(obj->D);
+    free(obj->fm);
+    free(obj->fm2);
     free(obj->scratch);
     free(obj);
 }
@@ -207,16 +281,18 @@ static void update_norms(stylize_objective *obj)
         }
     }
     for (int i = 0; i < s->n_style; i++) {
-        obj->style_norm[i] = 1.0;
-        if (s->normalize_by_target && obj->n_styles_added) {
-            int C, M;
-            layer_shape(obj->weights, s->style[i].layer, s->width, s->height, &C, &M);
-            double e = 0;
-            for (size_t k = 0; k < (size_t)C * C; k++)
-                e += (double)obj->A[i][k] * obj->A[i][k];
-            double nm = (double)C * M;
-            e /= 4.0 * nm * nm;
-            obj->style_norm[i] = e > 0 ? 1.0 / e : 1.0;
+        int C, M;
+        layer_shape(obj->weights, s->style[i].layer, s->width, s->height, &C, &M);
+        for (int r = 0; r < obj->nreg; r++) {
+            obj->style_norm[i][r] = 1.0;
+            if (s->normalize_by_target && obj->n_styles_added) {
+                double e = 0;
+                for (size_t k = 0; k < (size_t)C * C; k++)
+                    e += (double)obj->A[i][r][k] * obj->A[i][r][k];
+                double nm = (double)C * obj->area[i][r];
+                e = nm > 0 ? e / (4.0 * nm * nm) : 0;
+                obj->style_norm[i][r] = e > 0 ? 1.0 / e : 1.0;
+            }
         }
     }
 }
@@ -241,18 +317,43 @@ void stylize_objective_clear_style(stylize_objective *obj)
     for (int i = 0; i < obj->spec.n_style; i++) {
         int C, M;
         layer_shape(obj->weights, obj->spec.style[i].layer, obj->spec.width, obj->spec.height, &C, &M);
-        memset(obj->A[i], 0, (size_t)C * C * sizeof(float));
+        for (int r = 0; r < obj->nreg; r++)
+            memset(obj->A[i][r], 0, (size_t)C * C * sizeof(float));
     }
     obj->n_styles_added = 0;
     update_norms(obj);
 }
 
-stylize_status stylize_objective_add_style(stylize_objective *obj, const float *xs, int sw, int sh,
-                                           double blend, stylize_error *err)
+stylize_status stylize_objective_set_region_mask(stylize_objective *obj, int region, const float *mask,
+                                                 stylize_error *err)
+{
+    const stylize_objective_spec *s = &obj->spec;
+    if (s->n_regions <= 0 || region < 0 || region >= s->n_regions)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "mask region %d out of range", region);
+    size_t n = (size_t)s->width * s->height;
+    for (size_t k = 0; k < n; k++)
+        if (!(mask[k] >= 0.0f && mask[k] <= 1.0f))
+            return stylize_error_set(err, STYLIZE_ERR_ARG, "mask values must be in [0, 1]");
+    float *tmp = malloc(n * sizeof(float));
+    if (!tmp)
+        return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a mask");
+    for (int i = 0; i < s->n_style; i++)
+        obj->area[i][region] = mask_to_layer(obj->mask[i][region], mask, s->width, s->height,
+                                             s->style[i].layer, tmp);
+    free(tmp);
+    update_norms(obj);
+    return STYLIZE_OK;
+}
+
+stylize_status stylize_objective_add_style_region(stylize_objective *obj, int region, const float *xs,
+                                                  int sw, int sh, const float *smask, double blend,
+                                                  stylize_error *err)
 {
     const stylize_objective_spec *s = &obj->spec;
     if (s->n_style == 0)
         return STYLIZE_OK;
+    if (region < 0 || region >= obj->nreg || (smask && s->n_regions <= 0))
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "style region %d out of range", region);
     if (!isfinite(blend) || blend < 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "style blend weight %g must be >= 0", blend);
     int depth = -1;
@@ -266,23 +367,61 @@ stylize_status stylize_objective_add_style(stylize_objective *obj, const float *
         stylize_error_prefix(err, "style image");
         return st;
     }
+    float *tmp = NULL, *lm = NULL, *fm = NULL;
+    if (smask) {
+        size_t n = (size_t)sw * sh, big = 0;
+        for (int i = 0; i < s->n_style; i++) {
+            int C, M;
+            layer_shape(obj->weights, s->style[i].layer, sw, sh, &C, &M);
+            if ((size_t)C * M > big)
+                big = (size_t)C * M;
+        }
+        tmp = malloc(n * sizeof(float));
+        lm = malloc(n * sizeof(float));
+        fm = malloc((big ? big : 1) * sizeof(float));
+        if (!tmp || !lm || !fm) {
+            st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a style mask");
+            goto done;
+        }
+    }
     stylize_net_forward(snet, xs);
     for (int i = 0; i < s->n_style; i++) {
-        int c, h, w, C, Mx;
+        int c, h, w;
         const float *F = stylize_net_output(snet, s->style[i].layer, &c, &h, &w);
-        layer_shape(obj->weights, s->style[i].layer, s->width, s->height, &C, &Mx);
-        stylize_gram(obj->G[i], F, c, h * w); /* G[i] is free until the next eval */
-        float k = (float)(blend * (double)Mx / ((double)h * w));
+        double area_s = (double)h * w;
+        float *G = obj->G[i][region]; /* free until the next eval */
+        if (smask) {
+            area_s = mask_to_layer(lm, smask, sw, sh, s->style[i].layer, tmp);
+            for (int ch = 0; ch < c; ch++)
+                for (size_t k = 0; k < (size_t)h * w; k++)
+                    fm[(size_t)ch * h * w + k] = F[(size_t)ch * h * w + k] * lm[k];
+            stylize_gram(G, fm, c, h * w);
+        } else {
+            stylize_gram(G, F, c, h * w);
+        }
+        if (!(area_s > 0))
+            continue; /* the mask selects nothing at this layer */
+        float k = (float)(blend * obj->area[i][region] / area_s);
         for (size_t j = 0; j < (size_t)c * c; j++)
-            obj->A[i][j] += k * obj->G[i][j];
+            obj->A[i][region][j] += k * G[j];
     }
-    stylize_net_free(snet);
     obj->n_styles_added++;
     update_norms(obj);
-    return STYLIZE_OK;
+done:
+    free(tmp);
+    free(lm);
+    free(fm);
+    stylize_net_free(snet);
+    return st;
 }
 
-/* Adds scale * g / (|g|_1 + 1e-8) into grad, where g is in obj->scratch. */
+stylize_status stylize_objective_add_style(stylize_objective *obj, const float *xs, int sw, int sh,
+                                           double blend, stylize_error *err)
+{
+    return stylize_objective_add_style_region(obj, 0, xs, sw, sh, NULL, blend, err);
+}
+
+/* Adds scale * g / (|g|_1 + 1e-8) into grad. */
 static void add_normalized(float *grad, const float *g, size_t n, double scale)
 {
     double l1 = 0;
@@ -291,6 +430,34 @@ static void add_normalized(float *grad, const float *g, size_t n, double scale)
     float f = (float)(scale / (l1 + 1e-8));
     for (size_t k = 0; k < n; k++)
         grad[k] += f * g[k];
+}
+
+/* fm (N, M) = F o m, the mask broadcast over channels. */
+static void apply_mask(float *fm, const float *F, const float *m, int N, int M)
+{
+    for (int c = 0; c < N; c++)
+        for (int k = 0; k < M; k++)
+            fm[(size_t)c * M + k] = F[(size_t)c * M + k] * m[k];
+}
+
+/* grad (N, M) += scale / (N^2 area^2) ((G - A) (F o m)) o m. */
+static void masked_style_grad(stylize_objective *obj, float *grad, const float *F, int i, int r,
+                              int N, int M, double scale)
+{
+    double na = (double)N * obj->area[i][r];
+    if (!(na > 0))
+        return;
+    float k = (float)(scale / (na * na));
+    const float *m = obj->mask[i][r];
+    apply_mask(obj->fm, F, m, N, M);
+    size_t nn = (size_t)N * N;
+    for (size_t j = 0; j < nn; j++)
+        obj->D[j] = obj->G[i][r][j] - obj->A[i][r][j];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, M, N, 1.0f, obj->D, N, obj->fm, M,
+                0.0f, obj->fm2, M);
+    for (int c = 0; c < N; c++)
+        for (int j = 0; j < M; j++)
+            grad[(size_t)c * M + j] += k * obj->fm2[(size_t)c * M + j] * m[j];
 }
 
 static void inject(void *user, int layer, const float *act, float *grad, int c, int h, int w)
@@ -313,13 +480,20 @@ static void inject(void *user, int layer, const float *act, float *grad, int c, 
     for (int i = 0; i < s->n_style; i++) {
         if (s->style[i].layer != layer)
             continue;
-        double scale = s->beta * s->style[i].weight * obj->style_norm[i];
-        if (obj->scratch) {
-            memset(obj->scratch, 0, n * sizeof(float));
-            stylize_style_grad(obj->scratch, act, obj->G[i], obj->A[i], c, h * w, 1.0f, obj->D);
-            add_normalized(grad, obj->scratch, n, s->beta * s->style[i].weight);
-        } else {
-            stylize_style_grad(grad, act, obj->G[i], obj->A[i], c, h * w, (float)scale, obj->D);
+        for (int r = 0; r < obj->nreg; r++) {
+            double scale = s->beta * s->style[i].weight * obj->style_norm[i][r];
+            float *dst = grad;
+            if (obj->scratch) {
+                memset(obj->scratch, 0, n * sizeof(float));
+                dst = obj->scratch;
+                scale = 1.0;
+            }
+            if (obj->mask[i][r])
+                masked_style_grad(obj, dst, act, i, r, c, h * w, scale);
+            else
+                stylize_style_grad(dst, act, obj->G[i][r], obj->A[i][r], c, h * w, (float)scale, obj->D);
+            if (obj->scratch)
+                add_normalized(grad, obj->scratch, n, s->beta * s->style[i].weight);
         }
     }
 }
@@ -342,10 +516,21 @@ stylize_status stylize_objective_eval(void *user, const float *x, float *grad, d
     for (int i = 0; i < s->n_style; i++) {
         int c, h, w, l = s->style[i].layer;
         const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
-        stylize_gram(obj->G[i], F, c, h * w);
-        double v = stylize_style_loss(obj->G[i], obj->A[i], c, h * w);
-        b->style_layer[l] += v;
-        b->style += s->beta * s->style[i].weight * obj->style_norm[i] * v;
+        for (int r = 0; r < obj->nreg; r++) {
+            double v = 0;
+            if (obj->mask[i][r]) {
+                apply_mask(obj->fm, F, obj->mask[i][r], c, h * w);
+                stylize_gram(obj->G[i][r], obj->fm, c, h * w);
+                double na = (double)c * obj->area[i][r];
+                if (na > 0) /* the paper's E with M replaced by the region's area */
+                    v = stylize_style_loss(obj->G[i][r], obj->A[i][r], c, 1) * c * c / (na * na);
+            } else {
+                stylize_gram(obj->G[i][r], F, c, h * w);
+                v = stylize_style_loss(obj->G[i][r], obj->A[i][r], c, h * w);
+            }
+            b->style_layer[l] += v;
+            b->style += s->beta * s->style[i].weight * obj->style_norm[i][r] * v;
+        }
     }
     size_t nx = (size_t)3 * s->width * s->height;
     stylize_net_backward(obj->net, grad, inject, obj);

@@ -217,6 +217,23 @@ static void release(stylize_image *img, int borrowed)
         memset(img, 0, sizeof *img);
 }
 
+/* mask (h, w) = mean of the three channels of img resized to (w, h). */
+static stylize_status mask_at(float *mask, const stylize_image *img, int w, int h, stylize_error *err)
+{
+    stylize_image r = {0};
+    int borrowed = 0;
+    stylize_status st = resized(&r, img, w, h, &borrowed, err);
+    if (st != STYLIZE_OK)
+        return st;
+    size_t n = (size_t)w * h;
+    for (size_t k = 0; k < n; k++) {
+        float v = (r.data[k] + r.data[n + k] + r.data[2 * n + k]) / 3.0f;
+        mask[k] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    release(&r, borrowed);
+    return STYLIZE_OK;
+}
+
 /* Converts an image to the network input (3, h, w), optionally as luminance. */
 static void to_input(const stylize_run_config *c, const stylize_image *img, float *x)
 {
@@ -255,6 +272,16 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     }
     if (c->n_styles > 0 && !(blend_sum > 0))
         return stylize_error_set(err, STYLIZE_ERR_ARG, "style blend weights sum to zero");
+    if (c->content_masks[0]) {
+        if (!c->content)
+            return stylize_error_set(err, STYLIZE_ERR_ARG, "masks need a content image");
+        for (int i = 0; i < c->n_styles; i++)
+            if (!c->content_masks[i])
+                return stylize_error_set(err, STYLIZE_ERR_ARG, "one content mask per style image");
+    }
+    for (int i = 0; i < c->n_styles; i++)
+        if (c->style_masks[i] && !c->content_masks[0])
+            return stylize_error_set(err, STYLIZE_ERR_ARG, "style masks need content masks");
     if (c->init == STYLIZE_INIT_IMAGE && !c->init_image)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "init image missing");
     if (c->init == STYLIZE_INIT_STYLE && c->n_styles < 1)
@@ -315,6 +342,9 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
         spec.tv = c->tv;
         spec.normalize_gradients = c->normalize_gradients;
         spec.normalize_by_target = c->random_features;
+        int masked = c->content_masks[0] != NULL;
+        if (masked)
+            spec.n_regions = c->n_styles;
 
         stylize_objective *obj = NULL;
         float *x = NULL, *tmp = NULL;
@@ -356,6 +386,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             int sw, sh;
             stylize_image_fit(styles[i]->width, styles[i]->height, side < 1 ? 1 : side, &sw, &sh);
             float *xs = malloc((size_t)3 * sw * sh * sizeof(float));
+            float *smask = NULL;
             if (!xs) {
                 st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a style image");
                 goto scale_done;
@@ -366,7 +397,31 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             }
             to_input(c, &img, xs);
             release(&img, borrowed);
-            st = stylize_objective_add_style(obj, xs, sw, sh, c->style_blend[i] / blend_sum, err);
+            if (masked) {
+                /* Region i: where content mask i is bright, style i (only
+                 * where its own mask is bright, if given). */
+                float *cm = malloc((size_t)w * h * sizeof(float));
+                if (c->style_masks[i])
+                    smask = malloc((size_t)sw * sh * sizeof(float));
+                if (!cm || (c->style_masks[i] && !smask)) {
+                    free(cm);
+                    free(smask);
+                    free(xs);
+                    st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a mask");
+                    goto scale_done;
+                }
+                st = mask_at(cm, c->content_masks[i], w, h, err);
+                if (st == STYLIZE_OK)
+                    st = stylize_objective_set_region_mask(obj, i, cm, err);
+                if (st == STYLIZE_OK && smask)
+                    st = mask_at(smask, c->style_masks[i], sw, sh, err);
+                free(cm);
+                if (st == STYLIZE_OK)
+                    st = stylize_objective_add_style_region(obj, i, xs, sw, sh, smask, 1.0, err);
+            } else {
+                st = stylize_objective_add_style(obj, xs, sw, sh, c->style_blend[i] / blend_sum, err);
+            }
+            free(smask);
             free(xs);
             if (st != STYLIZE_OK)
                 goto scale_done;

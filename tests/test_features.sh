@@ -52,6 +52,38 @@ print("chroma error luminance mode %.4f, plain %.4f" % (e_lum, e_plain))
 sys.exit(0 if e_lum < 0.03 and e_lum < 0.5 * e_plain else 1)
 PYEOF
 
+# --- spatial control: masks. Swapping styles together with their masks gives
+# the same image; swapping only the masks gives another; --iterations 0 with a
+# full and an empty mask gives the single-style loss.
+$PY - "$T" <<'PYEOF'
+import sys
+import numpy as np
+from PIL import Image
+d = sys.argv[1]
+w, h = 451, 300
+left = np.zeros((h, w), np.uint8); left[:, : w // 2] = 255
+Image.fromarray(left).save(d + "/left.png")
+Image.fromarray(255 - left).save(d + "/right.png")
+Image.fromarray(np.full((h, w), 255, np.uint8)).save(d + "/full.png")
+Image.fromarray(np.zeros((h, w), np.uint8)).save(d + "/none.png")
+PYEOF
+SA="$IMG/coffee.png" SB="$IMG/brick.png"
+run "${C[@]}" --style "$SA,$SB" --content-mask "$T/left.png,$T/right.png" --size 48 -n 15 -o "$T/m1.png"
+run "${C[@]}" --style "$SB,$SA" --content-mask "$T/right.png,$T/left.png" --size 48 -n 15 -o "$T/m2.png"
+run "${C[@]}" --style "$SA,$SB" --content-mask "$T/right.png,$T/left.png" --size 48 -n 15 -o "$T/m3.png"
+check "masks: swapping styles with their masks is the same image" $PY -c "
+import sys, numpy as np; from PIL import Image
+a, b = (np.asarray(Image.open(p), dtype=float) for p in sys.argv[1:3]); sys.exit(0 if np.abs(a - b).mean() < 0.5 else 1)" "$T/m1.png" "$T/m2.png"
+check "masks: swapping only the masks changes the image" $PY -c "
+import sys, numpy as np; from PIL import Image
+a, b = (np.asarray(Image.open(p), dtype=float) for p in sys.argv[1:3]); sys.exit(0 if np.abs(a - b).mean() > 2 else 1)" "$T/m1.png" "$T/m3.png"
+run "${C[@]}" --style "$SA,$SB" --content-mask "$T/full.png,$T/none.png" --size 48 -n 0 -o "$T/m4.png" --report "$T/m4.json"
+run "${C[@]}" --style "$SA" --size 48 -n 0 -o "$T/m5.png" --report "$T/m5.json"
+check "masks: full + empty mask equals the single style" json_get "$T/m4.json" "exit(0 if abs(r['loss_initial'] - $(json_get "$T/m5.json" 'r["loss_initial"]')) <= 1e-4 * r['loss_initial'] else 1)"
+run "${C[@]}" --style "$SA,$SB" --content-mask "$T/left.png,$T/right.png" --style-mask "$T/left.png,$T/full.png" --size 48 -n 0 -o "$T/m6.png" --report "$T/m6.json"
+run "${C[@]}" --style "$SA,$SB" --content-mask "$T/left.png,$T/right.png" --size 48 -n 0 -o "$T/m7.png" --report "$T/m7.json"
+check "style mask changes the target" json_get "$T/m6.json" "exit(0 if r['loss_initial'] != $(json_get "$T/m7.json" 'r["loss_initial"]') else 1)"
+
 # --- normalised gradients and Adam change the optimisation.
 run "${C[@]}" --style "$IMG/coffee.png" --size 48 -n 10 --normalize-gradients -o "$T/ng.png" --report "$T/ng.json"
 run "${C[@]}" --style "$IMG/coffee.png" --size 48 -n 10 -o "$T/nng.png" --report "$T/nng.json"

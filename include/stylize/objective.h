@@ -39,7 +39,17 @@ typedef struct {
      * energy (1/2 sum P^2 for content, 1/(4 N^2 M^2) sum A^2 for style), so
      * that layers of untrained features contribute comparably. */
     int normalize_by_target;
+    /* Spatial control (Gatys et al. 2017): 0 for none, else the number of
+     * regions of x, each with its own mask (set_region_mask) and its own
+     * style targets (add_style_region). Each style layer's loss is then the
+     * sum over regions of E_l,r computed on guided Gram matrices
+     * G_r = (F o m_r)(F o m_r)^T, with M_l replaced by the region's area
+     * sum m_r at that layer. Masks are carried to each layer by 2x2
+     * averaging at every pooling. */
+    int n_regions;
 } stylize_objective_spec;
+
+#define STYLIZE_MAX_REGIONS 16
 
 typedef struct {
     double total;
@@ -74,6 +84,19 @@ void stylize_objective_clear_style(stylize_objective *obj);
  * temporary network for the style's size is created and freed here. */
 stylize_status stylize_objective_add_style(stylize_objective *obj, const float *xs, int sw, int sh,
                                            double blend, stylize_error *err);
+
+/* Sets region r's mask over x: mask (height, width), values in [0, 1]
+ * (1 where the region's style applies). Only with spec.n_regions > 0. */
+stylize_status stylize_objective_set_region_mask(stylize_objective *obj, int region, const float *mask,
+                                                 stylize_error *err);
+
+/* As add_style, for region r: A_l,r += blend * (area_x / area_s) G_r(xs)
+ * where the style's own mask smask (sh, sw) (NULL: all of it) selects the
+ * part of the style image to use. Without regions, region must be 0 and
+ * smask NULL. */
+stylize_status stylize_objective_add_style_region(stylize_objective *obj, int region, const float *xs,
+                                                  int sw, int sh, const float *smask, double blend,
+                                                  stylize_error *err);
 
 /* Value and gradient (3, height, width) at x: a stylize_objective_fn (optim.h)
  * with user = the objective. Fails with STYLIZE_ERR_NUMERIC on NaN/Inf. */

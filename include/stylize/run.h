@@ -53,7 +53,12 @@ typedef struct {
     const stylize_image *styles[STYLIZE_MAX_STYLES];
     double style_blend[STYLIZE_MAX_STYLES]; /* normalised to sum 1 by the run */
     const stylize_image *init_image;        /* for STYLIZE_INIT_IMAGE */
-    const stylize_image *content_mask;      /* reserved */
+    /* Spatial control (Gatys et al. 2017): when content_masks[0] is set,
+     * style k applies where content_masks[k] (grey, white = apply; resized
+     * to the output) is bright, using only the part of style k where
+     * style_masks[k] (optional) is bright. One mask per style. */
+    const stylize_image *content_masks[STYLIZE_MAX_STYLES];
+    const stylize_image *style_masks[STYLIZE_MAX_STYLES];
     /* Sizes. */
     int size;             /* longest side of the output (content mode); <= 0 keeps the content's */
     int width, height;    /* texture output size; 0: the (resized) source's */

@@ -64,6 +64,9 @@ static void usage(FILE *f)
 "      --pool avg|max         pooling (default avg, as in the paper)\n"
 "      --normalize-gradients  scale each layer's gradient to unit L1 norm (as neural-style)\n"
 "      --preserve-colors MODE none|luminance|histogram (default none)\n"
+"      --content-mask M[,M]   spatial control: one grey mask per style over the output;\n"
+"                             style k applies where mask k is white\n"
+"      --style-mask M[,M]     one grey mask per style image: the part of it to use\n"
 "\n"
 "Optimisation:\n"
 "  -n, --iterations N         iterations per scale (default 500; 0: evaluate and write the init)\n"
@@ -97,7 +100,7 @@ enum {
     OPT_STYLE_BLEND = 256, OPT_OUTPUT_DIR, OPT_JPEG_QUALITY, OPT_REPORT, OPT_PLOT, OPT_SAVE_EVERY,
     OPT_SIZE, OPT_WIDTH, OPT_HEIGHT, OPT_STYLE_SCALE, OPT_SCALES, OPT_TV, OPT_CONTENT_LAYERS,
     OPT_STYLE_LAYERS, OPT_POOL, OPT_NORMGRAD, OPT_COLORS, OPT_INIT, OPT_SEED, OPT_OPTIMIZER,
-    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY
+    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY, OPT_CONTENT_MASK, OPT_STYLE_MASK
 };
 
 static const struct option long_opts[] = {
@@ -124,6 +127,8 @@ static const struct option long_opts[] = {
     {"pool", required_argument, 0, OPT_POOL},
     {"normalize-gradients", no_argument, 0, OPT_NORMGRAD},
     {"preserve-colors", required_argument, 0, OPT_COLORS},
+    {"content-mask", required_argument, 0, OPT_CONTENT_MASK},
+    {"style-mask", required_argument, 0, OPT_STYLE_MASK},
     {"iterations", required_argument, 0, 'n'},
     {"init", required_argument, 0, OPT_INIT},
     {"seed", required_argument, 0, OPT_SEED},
@@ -368,6 +373,7 @@ int main(int argc, char **argv)
     const char *content_arg = NULL, *style_arg = NULL, *texture = NULL, *output = NULL;
     const char *output_dir = NULL, *weights_arg = NULL, *blend_arg = NULL, *init_arg = NULL;
     const char *content_layers = NULL, *style_layers = NULL, *scales_arg = NULL;
+    const char *cmask_arg = NULL, *smask_arg = NULL;
     int quiet = 0, threads = 0, print_every = 10;
     int c;
     char *extra_contents[4096];
@@ -390,6 +396,8 @@ int main(int argc, char **argv)
         case OPT_STYLE_LAYERS: style_layers = optarg; break;
         case OPT_SCALES: scales_arg = optarg; break;
         case OPT_INIT: init_arg = optarg; break;
+        case OPT_CONTENT_MASK: cmask_arg = optarg; break;
+        case OPT_STYLE_MASK: smask_arg = optarg; break;
         case 'w': weights_arg = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -555,6 +563,28 @@ int main(int argc, char **argv)
         }
     }
 
+    /* Masks: one per style. */
+    char cmask_buf[8192], smask_buf[8192];
+    char *cmask_items[STYLIZE_MAX_STYLES + 1], *smask_items[STYLIZE_MAX_STYLES + 1];
+    int n_cmask = 0, n_smask = 0;
+    if (cmask_arg) {
+        snprintf(cmask_buf, sizeof cmask_buf, "%s", cmask_arg);
+        n_cmask = split_list(cmask_buf, cmask_items, STYLIZE_MAX_STYLES);
+        if (texture || n_cmask != n_style_items) {
+            cli_error(prog, "--content-mask: give one mask per style image (%d)", n_style_items);
+            return EXIT_USAGE;
+        }
+    }
+    if (smask_arg) {
+        snprintf(smask_buf, sizeof smask_buf, "%s", smask_arg);
+        n_smask = split_list(smask_buf, smask_items, STYLIZE_MAX_STYLES);
+        if (!cmask_arg || n_smask != n_style_items) {
+            cli_error(prog, "--style-mask: needs --content-mask and one mask per style image (%d)",
+                      n_style_items);
+            return EXIT_USAGE;
+        }
+    }
+
     /* Scales. */
     if (scales_arg) {
         int octaves;
@@ -704,8 +734,27 @@ int main(int argc, char **argv)
 
     /* Images shared by every content. */
     stylize_image styles[STYLIZE_MAX_STYLES], init_img = {0};
-    int n_loaded = 0;
+    stylize_image cmasks[STYLIZE_MAX_STYLES], smasks[STYLIZE_MAX_STYLES];
+    int n_loaded = 0, n_cm_loaded = 0, n_sm_loaded = 0;
     memset(styles, 0, sizeof styles);
+    memset(cmasks, 0, sizeof cmasks);
+    memset(smasks, 0, sizeof smasks);
+    for (int i = 0; i < n_cmask; i++) {
+        if (load_image(&cmasks[i], "--content-mask", cmask_items[i]) != 0) {
+            rc = EXIT_INPUT;
+            goto out;
+        }
+        n_cm_loaded = i + 1;
+        cfg.content_masks[i] = &cmasks[i];
+    }
+    for (int i = 0; i < n_smask; i++) {
+        if (load_image(&smasks[i], "--style-mask", smask_items[i]) != 0) {
+            rc = EXIT_INPUT;
+            goto out;
+        }
+        n_sm_loaded = i + 1;
+        cfg.style_masks[i] = &smasks[i];
+    }
     for (int i = 0; i < n_style_items; i++) {
         if (load_image(&styles[i], texture ? "--texture" : "--style", style_items[i]) != 0) {
             rc = EXIT_INPUT;
@@ -804,6 +853,10 @@ int main(int argc, char **argv)
 out:
     for (int i = 0; i < n_loaded; i++)
         stylize_image_free(&styles[i]);
+    for (int i = 0; i < n_cm_loaded; i++)
+        stylize_image_free(&cmasks[i]);
+    for (int i = 0; i < n_sm_loaded; i++)
+        stylize_image_free(&smasks[i]);
     stylize_image_free(&init_img);
     stylize_weights_free(weights);
     free_list(contents, n_contents);
