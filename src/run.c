@@ -82,6 +82,16 @@ void stylize_run_defaults(stylize_run_config *c)
         c->style_blend[i] = 1.0;
 }
 
+double stylize_default_beta(const stylize_input_convention *c)
+{
+    double sd = (c->std[0] + c->std[1] + c->std[2]) / 3.0;
+    double scale = sd > 0 ? c->pixel_scale / sd : 255.0;
+    if (!(scale > 0) || !isfinite(scale))
+        return 1e3;
+    double r = 255.0 / scale;
+    return 1e3 * r * r;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;

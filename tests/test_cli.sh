@@ -48,6 +48,14 @@ for i in 1 2; do
 done
 check "deterministic output" cmp -s "$T/d1.png" "$T/d2.png"
 
+# Default beta follows the network's input scale: torchvision's convention
+# (scale 1/0.226) gives 1000 * (255 * 0.226)^2; random features give 10.
+check "default beta for torchvision's convention" json_get "$T/zero.json" 'exit(0 if abs(r["settings"]["beta"] / (1000 * (255 * (0.229 + 0.224 + 0.225) / 3) ** 2) - 1) < 1e-5 else 1)'
+"$STYLIZE" --content "$IMG/chelsea.png" --style "$IMG/coffee.png" --weights random:4 \
+    --size 32 --iterations 0 -o "$T/rnd.png" --report "$T/rnd.json" --quiet
+check "random weights run" [ $? -eq 0 ]
+check "random weights: beta 10 and random_features" json_get "$T/rnd.json" 'exit(0 if r["settings"]["beta"] == 10 and r["settings"]["random_features"] else 1)'
+
 # --version and --help.
 check "--version" bash -c "'$STYLIZE' --version | grep -q '^stylize [0-9]'"
 check "--help lists defaults" bash -c "'$STYLIZE' --help | grep -q 'default relu4_2'"

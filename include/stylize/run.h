@@ -98,8 +98,16 @@ typedef struct {
     const char *setting_values[64];
 } stylize_run_config;
 
-/* Defaults: pool max? no: see stylize_run_defaults in run.c and README. */
+/* Defaults (README "Flags"): avg pooling, size 512, alpha 1, beta 1000,
+ * tv 0, L-BFGS with history 10, 500 iterations, init content. */
 void stylize_run_defaults(stylize_run_config *c);
+
+/* The default style weight for a network's input convention: 1000 (the
+ * paper's alpha/beta = 1e-3) for inputs on Caffe's 0..255 scale, scaled by
+ * (255 / s)^2 where s = pixel_scale / mean(std) is the network's input scale,
+ * because E_l grows as the fourth power of the feature scale and L_content as
+ * the square: about 3.3e6 for torchvision's convention. */
+double stylize_default_beta(const stylize_input_convention *c);
 
 typedef struct {
     int scale_index, n_scales;

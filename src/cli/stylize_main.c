@@ -54,7 +54,9 @@ static void usage(FILE *f)
 "\n"
 "Losses:\n"
 "  -a, --alpha F              content weight (default 1)\n"
-"  -b, --beta F               style weight (default 1000)\n"
+"  -b, --beta F               style weight (default 1000 x (255/s)^2 for a network whose\n"
+"                             inputs have scale s: 1000 for Caffe weights, about 3.3e6\n"
+"                             for torchvision's; 10 with --weights random)\n"
 "      --tv F                 total-variation weight (default 0)\n"
 "      --content-layers L     default relu4_2\n"
 "      --style-layers L       default relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 (each 0.2);\n"
@@ -374,7 +376,7 @@ int main(int argc, char **argv)
     const char *output_dir = NULL, *weights_arg = NULL, *blend_arg = NULL, *init_arg = NULL;
     const char *content_layers = NULL, *style_layers = NULL, *scales_arg = NULL;
     const char *cmask_arg = NULL, *smask_arg = NULL;
-    int quiet = 0, threads = 0, print_every = 10;
+    int quiet = 0, threads = 0, print_every = 10, beta_set = 0;
     int c;
     char *extra_contents[4096];
     int n_extra = 0;
@@ -418,7 +420,7 @@ int main(int argc, char **argv)
     }                                                                                          \
     dst = v;
         case 'a': NUM("--alpha", 0, 1e30, cfg.alpha); break;
-        case 'b': NUM("--beta", 0, 1e30, cfg.beta); break;
+        case 'b': NUM("--beta", 0, 1e30, cfg.beta); beta_set = 1; break;
         case OPT_TV: NUM("--tv", 0, 1e30, cfg.tv); break;
         case OPT_STYLE_SCALE: NUM("--style-scale", 0.01, 100, cfg.style_scale); break;
         case OPT_LR: NUM("--learning-rate", 1e-12, 1e6, cfg.learning_rate); break;
@@ -729,6 +731,8 @@ int main(int argc, char **argv)
         return EXIT_WEIGHTS;
     }
     cfg.weights = weights;
+    if (!beta_set)
+        cfg.beta = cfg.random_features ? 10.0 : stylize_default_beta(&weights->input);
     if (threads > 0)
         stylize_set_threads(threads);
 
