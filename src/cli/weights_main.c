@@ -4,17 +4,21 @@
  *   stylize-weights random --out FILE.json [--seed N] [--width-divisor K]
  *   stylize-weights info FILE.json
  *   stylize-weights import IN --out OUT.json [--format auto|torch|caffe]
+ *   stylize-weights normalise IN.json OUT.json --images DIR [--size N]
  *
  * Usage errors print one line "stylize-weights: ..." on stderr and exit 2.
  * Outputs are written atomically by the library: a failure leaves no partial
  * file. */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_common.h"
+#include "stylize/image.h"
 #include "stylize/import.h"
+#include "stylize/normalise.h"
 #include "stylize/weights.h"
 
 #ifndef STYLIZE_VERSION
@@ -43,6 +47,11 @@ static void print_help(FILE *f)
             "      Convert a PyTorch checkpoint (torch.save state dict, zip or legacy,\n"
             "      e.g. torchvision's vgg19-dcbb9e9d.pth) or a Caffe .caffemodel with\n"
             "      VGG-19 convolutions into the native format. Default --format auto.\n"
+            "  normalise IN.json OUT.json --images DIR [--size N]\n"
+            "      Gatys' normalisation: rescale every conv layer so that each filter's\n"
+            "      mean rectified activation over the images in DIR (resized to\n"
+            "      longest side N, default 256) is 1. Features stay the same up to\n"
+            "      per-filter scales.\n"
             "\n"
             "Options:\n"
             "  -h, --help       print this help and exit\n"
@@ -81,7 +90,7 @@ static int usage_error(const char *msg, const char *arg)
     return EXIT_USAGE;
 }
 
-enum { OPT_VERSION = 256, OPT_SEED, OPT_DIVISOR, OPT_FORMAT };
+enum { OPT_VERSION = 256, OPT_SEED, OPT_DIVISOR, OPT_FORMAT, OPT_IMAGES, OPT_SIZE };
 
 static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
@@ -90,6 +99,8 @@ static const struct option long_opts[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"width-divisor", required_argument, NULL, OPT_DIVISOR},
     {"format", required_argument, NULL, OPT_FORMAT},
+    {"images", required_argument, NULL, OPT_IMAGES},
+    {"size", required_argument, NULL, OPT_SIZE},
     {NULL, 0, NULL, 0}};
 
 typedef struct {
@@ -97,6 +108,8 @@ typedef struct {
     const char *seed;
     const char *divisor;
     const char *format;
+    const char *images;
+    const char *size;
     const char *positional[2];
     int n_positional;
     int help, version;
@@ -134,6 +147,8 @@ static int parse_args(int argc, char **argv, int first, parsed_args *a)
         case OPT_SEED: a->seed = optarg; break;
         case OPT_DIVISOR: a->divisor = optarg; break;
         case OPT_FORMAT: a->format = optarg; break;
+        case OPT_IMAGES: a->images = optarg; break;
+        case OPT_SIZE: a->size = optarg; break;
         case ':': return usage_error("missing value for option", sub_argv[optind - 1]);
         default:
             if (optopt > 0 && optopt < 256) {
@@ -152,8 +167,8 @@ static int cmd_random(const parsed_args *a)
     int divisor = 1;
     if (a->n_positional > 0)
         return usage_error("random: unexpected argument", a->positional[0]);
-    if (a->format)
-        return usage_error("random: option not allowed:", "--format");
+    if (a->format || a->images || a->size)
+        return usage_error("random: option not allowed:", a->format ? "--format" : a->images ? "--images" : "--size");
     if (!a->out || !*a->out)
         return usage_error("random: --out FILE.json is required", NULL);
     if (a->seed && cli_parse_u64(a->seed, &seed) != 0)
@@ -179,7 +194,7 @@ static int cmd_random(const parsed_args *a)
 
 static int cmd_info(const parsed_args *a)
 {
-    if (a->out || a->seed || a->divisor || a->format)
+    if (a->out || a->seed || a->divisor || a->format || a->images || a->size)
         return usage_error("info: takes no options besides --help", NULL);
     if (a->n_positional != 1)
         return usage_error(a->n_positional ? "info: unexpected argument"
@@ -224,8 +239,8 @@ static int cmd_info(const parsed_args *a)
 static int cmd_import(const parsed_args *a)
 {
     stylize_import_format fmt = STYLIZE_IMPORT_AUTO;
-    if (a->seed || a->divisor)
-        return usage_error("import: --seed and --width-divisor are for 'random'", NULL);
+    if (a->seed || a->divisor || a->images || a->size)
+        return usage_error("import: takes IN --out OUT.json [--format F] only", NULL);
     if (a->n_positional != 1)
         return usage_error(a->n_positional ? "import: unexpected argument"
                                            : "import: missing input file",
@@ -258,11 +273,93 @@ static int cmd_import(const parsed_args *a)
     return EXIT_OK_;
 }
 
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".gif", ".psd",
+                                       ".PNG", ".JPG", ".JPEG"};
+    if (!dot || name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (strcmp(dot, exts[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int cmd_normalise(const parsed_args *a)
+{
+    int size = 256;
+    if (a->seed || a->divisor || a->format || a->out)
+        return usage_error("normalise: takes IN.json OUT.json --images DIR [--size N]", NULL);
+    if (a->n_positional != 2)
+        return usage_error("normalise: needs IN.json and OUT.json", NULL);
+    if (!a->images)
+        return usage_error("normalise: --images DIR is required", NULL);
+    if (a->size && cli_parse_int(a->size, 16, STYLIZE_IMAGE_MAX_SIDE, &size) != 0)
+        return usage_error("normalise: --size must be an integer in [16, 16384], got", a->size);
+    DIR *d = opendir(a->images);
+    if (!d) {
+        cli_error(PROG, "--images: cannot read directory '%s'", a->images);
+        return EXIT_INPUT;
+    }
+    enum { MAX_IMAGES = 4096 };
+    stylize_image *imgs = calloc(MAX_IMAGES, sizeof *imgs);
+    const stylize_image **ptrs = calloc(MAX_IMAGES, sizeof *ptrs);
+    int n = 0, rc = EXIT_OK_;
+    stylize_error err = {0};
+    struct dirent *e;
+    if (!imgs || !ptrs) {
+        closedir(d);
+        free(imgs);
+        free(ptrs);
+        cli_error(PROG, "out of memory");
+        return EXIT_MEMORY;
+    }
+    while ((e = readdir(d)) && n < MAX_IMAGES) {
+        char path[4096];
+        if (!is_image_name(e->d_name))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", a->images, e->d_name);
+        if (stylize_image_load(&imgs[n], path, &err) != STYLIZE_OK) {
+            cli_error(PROG, "--images: %s", err.msg);
+            rc = EXIT_INPUT;
+            break;
+        }
+        ptrs[n] = &imgs[n];
+        n++;
+    }
+    closedir(d);
+    stylize_weights *w = NULL;
+    if (rc == EXIT_OK_ && n == 0) {
+        cli_error(PROG, "--images: no images in '%s'", a->images);
+        rc = EXIT_INPUT;
+    }
+    if (rc == EXIT_OK_) {
+        stylize_status s = stylize_weights_load(&w, a->positional[0], &err);
+        if (s != STYLIZE_OK) {
+            cli_error(PROG, "%s", err.msg);
+            rc = exit_for_read(s);
+        } else if ((s = stylize_weights_normalise(w, ptrs, n, size, NULL, &err)) != STYLIZE_OK) {
+            cli_error(PROG, "%s", err.msg);
+            rc = s == STYLIZE_ERR_NOMEM ? EXIT_MEMORY : EXIT_FAILURE_;
+        } else if ((s = stylize_weights_save(w, a->positional[1], &err)) != STYLIZE_OK) {
+            cli_error(PROG, "%s", err.msg);
+            rc = exit_for_write(s);
+        }
+    }
+    stylize_weights_free(w);
+    for (int i = 0; i < n; i++)
+        stylize_image_free(&imgs[i]);
+    free(imgs);
+    free(ptrs);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     parsed_args a;
     if (argc < 2)
-        return usage_error("missing command (random, info or import)", NULL);
+        return usage_error("missing command (random, info, import or normalise)", NULL);
     const char *cmd = argv[1];
     if (cmd[0] == '-') {
         /* Only --help / --version before a command. */
@@ -296,5 +393,7 @@ int main(int argc, char **argv)
         return cmd_info(&a);
     if (strcmp(cmd, "import") == 0)
         return cmd_import(&a);
+    if (strcmp(cmd, "normalise") == 0 || strcmp(cmd, "normalize") == 0)
+        return cmd_normalise(&a);
     return usage_error("unknown command", cmd);
 }
