@@ -122,6 +122,7 @@ typedef struct {
     stylize_run_progress_fn progress;
     void *puser;
     int evaluations;
+    int good_evaluations; /* evaluations that returned a finite loss */
 } scale_ctx;
 
 static stylize_status eval_fn(void *user, const float *x, float *grad, double *value,
@@ -130,8 +131,13 @@ static stylize_status eval_fn(void *user, const float *x, float *grad, double *v
     scale_ctx *s = user;
     stylize_status st = stylize_objective_eval(s->obj, x, grad, value, err);
     s->evaluations++;
+    if (st == STYLIZE_OK && s->cfg->inject_nan_at > 0 && s->evaluations >= s->cfg->inject_nan_at) {
+        *value = NAN; /* fault injection for tests: as if the loss had overflowed */
+        st = stylize_error_set(err, STYLIZE_ERR_NUMERIC, "loss is not finite (nan)");
+    }
     if (st != STYLIZE_OK)
         return st;
+    s->good_evaluations++;
     int k = s->ring_next++ & 3;
     s->ring_value[k] = *value;
     stylize_objective_breakdown(s->obj, &s->ring[k]);
@@ -250,6 +256,75 @@ static void to_input(const stylize_run_config *c, const stylize_image *img, floa
     stylize_image_to_input(img, &c->weights->input, x);
 }
 
+/* The objective spec of scale k at size (w, h). */
+static void scale_spec(const stylize_run_config *c, int w, int h, stylize_objective_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->pool = c->pool;
+    spec->width = w;
+    spec->height = h;
+    spec->n_content = c->content ? c->n_content : 0;
+    memcpy(spec->content, c->content_layers, sizeof spec->content);
+    spec->n_style = c->n_style;
+    memcpy(spec->style, c->style_layers, sizeof spec->style);
+    spec->alpha = c->alpha;
+    spec->beta = c->beta;
+    spec->tv = c->tv;
+    spec->normalize_gradients = c->normalize_gradients;
+    spec->normalize_by_target = c->random_features;
+    if (c->content_masks[0])
+        spec->n_regions = c->n_styles;
+}
+
+static size_t image_bytes(const stylize_image *img)
+{
+    return img ? (size_t)3 * img->width * img->height * sizeof(float) : 0;
+}
+
+size_t stylize_run_memory_estimate(const stylize_run_config *c)
+{
+    int W, H;
+    if (!c->weights || output_size(c, &W, &H, NULL) != STYLIZE_OK)
+        return 0;
+    size_t loaded = image_bytes(c->content) + image_bytes(c->init_image);
+    for (int i = 0; i < c->n_styles && i < STYLIZE_MAX_STYLES; i++)
+        loaded += 2 * image_bytes(c->styles[i]) + image_bytes(c->content_masks[i]) +
+                  image_bytes(c->style_masks[i]);
+    int n_scales = c->n_scales > 0 ? c->n_scales : 1;
+    size_t peak = 0;
+    for (int k = 0; k < n_scales; k++) {
+        int w = W, h = H;
+        if (c->n_scales > 0)
+            stylize_image_fit(W, H, c->scales[k], &w, &h);
+        stylize_objective_spec spec;
+        scale_spec(c, w, h, &spec);
+        size_t n = (size_t)3 * w * h;
+        size_t bytes = stylize_objective_memory_bytes(c->weights, &spec);
+        bytes += c->optimizer == STYLIZE_OPTIM_ADAM ? stylize_adam_memory_bytes(n)
+                                                   : stylize_lbfgs_memory_bytes(n, c->lbfgs_history);
+        bytes += 6 * n * sizeof(float); /* x, tmp, snapshot, result, resize buffers */
+        /* the temporary network of the style image during target computation */
+        double rel = (double)(w > h ? w : h) / (double)(W > H ? W : H);
+        int side = (int)lround(c->style_scale * (W > H ? W : H) * rel);
+        for (int i = 0; i < c->n_styles && i < STYLIZE_MAX_STYLES; i++) {
+            int sw, sh, depth = -1;
+            stylize_image_fit(c->styles[i]->width, c->styles[i]->height, side < 1 ? 1 : side, &sw, &sh);
+            for (int j = 0; j < c->n_style; j++)
+                if (c->style_layers[j].layer > depth)
+                    depth = c->style_layers[j].layer;
+            if (depth >= 0) {
+                size_t sb = stylize_net_memory_bytes(c->weights, depth, sw, sh, NULL) +
+                            (size_t)3 * sw * sh * sizeof(float);
+                if (sb > bytes / 2)
+                    bytes += sb - bytes / 2; /* the style network lives before the optimiser's buffers */
+            }
+        }
+        if (bytes > peak)
+            peak = bytes;
+    }
+    return peak + loaded;
+}
+
 stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn progress, void *puser,
                            stylize_run_result *res, stylize_error *err)
 {
@@ -292,6 +367,14 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     for (int i = 0; i < c->n_styles; i++)
         if (c->style_masks[i] && !c->content_masks[0])
             return stylize_error_set(err, STYLIZE_ERR_ARG, "style masks need content masks");
+    if (c->max_memory > 0) {
+        size_t need = stylize_run_memory_estimate(c);
+        if (need > c->max_memory)
+            return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                     "a %dx%d run needs about %zu MiB, more than the %zu MiB allowed "
+                                     "(--max-memory); lower --size or raise --max-memory",
+                                     W, H, need >> 20, c->max_memory >> 20);
+    }
     if (c->init == STYLIZE_INIT_IMAGE && !c->init_image)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "init image missing");
     if (c->init == STYLIZE_INIT_STYLE && c->n_styles < 1)
@@ -339,22 +422,8 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             stylize_image_fit(W, H, c->scales[k], &w, &h);
         int iters = c->scale_iterations[k] > 0 ? c->scale_iterations[k] : c->iterations;
         stylize_objective_spec spec;
-        memset(&spec, 0, sizeof spec);
-        spec.pool = c->pool;
-        spec.width = w;
-        spec.height = h;
-        spec.n_content = c->content ? c->n_content : 0;
-        memcpy(spec.content, c->content_layers, sizeof spec.content);
-        spec.n_style = c->n_style;
-        memcpy(spec.style, c->style_layers, sizeof spec.style);
-        spec.alpha = c->alpha;
-        spec.beta = c->beta;
-        spec.tv = c->tv;
-        spec.normalize_gradients = c->normalize_gradients;
-        spec.normalize_by_target = c->random_features;
+        scale_spec(c, w, h, &spec);
         int masked = c->content_masks[0] != NULL;
-        if (masked)
-            spec.n_regions = c->n_styles;
 
         stylize_objective *obj = NULL;
         float *x = NULL, *tmp = NULL;
@@ -515,7 +584,10 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
         if (report)
             stylize_report_end_scale(report, k, or.iterations, or.evaluations, or.value_initial,
                                      or.value_final, stylize_stop_reason_str(or.reason));
-        /* The result at this scale (the best point: L-BFGS returns it in x). */
+        /* The result at this scale (the best point: L-BFGS returns it in x),
+         * unless no evaluation ever succeeded. */
+        if (run_st == STYLIZE_ERR_NUMERIC && sc.good_evaluations == 0)
+            goto scale_done;
         stylize_image_free(&result);
         if ((st = stylize_image_alloc(&result, w, h, err)) != STYLIZE_OK)
             goto scale_done;

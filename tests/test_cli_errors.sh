@@ -144,6 +144,13 @@ expect 2 "--width" "${base[@]}" --width 64
 expect 2 "--output" "${C[@]}" "${S[@]}" --weights "$W" -o "$T/out.gif"
 expect 2 "unexpected argument" "${S[@]}" --weights "$W" -o "$OUT" stray.png --texture "$IMG/brick.png"
 
+# --- memory limits: the estimate is checked before anything is allocated.
+expect 6 "--max-memory" "${base[@]}" --max-memory 1M
+expect 2 "--max-memory" "${base[@]}" --max-memory lots
+expect 2 "--max-memory" "${base[@]}" --max-memory -5G
+expect 6 "limit" --texture "$IMG/brick.png" --weights "$W" --size 16384 -o "$OUT" --max-memory 4G
+expect 6 "--max-memory" --texture "$IMG/brick.png" --weights random --size 4096 -o "$OUT" --max-memory 2G -q
+
 # --- outputs --------------------------------------------------------------
 expect 5 "nodir" "${C[@]}" "${S[@]}" --weights "$W" -o "$T/nodir/out.png"
 mkdir -p "$T/ro" && chmod 555 "$T/ro"

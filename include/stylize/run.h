@@ -91,6 +91,8 @@ typedef struct {
     const char *plot_path;   /* NULL: no SVG plot */
     /* Control. */
     volatile sig_atomic_t *stop_flag; /* non-NULL and non-zero: stop after the current evaluation */
+    size_t max_memory;    /* 0: no limit; else fail before starting if the estimate exceeds it */
+    int inject_nan_at;    /* tests only: evaluation number whose loss becomes NaN (0: never) */
     stylize_logger log;
     /* Settings echoed into the report (may be NULL): key/value strings. */
     int n_settings;
@@ -128,6 +130,11 @@ typedef struct {
     stylize_stop_reason reason;      /* of the last scale */
     int width, height;               /* output size */
 } stylize_run_result;
+
+/* Estimated peak bytes of a run with this configuration: the largest scale's
+ * network, targets, optimiser history and image buffers, the temporary
+ * network of the largest style image, plus the loaded images. */
+size_t stylize_run_memory_estimate(const stylize_run_config *c);
 
 /* Runs, writes the output image (and report / plot if asked). On an
  * interrupt (stop_flag) or a numerical fault the best image so far and the

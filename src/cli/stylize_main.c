@@ -88,6 +88,8 @@ static void usage(FILE *f)
 "\n"
 "Other:\n"
 "      --threads N            threads (default: all cores)\n"
+"      --max-memory SIZE      refuse runs estimated to need more, e.g. 2G, 512M\n"
+"                             (default: the machine's available memory)\n"
 "      --print-every N        progress line every N iterations when not on a terminal (default 10)\n"
 "  -q, --quiet                print nothing but errors\n"
 "  -h, --help                 this help\n"
@@ -102,7 +104,7 @@ enum {
     OPT_STYLE_BLEND = 256, OPT_OUTPUT_DIR, OPT_JPEG_QUALITY, OPT_REPORT, OPT_PLOT, OPT_SAVE_EVERY,
     OPT_SIZE, OPT_WIDTH, OPT_HEIGHT, OPT_STYLE_SCALE, OPT_SCALES, OPT_TV, OPT_CONTENT_LAYERS,
     OPT_STYLE_LAYERS, OPT_POOL, OPT_NORMGRAD, OPT_COLORS, OPT_INIT, OPT_SEED, OPT_OPTIMIZER,
-    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY, OPT_CONTENT_MASK, OPT_STYLE_MASK
+    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY, OPT_CONTENT_MASK, OPT_STYLE_MASK, OPT_MAX_MEMORY
 };
 
 static const struct option long_opts[] = {
@@ -140,6 +142,7 @@ static const struct option long_opts[] = {
     {"tolerance", required_argument, 0, OPT_TOL},
     {"weights", required_argument, 0, 'w'},
     {"threads", required_argument, 0, OPT_THREADS},
+    {"max-memory", required_argument, 0, OPT_MAX_MEMORY},
     {"print-every", required_argument, 0, OPT_PRINT_EVERY},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},
@@ -179,6 +182,46 @@ static void print_progress(void *user, const stylize_run_progress *p)
                 p->breakdown ? p->breakdown->style : 0, p->breakdown ? p->breakdown->tv : 0,
                 p->seconds);
     }
+}
+
+/* "512M", "2G", "1048576" -> bytes; 0 on error. */
+static size_t parse_size(const char *s)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-')
+        return 0;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0))
+        return 0;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v * mul > 1e18)
+        return 0;
+    return (size_t)(v * mul);
+}
+
+/* MemAvailable from /proc/meminfo in bytes, or 0 if unknown. */
+static size_t available_memory(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    size_t kb = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb * 1024;
 }
 
 static int exit_for_status(stylize_status st, int is_input)
@@ -399,6 +442,12 @@ int main(int argc, char **argv)
         case OPT_SCALES: scales_arg = optarg; break;
         case OPT_INIT: init_arg = optarg; break;
         case OPT_CONTENT_MASK: cmask_arg = optarg; break;
+        case OPT_MAX_MEMORY:
+            if ((cfg.max_memory = parse_size(optarg)) == 0) {
+                cli_error(prog, "--max-memory: '%s' is not a size such as 512M or 2G", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case OPT_STYLE_MASK: smask_arg = optarg; break;
         case 'w': weights_arg = optarg; break;
         case 'q': quiet = 1; break;
@@ -731,6 +780,14 @@ int main(int argc, char **argv)
         return EXIT_WEIGHTS;
     }
     cfg.weights = weights;
+    if (cfg.max_memory == 0)
+        cfg.max_memory = available_memory();
+    {
+        const char *inj = getenv("STYLIZE_TEST_INJECT_NAN");
+        int at;
+        if (inj && cli_parse_int(inj, 1, 1000000000, &at) == 0)
+            cfg.inject_nan_at = at;
+    }
     if (!beta_set)
         cfg.beta = cfg.random_features ? 10.0 : stylize_default_beta(&weights->input);
     if (threads > 0)
@@ -834,7 +891,7 @@ int main(int argc, char **argv)
             if (st == STYLIZE_ERR_INTERRUPTED)
                 cli_error(prog, "%s: wrote the best image so far to %s",
                           g_stop == SIGTERM ? "terminated" : "interrupted", out_path);
-            else if (st == STYLIZE_ERR_NUMERIC)
+            else if (st == STYLIZE_ERR_NUMERIC && res.width > 0)
                 cli_error(prog, "%s%s%s; wrote the last good image to %s", batch ? contents[j] : "",
                           batch ? ": " : "", e.msg, out_path);
             else
