@@ -52,8 +52,7 @@ static stylize_status file_read_at(imp_reader *r, uint64_t off, unsigned char *d
         if (ferror(r->f))
             return stylize_error_set(err, STYLIZE_ERR_IO, "read error at offset %llu: %s",
                                      (unsigned long long)off, strerror(errno));
-        return stylize_error_set(err, STYLIZE_ERR_IO,
-                                 "file shrank while reading (offset %llu)",
+        return stylize_error_set(err, STYLIZE_ERR_IO, "file shrank while reading (offset %llu)",
                                  (unsigned long long)off);
     }
     return STYLIZE_OK;
@@ -63,10 +62,10 @@ stylize_status imp_read(imp_reader *r, uint64_t off, void *dst, size_t n, const 
                         stylize_error *err)
 {
     if (off > r->size || (uint64_t)n > r->size - off)
-        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "truncated: %s at offset %llu needs %llu bytes but the file has %llu",
-                                 what, (unsigned long long)off, (unsigned long long)n,
-                                 (unsigned long long)r->size);
+        return stylize_error_set(
+            err, STYLIZE_ERR_FORMAT,
+            "truncated: %s at offset %llu needs %llu bytes but the file has %llu", what,
+            (unsigned long long)off, (unsigned long long)n, (unsigned long long)r->size);
     if (n == 0)
         return STYLIZE_OK;
     if (r->mem) {
@@ -190,7 +189,11 @@ stylize_import_format stylize_import_detect(const unsigned char *bytes, size_t l
     if (len >= 4 && bytes[0] == 'P' && bytes[1] == 'K' &&
         ((bytes[2] == 3 && bytes[3] == 4) || (bytes[2] == 5 && bytes[3] == 6)))
         return STYLIZE_IMPORT_TORCH_ZIP;
+    /* torch.save's legacy stream starts with a pickle (protocol 2 unless
+     * pickle_protocol was given) of its magic number, checked when parsed. */
     if (len >= sizeof legacy_head && memcmp(bytes, legacy_head, sizeof legacy_head) == 0)
+        return STYLIZE_IMPORT_TORCH_LEGACY;
+    if (len >= 2 && bytes[0] == 0x80 && bytes[1] >= 2 && bytes[1] <= 5)
         return STYLIZE_IMPORT_TORCH_LEGACY;
     if (looks_like_caffe(bytes, len))
         return STYLIZE_IMPORT_CAFFE;
@@ -207,7 +210,7 @@ static stylize_status unknown_format(const unsigned char *head, size_t len, styl
                                  "supported; re-save it with a current torch");
     if (len >= 2 && head[0] == 0x80 && head[1] <= 5)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "a pickle but not a torch checkpoint (no torch.save magic number)");
+                                 "a pickle of protocol %d, not a torch checkpoint", head[1]);
     if (len == 0)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT, "empty file");
     return stylize_error_set(err, STYLIZE_ERR_FORMAT,
@@ -237,10 +240,14 @@ static stylize_status dispatch(stylize_weights **out, imp_reader *r, const unsig
         return stylize_error_set(err, STYLIZE_ERR_ARG, "unknown import format %d", (int)fmt);
     }
     switch (seen) {
-    case STYLIZE_IMPORT_TORCH_ZIP: return imp_torch_zip(out, r, name, err);
-    case STYLIZE_IMPORT_TORCH_LEGACY: return imp_torch_legacy(out, r, name, err);
-    case STYLIZE_IMPORT_CAFFE: return imp_caffe(out, r, name, err);
-    default: return unknown_format(head, head_len, err);
+    case STYLIZE_IMPORT_TORCH_ZIP:
+        return imp_torch_zip(out, r, name, err);
+    case STYLIZE_IMPORT_TORCH_LEGACY:
+        return imp_torch_legacy(out, r, name, err);
+    case STYLIZE_IMPORT_CAFFE:
+        return imp_caffe(out, r, name, err);
+    default:
+        return unknown_format(head, head_len, err);
     }
 }
 
@@ -269,8 +276,8 @@ stylize_status stylize_import_memory(stylize_weights **out, const unsigned char 
     return s;
 }
 
-stylize_status stylize_import_file(stylize_weights **out, const char *path, stylize_import_format fmt,
-                                   stylize_error *err)
+stylize_status stylize_import_file(stylize_weights **out, const char *path,
+                                   stylize_import_format fmt, stylize_error *err)
 {
     stylize_status s;
     if (!out || !path) {

@@ -114,9 +114,14 @@ static stylize_status pb_skip(pb *p, int wt, stylize_error *err)
 {
     uint64_t v;
     switch (wt) {
-    case WT_VARINT: return pb_varint(p, &v, err);
-    case WT_I64: v = 8; break;
-    case WT_I32: v = 4; break;
+    case WT_VARINT:
+        return pb_varint(p, &v, err);
+    case WT_I64:
+        v = 8;
+        break;
+    case WT_I32:
+        v = 4;
+        break;
     case WT_LEN: {
         stylize_status s = pb_len(p, &v, err);
         if (s)
@@ -201,8 +206,9 @@ static stylize_status blob_walk(imp_reader *r, blob_ref ref, int64_t *dims, int 
                 } else if (wt2 != WT_VARINT) {
                     return wrong_type(err);
                 }
+                /* packed: varints up to pend; unpacked: exactly one */
                 pb d = {r, q.pos, pend};
-                do {
+                for (int first = 1; wt2 == WT_LEN ? d.pos < d.end : first; first = 0) {
                     if ((s = pb_varint(&d, &v, err)))
                         return s;
                     if (v > INT32_MAX)
@@ -211,7 +217,7 @@ static stylize_status blob_walk(imp_reader *r, blob_ref ref, int64_t *dims, int 
                         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                                  "blob has more than %d dimensions", PB_MAX_DIMS);
                     dims[(*ndim)++] = (int64_t)v;
-                } while (wt2 == WT_LEN && d.pos < d.end);
+                }
                 q.pos = d.pos;
             }
         } else if (field == 5 || field == 8) { /* data (float) / double_data */
@@ -244,7 +250,8 @@ static stylize_status blob_walk(imp_reader *r, blob_ref ref, int64_t *dims, int 
             p.pos += m * (uint64_t)esz;
             if (dst) {
                 if (m > *count - n)
-                    return stylize_error_set(err, STYLIZE_ERR_INTERNAL, "blob changed between passes");
+                    return stylize_error_set(err, STYLIZE_ERR_INTERNAL,
+                                             "blob changed between passes");
                 if (esz == 4) {
                     if ((s = imp_read_f32(r, at, dst + n, (size_t)m, "caffemodel blob", err)))
                         return s;
@@ -306,7 +313,8 @@ static stylize_status read_layer(imp_reader *r, uint64_t off, uint64_t len, laye
         if (kind == LAYER_V1 && field == 1 && wt == WT_LEN) {
             /* a V0 layer nested in a V1 one */
             uint64_t l;
-            if ((s = pb_len(&p, &l, err)) || (s = read_layer(r, p.pos, l, LAYER_V0, info, nconv, err)))
+            if ((s = pb_len(&p, &l, err)) ||
+                (s = read_layer(r, p.pos, l, LAYER_V0, info, nconv, err)))
                 return s;
             p.pos += l;
         } else if (field == f_name && wt == WT_LEN) {
@@ -334,7 +342,8 @@ static stylize_status read_layer(imp_reader *r, uint64_t off, uint64_t len, laye
                 return s;
             if (l < sizeof type && (s = imp_read(r, p.pos, type, (size_t)l, "layer type", err)))
                 return s;
-            type_ok = l < sizeof type && (strcmp(type, "Convolution") == 0 || strcmp(type, "conv") == 0);
+            type_ok =
+                l < sizeof type && (strcmp(type, "Convolution") == 0 || strcmp(type, "conv") == 0);
             p.pos += l;
         } else if (field == f_blobs && wt == WT_LEN) {
             uint64_t l;
@@ -404,8 +413,8 @@ static stylize_status check_shapes(const conv_info info[], int out_ch[], stylize
         uint64_t nw = (uint64_t)d[0] * (uint64_t)d[1] * 9;
         if (c->count[0] != nw)
             return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                     "layer %s weight holds %llu values, its shape needs %llu", name,
-                                     (unsigned long long)c->count[0], (unsigned long long)nw);
+                                     "layer %s weight holds %llu values, its shape needs %llu",
+                                     name, (unsigned long long)c->count[0], (unsigned long long)nw);
         /* bias: (out) or legacy (1, 1, 1, out): every dim 1 but one */
         uint64_t prod = 1;
         int big = 0;
@@ -414,10 +423,9 @@ static stylize_status check_shapes(const conv_info info[], int out_ch[], stylize
             big += c->dims[1][k] != 1;
         }
         if (c->ndims[1] == 0 || prod != (uint64_t)d[0] || big > 1)
-            return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                     "layer %s bias shape does not match its %" PRId64
-                                     " output channels",
-                                     name, d[0]);
+            return stylize_error_set(
+                err, STYLIZE_ERR_FORMAT,
+                "layer %s bias shape does not match its %" PRId64 " output channels", name, d[0]);
         if (c->count[1] != (uint64_t)d[0])
             return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                      "layer %s bias holds %llu values, expected %" PRId64, name,
@@ -445,7 +453,8 @@ stylize_status imp_caffe(stylize_weights **out, imp_reader *r, const char *name,
         if ((field == 100 || field == 2) && wt == WT_LEN) {
             uint64_t len;
             if ((s = pb_len(&p, &len, err)) ||
-                (s = read_layer(r, p.pos, len, field == 100 ? LAYER_NEW : LAYER_V1, info, &nconv, err)))
+                (s = read_layer(r, p.pos, len, field == 100 ? LAYER_NEW : LAYER_V1, info, &nconv,
+                                err)))
                 return s;
             p.pos += len;
             if (field == 100)
@@ -472,7 +481,8 @@ stylize_status imp_caffe(stylize_weights **out, imp_reader *r, const char *name,
         int64_t dims[PB_MAX_DIMS];
         s = blob_walk(r, info[i].blobs[0], dims, &nd, &info[i].count[0], w->layers[i].weight, err);
         if (!s)
-            s = blob_walk(r, info[i].blobs[1], dims, &nd, &info[i].count[1], w->layers[i].bias, err);
+            s = blob_walk(r, info[i].blobs[1], dims, &nd, &info[i].count[1], w->layers[i].bias,
+                          err);
     }
     if (!s)
         s = imp_check_finite(w, err);

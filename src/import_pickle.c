@@ -15,8 +15,8 @@
 #include <string.h>
 
 struct pk_vm {
-    pk_obj *all;   /* every object, linked through next */
-    size_t bytes;  /* allocated so far, against PK_MAX_BYTES */
+    pk_obj *all;  /* every object, linked through next */
+    size_t bytes; /* allocated so far, against PK_MAX_BYTES */
     pk_obj **stack;
     size_t sp, stack_cap;
     size_t *marks;
@@ -25,6 +25,7 @@ struct pk_vm {
     size_t memo_cap;
     pk_obj **storages;
     size_t nstorages, storages_cap;
+    pk_obj *consts[3]; /* None, False, True: made once, shared */
 };
 
 typedef struct {
@@ -48,7 +49,8 @@ void pk_free(pk_vm *vm)
         free(o->s);
         free(o->s2);
         free(o->items);
-        free(o->st.key);
+        if (o->type == PK_STORAGE)
+            free(o->u.st.key);
         free(o);
         o = next;
     }
@@ -98,8 +100,8 @@ static stylize_status budget(pk_vm *vm, size_t more, stylize_error *err)
 }
 
 /* Grows *arr (of elem-sized items, capacity *cap) to hold at least need. */
-static stylize_status grow(pk_vm *vm, void **arr, size_t *cap, size_t need, size_t elem,
-                           size_t max, const char *what, stylize_error *err)
+static stylize_status grow(pk_vm *vm, void **arr, size_t *cap, size_t need, size_t elem, size_t max,
+                           const char *what, stylize_error *err)
 {
     if (need <= *cap)
         return STYLIZE_OK;
@@ -301,7 +303,8 @@ static stylize_status new_global(pk_vm *vm, const char *mod, const char *name, p
 }
 
 /* Items stack[from..sp) become a new container of the given type. */
-static stylize_status collect(pk_vm *vm, pk_type type, size_t from, pk_obj **out, stylize_error *err)
+static stylize_status collect(pk_vm *vm, pk_type type, size_t from, pk_obj **out,
+                              stylize_error *err)
 {
     pk_obj *o = NULL;
     stylize_status s = new_obj(vm, type, &o, err);
@@ -337,12 +340,12 @@ static int storage_elem_size(const char *name)
         const char *name;
         int size;
     } table[] = {
-        {"DoubleStorage", 8},      {"FloatStorage", 4},        {"HalfStorage", 2},
-        {"BFloat16Storage", 2},    {"LongStorage", 8},         {"IntStorage", 4},
-        {"ShortStorage", 2},       {"CharStorage", 1},         {"ByteStorage", 1},
-        {"BoolStorage", 1},        {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16},
-        {"QUInt8Storage", 1},      {"QInt8Storage", 1},        {"QInt32Storage", 4},
-        {"QUInt4x2Storage", 1},    {"QUInt2x4Storage", 1},     {"UntypedStorage", 1},
+        {"DoubleStorage", 8},   {"FloatStorage", 4},        {"HalfStorage", 2},
+        {"BFloat16Storage", 2}, {"LongStorage", 8},         {"IntStorage", 4},
+        {"ShortStorage", 2},    {"CharStorage", 1},         {"ByteStorage", 1},
+        {"BoolStorage", 1},     {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16},
+        {"QUInt8Storage", 1},   {"QInt8Storage", 1},        {"QInt32Storage", 4},
+        {"QUInt4x2Storage", 1}, {"QUInt2x4Storage", 1},     {"UntypedStorage", 1},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(name, table[i].name) == 0)
@@ -394,17 +397,17 @@ static stylize_status persistent_load(pk_vm *vm, pk_obj *pid, pk_obj **out, styl
         s = budget(vm, klen + 1, err);
     if (s)
         return s;
-    o->st.key = malloc(klen + 1);
-    if (!o->st.key)
+    o->u.st.key = malloc(klen + 1);
+    if (!o->u.st.key)
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory decoding a pickle");
-    memcpy(o->st.key, kp, klen);
-    o->st.key[klen] = '\0';
-    o->st.key_len = klen;
-    snprintf(o->st.type_name, sizeof o->st.type_name, "%.31s", type->s2);
-    o->st.elem_size = storage_elem_size(type->s2);
-    o->st.numel = numel->i;
-    o->st.view_offset = 0;
-    o->st.view_numel = numel->i;
+    memcpy(o->u.st.key, kp, klen);
+    o->u.st.key[klen] = '\0';
+    o->u.st.key_len = klen;
+    snprintf(o->u.st.type_name, sizeof o->u.st.type_name, "%.31s", type->s2);
+    o->u.st.elem_size = storage_elem_size(type->s2);
+    o->u.st.numel = numel->i;
+    o->u.st.view_offset = 0;
+    o->u.st.view_numel = numel->i;
     if (view && view->type != PK_NONE) {
         /* (view_key, offset, view_size), in elements of the root storage */
         if (view->type != PK_TUPLE || view->n != 3 || !view->items[1] ||
@@ -416,8 +419,8 @@ static stylize_status persistent_load(pk_vm *vm, pk_obj *pid, pk_obj **out, styl
                                      "pickle: storage view [%" PRId64 ", +%" PRId64
                                      ") outside its storage of %" PRId64 " elements",
                                      off, n, numel->i);
-        o->st.view_offset = off;
-        o->st.view_numel = n;
+        o->u.st.view_offset = off;
+        o->u.st.view_numel = n;
     }
     s = grow(vm, (void **)&vm->storages, &vm->storages_cap, vm->nstorages + 1, sizeof(pk_obj *),
              PK_MAX_STACK, "storage table", err);
@@ -459,16 +462,16 @@ static stylize_status rebuild_tensor(pk_vm *vm, const pk_obj *args, pk_obj **out
     if (s)
         return s;
     int nd_stride = 0;
-    o->t.storage = args->items[0];
-    o->t.offset = args->items[1]->i;
-    if (o->t.offset < 0 || o->t.offset > PK_MAX_NUMEL)
+    o->u.t.storage = args->items[0];
+    o->u.t.offset = args->items[1]->i;
+    if (o->u.t.offset < 0 || o->u.t.offset > PK_MAX_NUMEL)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT, "pickle: bad tensor storage offset");
-    s = int_tuple(args->items[2], o->t.size, &o->t.ndim, "size", err);
+    s = int_tuple(args->items[2], o->u.t.size, &o->u.t.ndim, "size", err);
     if (!s)
-        s = int_tuple(args->items[3], o->t.stride, &nd_stride, "stride", err);
+        s = int_tuple(args->items[3], o->u.t.stride, &nd_stride, "stride", err);
     if (s)
         return s;
-    if (nd_stride != o->t.ndim)
+    if (nd_stride != o->u.t.ndim)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                  "pickle: tensor size and stride differ in length");
     *out = o;
@@ -496,7 +499,8 @@ static stylize_status apply(pk_vm *vm, pk_obj *fn, pk_obj *args, pk_obj **out, i
                     if (!is_seq(p) || p->n != 2)
                         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                                  "pickle: malformed OrderedDict items");
-                    if ((s = add_item(vm, d, p->items[0], err)) || (s = add_item(vm, d, p->items[1], err)))
+                    if ((s = add_item(vm, d, p->items[0], err)) ||
+                        (s = add_item(vm, d, p->items[1], err)))
                         return s;
                 }
             }
@@ -527,10 +531,7 @@ static stylize_status apply(pk_vm *vm, pk_obj *fn, pk_obj *args, pk_obj **out, i
             return STYLIZE_OK;
         }
     }
-    if ((s = new_obj(vm, PK_OBJECT, out, err)))
-        return s;
-    (*out)->s = NULL;
-    return STYLIZE_OK;
+    return new_obj(vm, PK_OBJECT, out, err);
 }
 
 static stylize_status memo_put(pk_vm *vm, uint64_t idx, pk_obj *o, stylize_error *err)
@@ -645,17 +646,18 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
                 return s;
             break;
         case 'N':
-            if ((s = new_obj(vm, PK_NONE, &o, err)) || (s = push(vm, o, err)))
-                return s;
-            break;
         case 0x88: /* NEWTRUE */
-        case 0x89: /* NEWFALSE */
-            if ((s = new_obj(vm, PK_BOOL, &o, err)))
-                return s;
-            o->i = op == 0x88;
-            if ((s = push(vm, o, err)))
+        case 0x89: /* NEWFALSE */ {
+            int k = op == 'N' ? 0 : op == 0x89 ? 1 : 2;
+            if (!vm->consts[k]) {
+                if ((s = new_obj(vm, k ? PK_BOOL : PK_NONE, &vm->consts[k], err)))
+                    return s;
+                vm->consts[k]->i = k == 2;
+            }
+            if ((s = push(vm, vm->consts[k], err)))
                 return s;
             break;
+        }
         case 'J': /* BININT */
             if ((s = rd_uint(&c, 4, &u, err)) ||
                 (s = new_int(vm, (int64_t)(int32_t)(uint32_t)u, &o, err)) || (s = push(vm, o, err)))
@@ -663,16 +665,17 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
             break;
         case 'K': /* BININT1 */
         case 'M': /* BININT2 */
-            if ((s = rd_uint(&c, op == 'K' ? 1 : 2, &u, err)) || (s = new_int(vm, (int64_t)u, &o, err)) ||
-                (s = push(vm, o, err)))
+            if ((s = rd_uint(&c, op == 'K' ? 1 : 2, &u, err)) ||
+                (s = new_int(vm, (int64_t)u, &o, err)) || (s = push(vm, o, err)))
                 return s;
             break;
-        case 0x8a: /* LONG1 */
+        case 0x8a:   /* LONG1 */
         case 0x8b: { /* LONG4 */
             if ((s = rd_uint(&c, op == 0x8a ? 1 : 4, &u, err)))
                 return s;
             if (op == 0x8b && (int32_t)(uint32_t)u < 0)
-                return stylize_error_set(err, STYLIZE_ERR_FORMAT, "malformed pickle: negative LONG4");
+                return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                         "malformed pickle: negative LONG4");
             if (u > 4096)
                 return stylize_error_set(err, STYLIZE_ERR_LIMIT,
                                          "pickle integer of %llu bytes is too long",
@@ -721,7 +724,10 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
         case 0x8d: /* BINUNICODE8 */
         case 0x8e: /* BINBYTES8 */
         case 0x96: /* BYTEARRAY8 */
-            if ((s = rd_uint(&c, (op == 'X' || op == 'B') ? 4 : (op == 0x8c || op == 'U' || op == 'C') ? 1 : 8,
+            if ((s = rd_uint(&c,
+                             (op == 'X' || op == 'B')                 ? 4
+                             : (op == 0x8c || op == 'U' || op == 'C') ? 1
+                                                                      : 8,
                              &u, err)) ||
                 (s = new_str(vm, &c, u, &o, err)) || (s = push(vm, o, err)))
                 return s;
@@ -735,11 +741,15 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
             if ((s = new_str(vm, &c, u, &o, err)) || (s = push(vm, o, err)))
                 return s;
             break;
-        case ')': /* EMPTY_TUPLE */
-        case ']': /* EMPTY_LIST */
-        case '}': /* EMPTY_DICT */
+        case ')':  /* EMPTY_TUPLE */
+        case ']':  /* EMPTY_LIST */
+        case '}':  /* EMPTY_DICT */
         case 0x8f: /* EMPTY_SET (kept as a list) */
-            if ((s = new_obj(vm, op == ')' ? PK_TUPLE : op == '}' ? PK_DICT : PK_LIST, &o, err)) ||
+            if ((s = new_obj(vm,
+                             op == ')'   ? PK_TUPLE
+                             : op == '}' ? PK_DICT
+                                         : PK_LIST,
+                             &o, err)) ||
                 (s = push(vm, o, err)))
                 return s;
             break;
@@ -752,16 +762,21 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
             if (op == 'd' && (vm->sp - m) % 2)
                 return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                          "malformed pickle: DICT with an odd number of items");
-            if ((s = collect(vm, op == 'l' ? PK_LIST : op == 'd' ? PK_DICT : PK_TUPLE, m, &o, err)) ||
+            if ((s = collect(vm,
+                             op == 'l'   ? PK_LIST
+                             : op == 'd' ? PK_DICT
+                                         : PK_TUPLE,
+                             m, &o, err)) ||
                 (s = push(vm, o, err)))
                 return s;
             break;
-        case 0x85: /* TUPLE1 */
-        case 0x86: /* TUPLE2 */
+        case 0x85:   /* TUPLE1 */
+        case 0x86:   /* TUPLE2 */
         case 0x87: { /* TUPLE3 */
             size_t n = (size_t)(op - 0x84);
             if (vm->sp < frame_base(vm) + n)
-                return stylize_error_set(err, STYLIZE_ERR_FORMAT, "malformed pickle: stack underflow");
+                return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                         "malformed pickle: stack underflow");
             if ((s = collect(vm, PK_TUPLE, vm->sp - n, &o, err)) || (s = push(vm, o, err)))
                 return s;
             break;
@@ -781,11 +796,11 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
             if ((s = pop_mark(vm, &m, err)))
                 return s;
             if (m <= frame_base(vm))
-                return stylize_error_set(err, STYLIZE_ERR_FORMAT, "malformed pickle: stack underflow");
+                return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                         "malformed pickle: stack underflow");
             o = vm->stack[m - 1];
             if (o->type != (op == 'u' ? PK_DICT : PK_LIST))
-                return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                         "malformed pickle: %s to a %s",
+                return stylize_error_set(err, STYLIZE_ERR_FORMAT, "malformed pickle: %s to a %s",
                                          op == 'u' ? "SETITEMS" : "APPENDS",
                                          op == 'u' ? "non-dict" : "non-list");
             if (op == 'u' && (vm->sp - m) % 2)
@@ -806,7 +821,8 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
                 return s;
             break;
         case 'c': /* GLOBAL */
-            if ((s = rd_line(&c, line1, sizeof line1, err)) || (s = rd_line(&c, line2, sizeof line2, err)) ||
+            if ((s = rd_line(&c, line1, sizeof line1, err)) ||
+                (s = rd_line(&c, line2, sizeof line2, err)) ||
                 (s = new_global(vm, line1, line2, &o, err)) || (s = push(vm, o, err)))
                 return s;
             break;
@@ -822,8 +838,8 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
             break;
         case 'R':  /* REDUCE */
         case 0x81: /* NEWOBJ */
-            if ((s = pop(vm, &b, err)) || (s = pop(vm, &a, err)) || (s = apply(vm, a, b, &o, 0, err)) ||
-                (s = push(vm, o, err)))
+            if ((s = pop(vm, &b, err)) || (s = pop(vm, &a, err)) ||
+                (s = apply(vm, a, b, &o, 0, err)) || (s = push(vm, o, err)))
                 return s;
             break;
         case 0x92: /* NEWOBJ_EX: cls, args, kwargs */
@@ -836,7 +852,8 @@ stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit,
                 return s;
             break;
         case 'Q': /* BINPERSID */
-            if ((s = pop(vm, &a, err)) || (s = persistent_load(vm, a, &o, err)) || (s = push(vm, o, err)))
+            if ((s = pop(vm, &a, err)) || (s = persistent_load(vm, a, &o, err)) ||
+                (s = push(vm, o, err)))
                 return s;
             break;
         case 'q': /* BINPUT */

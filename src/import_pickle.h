@@ -12,7 +12,8 @@
  * PK_STORAGE.
  *
  * Every value is owned by the VM and freed by pk_free; values may be shared
- * (memo) and containers may contain themselves, so walk them with care.
+ * (None, True and False are one object each per VM; others through the
+ * memo) and containers may contain themselves, so walk them with care.
  * Limits (pickle length, stack, memo, marks, string length, total memory)
  * turn hostile input into STYLIZE_ERR_LIMIT or STYLIZE_ERR_FORMAT errors. */
 #ifndef STYLIZE_IMPORT_PICKLE_H
@@ -23,26 +24,26 @@
 
 #include "import_internal.h"
 
-#define PK_MAX_PICKLE (64u << 20)   /* bytes in one pickle */
-#define PK_MAX_STACK (1u << 20)     /* values on the stack */
-#define PK_MAX_MARKS 4096           /* nested MARKs */
-#define PK_MAX_MEMO (1u << 20)      /* memo index */
-#define PK_MAX_STR (16u << 20)      /* one string */
-#define PK_MAX_BYTES (256u << 20)   /* everything the VM allocates */
+#define PK_MAX_PICKLE (64u << 20) /* bytes in one pickle */
+#define PK_MAX_STACK (1u << 20)   /* values on the stack */
+#define PK_MAX_MARKS 4096         /* nested MARKs */
+#define PK_MAX_MEMO (1u << 20)    /* memo index */
+#define PK_MAX_STR (16u << 20)    /* one string */
+#define PK_MAX_BYTES (256u << 20) /* everything the VM allocates */
 #define PK_MAX_NDIM 8
 
 typedef enum {
     PK_NONE,
     PK_BOOL,
-    PK_INT,     /* fits in int64 */
-    PK_BIGINT,  /* LONG1/LONG4 too long for int64: s holds the raw bytes */
+    PK_INT,    /* fits in int64 */
+    PK_BIGINT, /* LONG1/LONG4 too long for int64: s holds the raw bytes */
     PK_FLOAT,
-    PK_STR,     /* unicode (UTF-8) or byte string */
+    PK_STR, /* unicode (UTF-8) or byte string */
     PK_TUPLE,
     PK_LIST,
-    PK_DICT,    /* items holds key0, value0, key1, value1, ... */
-    PK_GLOBAL,  /* s = module, s2 = name */
-    PK_OBJECT,  /* opaque instance of an unknown callable */
+    PK_DICT,   /* items holds key0, value0, key1, value1, ... */
+    PK_GLOBAL, /* s = module, s2 = name */
+    PK_OBJECT, /* opaque instance of an unknown callable */
     PK_STORAGE,
     PK_TENSOR
 } pk_type;
@@ -54,7 +55,7 @@ typedef struct {
     int elem_size;      /* bytes per element; 0 if unknown */
     char *key;          /* root storage key (owned by the VM) */
     size_t key_len;
-    int64_t numel;      /* of the root storage */
+    int64_t numel;       /* of the root storage */
     int64_t view_offset; /* elements: this storage starts here in the root */
     int64_t view_numel;  /* elements in this (view of the) storage */
 } pk_storage;
@@ -69,15 +70,17 @@ typedef struct {
 
 struct pk_obj {
     pk_type type;
-    int64_t i;          /* PK_INT, PK_BOOL */
-    double f;           /* PK_FLOAT */
-    char *s, *s2;       /* PK_STR / PK_BIGINT bytes (NUL-terminated too); PK_GLOBAL */
-    size_t len;         /* of s */
-    pk_obj **items;     /* PK_TUPLE, PK_LIST, PK_DICT */
+    int64_t i;      /* PK_INT, PK_BOOL */
+    double f;       /* PK_FLOAT */
+    char *s, *s2;   /* PK_STR / PK_BIGINT bytes (NUL-terminated too); PK_GLOBAL */
+    size_t len;     /* of s */
+    pk_obj **items; /* PK_TUPLE, PK_LIST, PK_DICT */
     size_t n, cap;
-    pk_storage st;      /* PK_STORAGE */
-    pk_tensor t;        /* PK_TENSOR */
-    pk_obj *next;       /* every object the VM made, for pk_free */
+    union {
+        pk_storage st; /* PK_STORAGE */
+        pk_tensor t;   /* PK_TENSOR */
+    } u;
+    pk_obj *next; /* every object the VM made, for pk_free */
 };
 
 typedef struct pk_vm pk_vm;
@@ -98,7 +101,7 @@ size_t pk_storage_count(const pk_vm *vm);
 pk_obj *pk_storage_at(const pk_vm *vm, size_t i);
 
 /* Helpers. */
-int pk_is_str(const pk_obj *o, const char *s);  /* a PK_STR equal to s */
+int pk_is_str(const pk_obj *o, const char *s);            /* a PK_STR equal to s */
 pk_obj *pk_dict_get(const pk_obj *dict, const char *key); /* last match, or NULL */
 
 #endif

@@ -116,41 +116,43 @@ static stylize_status check_tensor(const pk_obj *t, const char *key, int conv, i
     if (t->type != PK_TENSOR)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT, "%s (%s %s) is not a tensor", key, name,
                                  what);
-    const pk_storage *st = &t->t.storage->st;
+    const pk_storage *st = &t->u.t.storage->u.st;
     if (strcmp(st->type_name, "FloatStorage") != 0 || st->elem_size != 4)
-        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "%s (%s %s) is a %s tensor; only float32 (FloatStorage) is supported",
-                                 key, name, what, st->type_name);
+        return stylize_error_set(
+            err, STYLIZE_ERR_FORMAT,
+            "%s (%s %s) is a %s tensor; only float32 (FloatStorage) is supported", key, name, what,
+            st->type_name);
     int want_ndim = is_bias ? 1 : 4;
-    if (t->t.ndim != want_ndim)
+    if (t->u.t.ndim != want_ndim)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                  "%s (%s %s) has %d dimensions, expected %d", key, name, what,
-                                 t->t.ndim, want_ndim);
-    if (!is_bias && (t->t.size[2] != 3 || t->t.size[3] != 3))
+                                 t->u.t.ndim, want_ndim);
+    if (!is_bias && (t->u.t.size[2] != 3 || t->u.t.size[3] != 3))
         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "%s (%s weight) has a %" PRId64 "x%" PRId64 " kernel, expected 3x3",
-                                 key, name, t->t.size[2], t->t.size[3]);
+                                 "%s (%s weight) has a %" PRId64 "x%" PRId64
+                                 " kernel, expected 3x3",
+                                 key, name, t->u.t.size[2], t->u.t.size[3]);
     /* Highest element index reached, checked against the storage (view). */
-    int64_t last = t->t.offset;
-    for (int d = 0; d < t->t.ndim; d++) {
-        if (t->t.size[d] == 0)
+    int64_t last = t->u.t.offset;
+    for (int d = 0; d < t->u.t.ndim; d++) {
+        if (t->u.t.size[d] == 0)
             return stylize_error_set(err, STYLIZE_ERR_FORMAT, "%s (%s %s) is empty", key, name,
                                      what);
         /* size, stride <= 2^50 each and ndim <= 8 keep this within int64 only
          * if we bound it step by step */
-        int64_t step = (t->t.size[d] - 1);
-        if (t->t.stride[d] && step > (INT64_C(1) << 52) / t->t.stride[d])
+        int64_t step = (t->u.t.size[d] - 1);
+        if (t->u.t.stride[d] && step > (INT64_C(1) << 52) / t->u.t.stride[d])
             return stylize_error_set(err, STYLIZE_ERR_FORMAT, "%s (%s %s): stride out of range",
                                      key, name, what);
-        last += step * t->t.stride[d];
+        last += step * t->u.t.stride[d];
         if (last > (INT64_C(1) << 55))
             return stylize_error_set(err, STYLIZE_ERR_FORMAT, "%s (%s %s): view out of range", key,
                                      name, what);
     }
     if (last >= st->view_numel)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "%s (%s %s) reaches element %" PRId64
-                                 " of a storage with %" PRId64 " elements",
+                                 "%s (%s %s) reaches element %" PRId64 " of a storage with %" PRId64
+                                 " elements",
                                  key, name, what, last, st->view_numel);
     return STYLIZE_OK;
 }
@@ -184,7 +186,7 @@ static stylize_status collect_tensors(const pk_obj *root, torch_tensors *tt, int
                                      "features.%d.%s (%s) not found: not a torchvision VGG-19 "
                                      "state dict (vgg19_bn is not supported)",
                                      feature_index[i], tt->w[i] ? "bias" : "weight", name);
-        int64_t out = tt->w[i]->t.size[0], cin = tt->w[i]->t.size[1];
+        int64_t out = tt->w[i]->u.t.size[0], cin = tt->w[i]->u.t.size[1];
         if (out < 1 || out > 4096)
             return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                      "%s weight has %" PRId64 " output channels (must be 1..4096)",
@@ -194,10 +196,10 @@ static stylize_status collect_tensors(const pk_obj *root, torch_tensors *tt, int
                                      "%s weight has %" PRId64 " input channels, expected %d (%s)",
                                      name, cin, in,
                                      i ? "the previous layer's output channels" : "RGB");
-        if (tt->b[i]->t.size[0] != out)
+        if (tt->b[i]->u.t.size[0] != out)
             return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                      "%s bias has %" PRId64 " values, expected %" PRId64, name,
-                                     tt->b[i]->t.size[0], out);
+                                     tt->b[i]->u.t.size[0], out);
         out_ch[i] = (int)out;
         in = (int)out;
     }
@@ -208,8 +210,8 @@ static stylize_status collect_tensors(const pk_obj *root, torch_tensors *tt, int
 static stylize_status read_tensor(imp_reader *r, const pk_obj *t, storage_loc loc, float *dst,
                                   const char *what, stylize_error *err)
 {
-    const pk_tensor *x = &t->t;
-    const pk_storage *st = &x->storage->st;
+    const pk_tensor *x = &t->u.t;
+    const pk_storage *st = &x->storage->u.st;
     int64_t n = 1, last = x->offset;
     for (int d = 0; d < x->ndim; d++) {
         n *= x->size[d];
@@ -219,10 +221,9 @@ static stylize_status read_tensor(imp_reader *r, const pk_obj *t, storage_loc lo
     uint64_t first = (uint64_t)st->view_offset + (uint64_t)x->offset;
     uint64_t end = (uint64_t)st->view_offset + (uint64_t)last + 1;
     if (end > loc.bytes / 4)
-        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "%s: storage %s holds %llu bytes, the tensor needs %llu", what,
-                                 st->key, (unsigned long long)loc.bytes,
-                                 (unsigned long long)end * 4);
+        return stylize_error_set(
+            err, STYLIZE_ERR_FORMAT, "%s: storage %s holds %llu bytes, the tensor needs %llu", what,
+            st->key, (unsigned long long)loc.bytes, (unsigned long long)end * 4);
     int contiguous = 1;
     int64_t expect = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {
@@ -320,7 +321,8 @@ static stylize_status zip_open(imp_reader *r, zip_dir *z, stylize_error *err)
     unsigned char *tail = malloc((size_t)tail_len);
     if (!tail)
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory reading a zip directory");
-    stylize_status s = imp_read(r, r->size - tail_len, tail, (size_t)tail_len, "zip end record", err);
+    stylize_status s =
+        imp_read(r, r->size - tail_len, tail, (size_t)tail_len, "zip end record", err);
     if (s) {
         free(tail);
         return s;
@@ -354,21 +356,24 @@ static stylize_status zip_open(imp_reader *r, zip_dir *z, stylize_error *err)
         if ((s = imp_read(r, z64_off, z64, 56, "zip64 end record", err)))
             return s;
         if (imp_le32(z64) != 0x06064b50)
-            return stylize_error_set(err, STYLIZE_ERR_FORMAT, "damaged zip64 archive (no end record)");
+            return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                     "damaged zip64 archive (no end record)");
         disk = disk || imp_le32(z64 + 16) || imp_le32(z64 + 20);
         count = imp_le64(z64 + 32);
         cd_size = imp_le64(z64 + 40);
         cd_off = imp_le64(z64 + 48);
     }
     if (disk)
-        return stylize_error_set(err, STYLIZE_ERR_FORMAT, "multi-part zip archives are not supported");
+        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                 "multi-part zip archives are not supported");
     if (cd_size > ZIP_MAX_CD || count > ZIP_MAX_ENTRIES)
         return stylize_error_set(err, STYLIZE_ERR_LIMIT,
                                  "zip central directory too large (%llu entries, %llu bytes)",
                                  (unsigned long long)count, (unsigned long long)cd_size);
     if (cd_off > r->size || cd_size > r->size - cd_off || count > cd_size / 46 + 1)
-        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "truncated or damaged zip archive (central directory out of range)");
+        return stylize_error_set(
+            err, STYLIZE_ERR_FORMAT,
+            "truncated or damaged zip archive (central directory out of range)");
     z->cd = malloc(cd_size ? (size_t)cd_size : 1);
     z->e = calloc(count ? (size_t)count : 1, sizeof(zip_entry));
     if (!z->cd || !z->e) {
@@ -467,7 +472,7 @@ static stylize_status zip_data(imp_reader *r, const zip_entry *e, storage_loc *l
 static stylize_status zip_storage(imp_reader *r, const zip_dir *z, const char *prefix,
                                   const pk_obj *t, storage_loc *loc, stylize_error *err)
 {
-    const pk_storage *st = &t->t.storage->st;
+    const pk_storage *st = &t->u.t.storage->u.st;
     const zip_entry *e = zip_find(z, prefix, "data/", st->key, st->key_len);
     if (!e)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT,
@@ -477,10 +482,9 @@ static stylize_status zip_storage(imp_reader *r, const zip_dir *z, const char *p
     if (s)
         return s;
     if ((uint64_t)st->numel > loc->bytes / 4)
-        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                 "storage record %sdata/%.40s holds %llu bytes, expected %llu",
-                                 prefix, st->key, (unsigned long long)loc->bytes,
-                                 (unsigned long long)st->numel * 4);
+        return stylize_error_set(
+            err, STYLIZE_ERR_FORMAT, "storage record %sdata/%.40s holds %llu bytes, expected %llu",
+            prefix, st->key, (unsigned long long)loc->bytes, (unsigned long long)st->numel * 4);
     return STYLIZE_OK;
 }
 
@@ -567,11 +571,11 @@ static const unsigned char torch_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
 static int cmp_storage_key(const void *a, const void *b)
 {
     const pk_obj *x = *(pk_obj *const *)a, *y = *(pk_obj *const *)b;
-    size_t n = x->st.key_len < y->st.key_len ? x->st.key_len : y->st.key_len;
-    int c = memcmp(x->st.key, y->st.key, n);
+    size_t n = x->u.st.key_len < y->u.st.key_len ? x->u.st.key_len : y->u.st.key_len;
+    int c = memcmp(x->u.st.key, y->u.st.key, n);
     if (c)
         return c;
-    return x->st.key_len < y->st.key_len ? -1 : x->st.key_len > y->st.key_len;
+    return x->u.st.key_len < y->u.st.key_len ? -1 : x->u.st.key_len > y->u.st.key_len;
 }
 
 static const pk_obj *find_storage(pk_obj **sorted, size_t n, const pk_obj *key)
@@ -579,8 +583,8 @@ static const pk_obj *find_storage(pk_obj **sorted, size_t n, const pk_obj *key)
     pk_obj probe;
     pk_obj *pp = &probe;
     memset(&probe, 0, sizeof probe);
-    probe.st.key = key->s;
-    probe.st.key_len = key->len;
+    probe.u.st.key = key->s;
+    probe.u.st.key_len = key->len;
     pk_obj **hit = bsearch(&pp, sorted, n, sizeof *sorted, cmp_storage_key);
     return hit ? *hit : NULL;
 }
@@ -618,8 +622,9 @@ stylize_status imp_torch_legacy(stylize_weights **out, imp_reader *r, const char
     const pk_obj *le = pk_dict_get(sysinfo, "little_endian");
     if (sysinfo->type != PK_DICT || (le && le->type == PK_BOOL && !le->i)) {
         s = stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                              sysinfo->type != PK_DICT ? "malformed torch header (sys_info)"
-                                                       : "big-endian checkpoints are not supported");
+                              sysinfo->type != PK_DICT
+                                  ? "malformed torch header (sys_info)"
+                                  : "big-endian checkpoints are not supported");
         goto done;
     }
     if ((s = pk_load(vm, r, pos, r->size, &pos, &root, err)))
@@ -627,7 +632,8 @@ stylize_status imp_torch_legacy(stylize_weights **out, imp_reader *r, const char
     if ((s = pk_load(vm, r, pos, r->size, &pos, &keys, err)))
         goto done;
     if (!(keys->type == PK_LIST || keys->type == PK_TUPLE)) {
-        s = stylize_error_set(err, STYLIZE_ERR_FORMAT, "malformed torch checkpoint: no storage key list");
+        s = stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                              "malformed torch checkpoint: no storage key list");
         goto done;
     }
 
@@ -655,14 +661,14 @@ stylize_status imp_torch_legacy(stylize_weights **out, imp_reader *r, const char
         }
         const pk_obj *st = find_storage(sorted, ns, key);
         if (!st) {
-            s = stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                  "storage %.40s is listed but never used", key->s);
+            s = stylize_error_set(err, STYLIZE_ERR_FORMAT, "storage %.40s is listed but never used",
+                                  key->s);
             goto done;
         }
-        if (st->st.elem_size <= 0) {
+        if (st->u.st.elem_size <= 0) {
             s = stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                   "storage %.40s has an unsupported type (%s)", key->s,
-                                  st->st.type_name);
+                                  st->u.st.type_name);
             goto done;
         }
         unsigned char hdr[8];
@@ -670,28 +676,30 @@ stylize_status imp_torch_legacy(stylize_weights **out, imp_reader *r, const char
         snprintf(what, sizeof what, "size of storage %.40s", key->s);
         if ((s = imp_read(r, pos, hdr, 8, what, err)))
             goto done;
-        uint64_t count = imp_le64(hdr), esz = (uint64_t)st->st.elem_size;
+        uint64_t count = imp_le64(hdr), esz = (uint64_t)st->u.st.elem_size;
         pos += 8;
         if (count > (r->size - pos) / esz) {
-            s = stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                  "truncated: storage %.40s (%llu elements of %llu bytes) at offset "
-                                  "%llu extends past the end of the file",
-                                  key->s, (unsigned long long)count, (unsigned long long)esz,
-                                  (unsigned long long)pos);
+            s = stylize_error_set(
+                err, STYLIZE_ERR_FORMAT,
+                "truncated: storage %.40s (%llu elements of %llu bytes) at offset "
+                "%llu extends past the end of the file",
+                key->s, (unsigned long long)count, (unsigned long long)esz,
+                (unsigned long long)pos);
             goto done;
         }
         storage_loc loc = {pos, count * esz};
         for (int i = 0; i < STYLIZE_VGG19_NCONV; i++) {
-            if (same_key(&tt.w[i]->t.storage->st, key))
+            if (same_key(&tt.w[i]->u.t.storage->u.st, key))
                 tt.wloc[i] = loc, wfound[i] = 1;
-            if (same_key(&tt.b[i]->t.storage->st, key))
+            if (same_key(&tt.b[i]->u.t.storage->u.st, key))
                 tt.bloc[i] = loc, bfound[i] = 1;
         }
         pos += count * esz;
     }
     for (int i = 0; i < STYLIZE_VGG19_NCONV; i++)
         if (!wfound[i] || !bfound[i]) {
-            s = stylize_error_set(err, STYLIZE_ERR_FORMAT, "%s %s: its storage has no data in the file",
+            s = stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                  "%s %s: its storage has no data in the file",
                                   stylize_vgg19_conv_name(i), wfound[i] ? "bias" : "weight");
             goto done;
         }
