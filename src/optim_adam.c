@@ -15,6 +15,8 @@
  * floats (first and second moments, gradient, best x). */
 #include "stylize/optim.h"
 
+#include "optim_common.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -117,24 +119,13 @@ static double max_abs_checked(const float *v, size_t n)
     return poison == 0 ? m : NAN;
 }
 
-static void fill_result(stylize_opt_result *res, int iterations, int evals, double f_init,
-                        double f_final, stylize_stop_reason reason)
-{
-    if (!res)
-        return;
-    res->iterations = iterations;
-    res->evaluations = evals;
-    res->value_initial = f_init;
-    res->value_final = f_final;
-    res->reason = reason;
-}
 
 stylize_status stylize_adam_run(stylize_adam *opt, float *x, stylize_objective_fn f, void *fuser,
                                 stylize_progress_fn progress, void *puser, stylize_opt_result *res,
                                 stylize_error *err)
 {
     if (res)
-        fill_result(res, 0, 0, NAN, NAN, STYLIZE_STOP_MAX_ITER);
+        stylize_fill_result(res, 0, 0, NAN, NAN, STYLIZE_STOP_MAX_ITER);
     if (!opt || !x || !f)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "adam: NULL optimiser, x or objective");
 
@@ -218,6 +209,6 @@ stylize_status stylize_adam_run(stylize_adam *opt, float *x, stylize_objective_f
 
     /* x = best point evaluated (the start point if nothing was evaluated). */
     memcpy(x, opt->xbest, n * sizeof(float));
-    fill_result(res, iterations, evals, f_init, isfinite(f_best) ? f_best : NAN, reason);
+    stylize_fill_result(res, iterations, evals, f_init, isfinite(f_best) ? f_best : NAN, reason);
     return st;
 }

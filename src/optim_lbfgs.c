@@ -47,6 +47,8 @@
  *   + 2 m doubles          (rho and alpha of the two-loop recursion). */
 #include "stylize/optim.h"
 
+#include "optim_common.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -477,24 +479,13 @@ static void two_loop(stylize_lbfgs *o, int head, int count)
     }
 }
 
-static void fill_result(stylize_opt_result *res, int iterations, int evals, double f_init,
-                        double f_final, stylize_stop_reason reason)
-{
-    if (!res)
-        return;
-    res->iterations = iterations;
-    res->evaluations = evals;
-    res->value_initial = f_init;
-    res->value_final = f_final;
-    res->reason = reason;
-}
 
 stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective_fn f, void *fuser,
                                  stylize_progress_fn progress, void *puser, stylize_opt_result *res,
                                  stylize_error *err)
 {
     if (res)
-        fill_result(res, 0, 0, NAN, NAN, STYLIZE_STOP_MAX_ITER);
+        stylize_fill_result(res, 0, 0, NAN, NAN, STYLIZE_STOP_MAX_ITER);
     if (!opt || !x || !f)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "lbfgs: NULL optimiser, x or objective");
 
@@ -509,12 +500,12 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
 
     st = call_objective(&c, x, o->g, &fx);
     if (st != STYLIZE_OK) {
-        fill_result(res, 0, c.evals, NAN, NAN, reason);
+        stylize_fill_result(res, 0, c.evals, NAN, NAN, reason);
         return st;
     }
     double gmax = max_abs_checked(o->g, n);
     if (!isfinite(fx) || !isfinite(gmax)) {
-        fill_result(res, 0, c.evals, fx, fx, reason);
+        stylize_fill_result(res, 0, c.evals, fx, fx, reason);
         return stylize_error_set(err, STYLIZE_ERR_NUMERIC,
                                  "lbfgs: objective is not finite at the initial point "
                                  "(value %g, max |gradient| %g)",
@@ -578,7 +569,7 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
             if (st != STYLIZE_OK) {
                 if (c.best_is_xbest)
                     memcpy(x, o->xbest, n * sizeof(float));
-                fill_result(res, iterations, c.evals, f_init, c.f_best, reason);
+                stylize_fill_result(res, iterations, c.evals, f_init, c.f_best, reason);
                 return st;
             }
             if (outcome == LS_ACCEPTED || budget || count == 0)
@@ -606,6 +597,6 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
 
     if (c.best_is_xbest)
         memcpy(x, o->xbest, n * sizeof(float));
-    fill_result(res, iterations, c.evals, f_init, c.f_best, reason);
+    stylize_fill_result(res, iterations, c.evals, f_init, c.f_best, reason);
     return STYLIZE_OK;
 }
