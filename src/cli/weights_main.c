@@ -81,6 +81,19 @@ static int exit_for_write(stylize_status s)
     return s == STYLIZE_ERR_NOMEM ? EXIT_MEMORY : s == STYLIZE_ERR_INTERNAL ? EXIT_FAILURE_ : EXIT_OUTPUT;
 }
 
+/* Writes w to path (atomically), frees w, and returns the exit code. */
+static int save_and_free(stylize_weights *w, const char *path)
+{
+    stylize_error err = {0};
+    stylize_status s = stylize_weights_save(w, path, &err);
+    stylize_weights_free(w);
+    if (s != STYLIZE_OK) {
+        cli_error(PROG, "%s", err.msg);
+        return exit_for_write(s);
+    }
+    return EXIT_OK_;
+}
+
 static int usage_error(const char *msg, const char *arg)
 {
     if (arg)
@@ -183,13 +196,7 @@ static int cmd_random(const parsed_args *a)
         cli_error(PROG, "%s", err.msg);
         return s == STYLIZE_ERR_NOMEM ? EXIT_MEMORY : EXIT_FAILURE_;
     }
-    s = stylize_weights_save(w, a->out, &err);
-    stylize_weights_free(w);
-    if (s != STYLIZE_OK) {
-        cli_error(PROG, "%s", err.msg);
-        return exit_for_write(s);
-    }
-    return EXIT_OK_;
+    return save_and_free(w, a->out);
 }
 
 static int cmd_info(const parsed_args *a)
@@ -264,13 +271,7 @@ static int cmd_import(const parsed_args *a)
         cli_error(PROG, "%s", err.msg);
         return exit_for_read(s);
     }
-    s = stylize_weights_save(w, a->out, &err);
-    stylize_weights_free(w);
-    if (s != STYLIZE_OK) {
-        cli_error(PROG, "%s", err.msg);
-        return exit_for_write(s);
-    }
-    return EXIT_OK_;
+    return save_and_free(w, a->out);
 }
 
 static int is_image_name(const char *name)
@@ -342,9 +343,9 @@ static int cmd_normalise(const parsed_args *a)
         } else if ((s = stylize_weights_normalise(w, ptrs, n, size, NULL, &err)) != STYLIZE_OK) {
             cli_error(PROG, "%s", err.msg);
             rc = s == STYLIZE_ERR_NOMEM ? EXIT_MEMORY : EXIT_FAILURE_;
-        } else if ((s = stylize_weights_save(w, a->positional[1], &err)) != STYLIZE_OK) {
-            cli_error(PROG, "%s", err.msg);
-            rc = exit_for_write(s);
+        } else {
+            rc = save_and_free(w, a->positional[1]);
+            w = NULL;
         }
     }
     stylize_weights_free(w);
