@@ -565,6 +565,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             stylize_lbfgs_defaults(&lp);
             lp.history = c->lbfgs_history;
             lp.max_iterations = iters;
+            lp.max_evaluations = c->max_evaluations;
             lp.tol_change = c->tol_change;
             if ((st = stylize_lbfgs_create(&lb, n, &lp, err)) != STYLIZE_OK)
                 goto scale_done;

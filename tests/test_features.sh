@@ -92,6 +92,10 @@ check "normalize-gradients recorded" [ "$(json_get "$T/ng.json" 'r["settings"]["
 run "${C[@]}" --style "$IMG/coffee.png" --size 48 -n 30 --optimizer adam --learning-rate 0.05 --init noise -o "$T/adam.png" --report "$T/adam.json"
 check "adam: 30 iterations, loss falls" json_get "$T/adam.json" 'exit(0 if r["iterations"] == 30 and r["loss_final"] < 0.5 * r["loss_initial"] and r["settings"]["optimizer"] == "adam" else 1)'
 
+# --- an evaluation budget stops L-BFGS inside the iteration budget.
+run "${C[@]}" --style "$IMG/coffee.png" --size 32 -n 100 --max-evals 7 -o "$T/me.png" --report "$T/me.json"
+check "max-evals caps evaluations" json_get "$T/me.json" 'exit(0 if r["evaluations"] <= 7 and r["iterations"] < 7 else 1)'
+
 # --- init modes: style init starts at the style (zero style loss for one style).
 run "${C[@]}" --style "$IMG/coffee.png" --size 48 -n 0 --init style -o "$T/is.png" --report "$T/is.json"
 check "init style has zero style loss" json_get "$T/is.json" 'exit(0 if r["history"][0]["style_loss"] < 1e-6 * r["history"][0]["content_loss"] else 1)'

@@ -79,6 +79,7 @@ typedef struct {
     unsigned long long seed;
     stylize_optim_kind optimizer;
     int iterations;       /* per scale; 0: evaluate once and write the initial image */
+    int max_evaluations;  /* per scale, L-BFGS only; 0: no limit besides iterations */
     int lbfgs_history;
     double learning_rate; /* Adam */
     double tol_change;

@@ -77,6 +77,7 @@ static void usage(FILE *f)
 "      --optimizer NAME       lbfgs|adam (default lbfgs)\n"
 "      --learning-rate F      Adam step size (default 1.0)\n"
 "      --lbfgs-history M      L-BFGS memory (default 10)\n"
+"      --max-evals N          L-BFGS: also stop after N evaluations per scale (default 0: no limit)\n"
 "      --tolerance F          stop when the relative loss change is below F (default 1e-7)\n"
 "\n"
 "Weights:\n"
@@ -104,7 +105,7 @@ enum {
     OPT_STYLE_BLEND = 256, OPT_OUTPUT_DIR, OPT_JPEG_QUALITY, OPT_REPORT, OPT_PLOT, OPT_SAVE_EVERY,
     OPT_SIZE, OPT_WIDTH, OPT_HEIGHT, OPT_STYLE_SCALE, OPT_SCALES, OPT_TV, OPT_CONTENT_LAYERS,
     OPT_STYLE_LAYERS, OPT_POOL, OPT_NORMGRAD, OPT_COLORS, OPT_INIT, OPT_SEED, OPT_OPTIMIZER,
-    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY, OPT_CONTENT_MASK, OPT_STYLE_MASK, OPT_MAX_MEMORY
+    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY, OPT_CONTENT_MASK, OPT_STYLE_MASK, OPT_MAX_MEMORY, OPT_MAX_EVALS
 };
 
 static const struct option long_opts[] = {
@@ -139,6 +140,7 @@ static const struct option long_opts[] = {
     {"optimizer", required_argument, 0, OPT_OPTIMIZER},
     {"learning-rate", required_argument, 0, OPT_LR},
     {"lbfgs-history", required_argument, 0, OPT_HISTORY},
+    {"max-evals", required_argument, 0, OPT_MAX_EVALS},
     {"tolerance", required_argument, 0, OPT_TOL},
     {"weights", required_argument, 0, 'w'},
     {"threads", required_argument, 0, OPT_THREADS},
@@ -481,6 +483,7 @@ int main(int argc, char **argv)
         case OPT_JPEG_QUALITY: INT("--jpeg-quality", 1, 100, cfg.jpeg_quality); break;
         case OPT_SAVE_EVERY: INT("--save-every", 0, 1000000, cfg.save_every); break;
         case OPT_HISTORY: INT("--lbfgs-history", 1, 1000, cfg.lbfgs_history); break;
+        case OPT_MAX_EVALS: INT("--max-evals", 0, 10000000, cfg.max_evaluations); break;
         case OPT_THREADS: INT("--threads", 1, 1024, threads); break;
         case OPT_PRINT_EVERY: INT("--print-every", 1, 1000000, print_every); break;
         case OPT_SEED: {
