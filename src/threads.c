@@ -27,6 +27,7 @@ static int nworkers;        /* started workers; written under cfg_mu and run_mu 
 static atomic_int created;  /* the pool exists (possibly with zero workers) */
 static int threads_set;     /* count chosen by stylize_set_threads, 0 if never */
 static unsigned long gen;   /* job generation, under mu */
+static unsigned long start_gen; /* gen when the workers were started, under mu */
 static int shutdown_req;    /* under mu */
 static stylize_task_fn job_fn;
 static void *job_ctx;
@@ -48,7 +49,7 @@ static void *worker_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&mu);
-    unsigned long seen = gen;
+    unsigned long seen = start_gen; /* not gen: a job may already have been posted */
     for (;;) {
         while (gen == seen && !shutdown_req)
             pthread_cond_wait(&wake, &mu);
@@ -89,6 +90,9 @@ static void pool_start(int n)
 {
     if (n > MAX_WORKERS + 1)
         n = MAX_WORKERS + 1;
+    pthread_mutex_lock(&mu);
+    start_gen = gen;
+    pthread_mutex_unlock(&mu);
     while (nworkers < n - 1) {
         if (pthread_create(&tids[nworkers], NULL, worker_main, NULL) != 0)
             break;
