@@ -83,6 +83,87 @@ static int png_declared_size(const unsigned char *b, size_t len, uint32_t *w, ui
     return 1;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* For a PNG: 1 (and *off, *declared) if a chunk before IEND declares more
+ * data than the file holds, else 0. stb 2.27 reserves an IDAT chunk's
+ * declared length (up to 2 GiB) before finding that the data is missing, so
+ * a 100-byte file could make it allocate that much (found by
+ * tests/fuzz/fuzz_image.c). stb would reject such a file anyway; checking
+ * first only bounds what it allocates. A missing CRC at the very end is left
+ * to stb, which tolerates it. */
+static int png_chunk_overrun(const unsigned char *b, size_t len, size_t *off, uint32_t *declared)
+{
+    size_t o = 8;
+    while (o <= len && len - o >= 8) {
+        uint32_t n = be32(b + o);
+        if (n > len - o - 8) {
+            *off = o;
+            *declared = n;
+            return 1;
+        }
+        if (memcmp(b + o + 4, "IEND", 4) == 0)
+            return 0;
+        o += 8 + (size_t)n;
+        if (len - o < 4)
+            return 0;
+        o += 4; /* CRC */
+    }
+    return 0;
+}
+
+/* Binary PNM (P5 grey, P6 RGB): the header read the way stb 2.27 reads it
+ * (white space and '#' comments before each of width, height and maxval;
+ * pixels right after the character that ends maxval), so that *data_off is
+ * where stb starts reading pixels and *bytes_per_sample 1 or 2. Returns 0 if
+ * b is not a binary PNM. */
+static int pnm_data_offset(const unsigned char *b, size_t len, size_t *data_off,
+                           int *bytes_per_sample)
+{
+    if (len < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6'))
+        return 0;
+    size_t pos = 2;
+    unsigned long long maxv = 0;
+    /* c: the character last read (0 past the end, as stb's reader gives). */
+    int c = pos < len ? b[pos++] : 0;
+    for (int field = 0; field < 3; field++) {
+        for (;;) {
+            while (pos < len && (c == ' ' || (c >= '\t' && c <= '\r')))
+                c = b[pos++];
+            if (pos >= len || c != '#')
+                break;
+            while (pos < len && c != '\n' && c != '\r')
+                c = b[pos++];
+        }
+        unsigned long long v = 0;
+        while (pos < len && c >= '0' && c <= '9') {
+            if (v < 1000000)
+                v = v * 10 + (unsigned long long)(c - '0');
+            c = b[pos++];
+        }
+        maxv = v;
+    }
+    *data_off = pos;
+    *bytes_per_sample = maxv > 255 ? 2 : 1;
+    return 1;
+}
+
+/* Uncompressed, colour-mapless TGA (image type 2 or 3, colour map type 0):
+ * where the pixels start and how many bytes a pixel takes. Returns 0 for
+ * anything else. No other format stb reads has a zero second byte. */
+static int tga_raw_layout(const unsigned char *b, size_t len, size_t *data_off,
+                          int *bytes_per_pixel)
+{
+    if (len < 18 || b[1] != 0 || (b[2] != 2 && b[2] != 3))
+        return 0;
+    *data_off = 18 + (size_t)b[0];
+    *bytes_per_pixel = (b[16] + 7) / 8;
+    return 1;
+}
+
 stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char *bytes, size_t len,
                                          const char *name, stylize_error *err)
 {
@@ -115,10 +196,47 @@ stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char
                                                         "%s: image declares size %dx%d", name, w, h)
                                     : s;
 
+    uint32_t pw, ph, declared;
+    size_t chunk_off;
+    if (png_declared_size(bytes, len, &pw, &ph) &&
+        png_chunk_overrun(bytes, len, &chunk_off, &declared))
+        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                 "%s: truncated PNG (chunk at byte %zu declares %" PRIu32
+                                 " bytes, the file ends first)",
+                                 name, chunk_off, declared);
+    /* stb 2.27 reads the pixels of binary PNM and raw TGA files without
+     * checking that they are there, and returns a buffer that is partly or
+     * wholly uninitialised heap memory when the file is truncated. */
+    size_t data_off = 0;
+    int unit = 0;
+    uint64_t need = 0; /* bytes of pixels; w, h are within the limits: no overflow */
+    if (pnm_data_offset(bytes, len, &data_off, &unit))
+        need = (uint64_t)w * (uint64_t)h * (bytes[1] == '6' ? 3u : 1u) * (uint64_t)unit;
+    else if (tga_raw_layout(bytes, len, &data_off, &unit))
+        need = (uint64_t)w * (uint64_t)h * (uint64_t)unit;
+    if (need > 0) {
+        if (data_off > len || (uint64_t)(len - data_off) < need)
+            return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                     "%s: truncated image (%" PRIu64 " bytes of pixels expected, %zu "
+                                     "present)",
+                                     name, need, data_off > len ? (size_t)0 : len - data_off);
+    }
+
     int is16 = stbi_is_16_bit_from_memory(bytes, (int)len);
+    /* 8-bit: stb converts to RGB. 16-bit: stb is asked for the file's own
+     * channel count and grey is expanded here, because stb 2.27 converts
+     * 16-bit PNM (PGM) data with its 8-bit routine, returning half the
+     * buffer the caller reads (found by tests/fuzz/fuzz_image.c). */
+    int nc = 3;
+    if (is16) {
+        if (comp < 1 || comp > 4)
+            return stylize_error_set(err, STYLIZE_ERR_FORMAT, "%s: image declares %d channels",
+                                     name, comp);
+        nc = comp;
+    }
     int dw = 0, dh = 0, dc = 0;
-    void *pix = is16 ? (void *)stbi_load_16_from_memory(bytes, (int)len, &dw, &dh, &dc, 3)
-                     : (void *)stbi_load_from_memory(bytes, (int)len, &dw, &dh, &dc, 3);
+    void *pix = is16 ? (void *)stbi_load_16_from_memory(bytes, (int)len, &dw, &dh, &dc, nc)
+                     : (void *)stbi_load_from_memory(bytes, (int)len, &dw, &dh, &dc, nc);
     if (!pix)
         return stylize_error_set(err, STYLIZE_ERR_FORMAT, "%s: cannot decode image (%s)", name,
                                  stb_reason());
@@ -134,15 +252,18 @@ stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char
         stylize_error_prefix(err, "%s", name);
         return s;
     }
-    /* pix: interleaved (h, w, 3); img->data: planar (3, h, w). */
+    /* pix: interleaved (h, w, nc); img->data: planar (3, h, w). nc is 1
+     * (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA); alpha is dropped, as
+     * stb does when converting to RGB. */
     size_t plane = (size_t)w * (size_t)h;
     float *r = img->data, *g = r + plane, *b = g + plane;
     if (is16) {
         const uint16_t *p = pix;
+        const size_t step = (size_t)nc, gi = nc >= 3 ? 1 : 0, bi = nc >= 3 ? 2 : 0;
         for (size_t i = 0; i < plane; i++) { /* division: exactly v / 65535 rounded */
-            r[i] = (float)p[3 * i + 0] / 65535.0f;
-            g[i] = (float)p[3 * i + 1] / 65535.0f;
-            b[i] = (float)p[3 * i + 2] / 65535.0f;
+            r[i] = (float)p[step * i] / 65535.0f;
+            g[i] = (float)p[step * i + gi] / 65535.0f;
+            b[i] = (float)p[step * i + bi] / 65535.0f;
         }
     } else {
         const unsigned char *p = pix;

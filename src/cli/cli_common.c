@@ -6,10 +6,17 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+/* Numbers start with a digit, a sign or a point: no leading white space
+ * (strtod and friends would skip it). */
+static int starts_like_number(const char *s)
+{
+    return s && ((*s >= '0' && *s <= '9') || *s == '-' || *s == '+' || *s == '.');
+}
+
 int cli_parse_double(const char *s, double lo, double hi, double *out)
 {
     char *end = NULL;
-    if (!s || !*s)
+    if (!starts_like_number(s))
         return -1;
     errno = 0;
     double v = strtod(s, &end);
@@ -22,7 +29,7 @@ int cli_parse_double(const char *s, double lo, double hi, double *out)
 int cli_parse_int(const char *s, long lo, long hi, int *out)
 {
     char *end = NULL;
-    if (!s || !*s)
+    if (!starts_like_number(s) || *s == '.')
         return -1;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -35,8 +42,11 @@ int cli_parse_int(const char *s, long lo, long hi, int *out)
 int cli_parse_u64(const char *s, unsigned long long *out)
 {
     char *end = NULL;
-    if (!s || !*s || *s == '-' || *s == '+')
+    if (!s || !*s)
         return -1;
+    for (const char *p = s; *p; p++) /* digits only: strtoull would take " -1" */
+        if (*p < '0' || *p > '9')
+            return -1;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end != '\0')
