@@ -4,41 +4,61 @@
  *
  * im2col (the reference): the im2col matrix of a band of output rows times
  * the (cout, cin * 9) kernel, tiled over output rows so the matrix stays
- * within STYLIZE_CONV_WORKSPACE_MAX_FLOATS.
+ * within STYLIZE_CONV_WORKSPACE_MAX_FLOATS. The input gradient is the same
+ * operation with the flipped, channel-swapped kernel (weight_t), no bias.
  *
  * Winograd F(m x m, 3 x 3), m = 4 or 2 (Lavin & Gray 2015): the output is cut
  * into m x m tiles, each computed from the (m + 2) x (m + 2) input patch
  * around it (zero outside the image) as Y = A^T [U .* V] A with U = G g G^T
  * (the kernel, transformed once when the algorithm is selected) and
  * V = B^T d B. Summed over input channels, the element-wise products become
- * (m + 2)^2 independent sgemms [cout x cin] x [cin x tiles]. The tiles are
- * processed in blocks of `nt` (raster order over the tile grid) so the
+ * a^2 = (m + 2)^2 independent sgemms [cout x cin] x [cin x tiles]. The tiles
+ * are processed in blocks of nt (raster order over the tile grid) so the
  * transformed input V (a^2, cin, nt) and product M (a^2, cout, nt) stay
  * within the workspace bound.
  *
- * The input gradient is the same operation with the flipped, channel-swapped
- * kernel built at create (and its own Winograd transform), no bias.
+ * Interpolation points. F(2, 3) uses Lavin's {0, 1, -1, inf}; F(4, 3) uses
+ * {0, 1, -1, 2, 1/2, inf} instead of Lavin's {0, 1, -1, 2, -2, inf}. Both
+ * sets are closed under p -> 1/p (0 <-> inf), which makes the transform of
+ * the 180-degree-flipped kernel a permutation of the transform of the kernel:
+ * with G's rows scaled as below, G J = P G for the flip J, so
+ * G (J g J) G^T = P U P^T. The input gradient is the Winograd convolution of
+ * the output gradient with the flipped, channel-swapped kernel, so it reuses
+ * U: element k = (i, j) of its transform is U[(pi(i), pi(j))] transposed
+ * (sgemm with CblasTrans), and no second kernel transform is stored. The
+ * price is rounding: ~1.7x Lavin's F(4, 3) error, ~4e-6 RMS relative at 256
+ * channels (tests/test_conv.c checks < 1e-4 on VGG-like data).
  *
- * Transforms and im2col run on the library's thread pool (parallel.h),
- * split by channel (and, for few channels, by tile chunks); sgemm threads
- * itself. */
+ * Threads: the nt columns of V and M are split into contiguous shares, one
+ * task per pool thread (parallel.h). A task repeatedly takes the next run of
+ * tiles (as many as its share holds) from a shared counter, transforms them
+ * into its columns, runs the a^2 sgemms on its columns with OpenBLAS
+ * single-threaded, and writes their output tiles: tasks never wait for each
+ * other, a call synchronises once, and a thread that runs slow (a busy
+ * machine) simply takes fewer runs. The workspace does not depend on the
+ * thread count. im2col shares its band of output rows the same way. */
 #include "stylize/conv.h"
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "parallel.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define HAVE_SSE2 1
+#endif
+
 struct stylize_conv {
     const float *weight; /* (cout, cin, 3, 3), borrowed */
     const float *bias;   /* (cout) or NULL, borrowed */
-    float *weight_t;     /* (cin, cout, 3, 3), owned: weight flipped 180 deg, channels swapped */
-    float *u_fwd;        /* (a * a, cout, cin), owned: Winograd transform of weight, or NULL */
-    float *u_bwd;        /* (a * a, cin, cout), owned: Winograd transform of weight_t, or NULL */
-    int u_m;             /* output tile size of u_fwd / u_bwd (4 or 2); 0 when absent */
+    float *weight_t;     /* (cin, cout, 3, 3), owned, im2col only: weight flipped, channels swapped */
+    float *u;            /* (a * a, cout, cin), owned, Winograd only: transform of weight */
+    int u_m;             /* output tile size of u (4 or 2); 0 when absent */
     int cin, cout;
     stylize_conv_algo algo;
 };
@@ -59,51 +79,45 @@ static int algo_tile(stylize_conv_algo algo)
     return 0;
 }
 
-/* ---- Winograd weight transform ------------------------------------------ */
+/* ---- kernels ------------------------------------------------------------ */
 
-/* G (a x 3) of F(m, 3) in double; a = m + 2. */
-static const double G4[6][3] = {{1.0 / 4, 0, 0},
-                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+/* G (a x 3) of F(4, 3) over {0, 1, -1, 2, 1/2, inf} and of F(2, 3) over
+ * {0, 1, -1, inf}, rows scaled so that reversing a row's three entries gives
+ * the row pi(i) (pi4 / pi2 below). */
+static const double G4[6][3] = {{1, 0, 0},
+                                {1, 1, 1},
+                                {1.0 / 9, -1.0 / 9, 1.0 / 9},
+                                {1.0 / 9, 2.0 / 9, 4.0 / 9},
+                                {4.0 / 9, 2.0 / 9, 1.0 / 9},
                                 {0, 0, 1}};
 static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const int pi4[6] = {5, 1, 2, 4, 3, 0};
+static const int pi2[4] = {3, 1, 2, 0};
 
 typedef struct {
-    float *u;        /* (a * a, rows, cols) */
-    const float *wt; /* (rows, cols, 3, 3) */
-    int rows, cols, m;
-    int flip;        /* transform wt[c][r] flipped 180 deg instead of wt[r][c] */
-    int ntasks;
+    float *u;        /* (a * a, cout, cin) */
+    const float *wt; /* (cout, cin, 3, 3) */
+    int cout, cin, m, ntasks;
 } utrans_job;
 
-/* u[k][r][c] = (G g G^T)[k] for g = the kernel of output r, input c. One
- * task per band of rows. */
+/* u[k][co][ci] = (G g G^T)[k] for g = weight[co][ci]; task t takes a band
+ * of output channels. */
 static void utrans_task(void *vctx, int task)
 {
     const utrans_job *j = vctx;
-    int a = j->m + 2, nthr = j->ntasks;
+    int a = j->m + 2;
     const double(*G)[3] = j->m == 4 ? G4 : G2;
-    size_t plane = (size_t)j->rows * (size_t)j->cols;
-    int r0 = (int)((long long)j->rows * task / nthr), r1 = (int)((long long)j->rows * (task + 1) / nthr);
+    size_t plane = (size_t)j->cout * (size_t)j->cin;
+    int r0 = (int)((long long)j->cout * task / j->ntasks);
+    int r1 = (int)((long long)j->cout * (task + 1) / j->ntasks);
     for (int r = r0; r < r1; r++)
-        for (int c = 0; c < j->cols; c++) {
-            double g[3][3], t[6][3];
-            if (j->flip) {
-                /* wt here is (cols, rows, 3, 3): the forward weight */
-                const float *src = j->wt + ((size_t)c * (size_t)j->rows + (size_t)r) * 9;
-                for (int k = 0; k < 9; k++)
-                    g[k / 3][k % 3] = src[8 - k];
-            } else {
-                const float *src = j->wt + ((size_t)r * (size_t)j->cols + (size_t)c) * 9;
-                for (int k = 0; k < 9; k++)
-                    g[k / 3][k % 3] = src[k];
-            }
+        for (int c = 0; c < j->cin; c++) {
+            const float *g = j->wt + ((size_t)r * (size_t)j->cin + (size_t)c) * 9; /* (3, 3) */
+            double t[6][3];
             for (int i = 0; i < a; i++) /* t = G g */
                 for (int x = 0; x < 3; x++)
-                    t[i][x] = G[i][0] * g[0][x] + G[i][1] * g[1][x] + G[i][2] * g[2][x];
-            float *dst = j->u + (size_t)r * (size_t)j->cols + (size_t)c;
+                    t[i][x] = G[i][0] * g[x] + G[i][1] * g[3 + x] + G[i][2] * g[6 + x];
+            float *dst = j->u + (size_t)r * (size_t)j->cin + (size_t)c;
             for (int i = 0; i < a; i++) /* u = t G^T */
                 for (int x = 0; x < a; x++)
                     dst[(size_t)(i * a + x) * plane] =
@@ -111,42 +125,46 @@ static void utrans_task(void *vctx, int task)
         }
 }
 
-/* Allocates and fills conv->u_fwd / u_bwd for tile size m. Returns 0 on
- * allocation failure (conv unchanged). */
-static int make_winograd_kernels(stylize_conv *c, int m)
+/* Makes the kernel(s) that algo needs and drops the other ones. Returns 0
+ * on allocation failure, leaving conv unchanged. */
+static int prepare_algo(stylize_conv *c, stylize_conv_algo algo)
 {
-    if (c->u_m == m)
+    size_t pairs = (size_t)c->cin * (size_t)c->cout;
+    int m = algo_tile(algo);
+    if (!m) {
+        if (!c->weight_t) {
+            c->weight_t = malloc(pairs * 9 * sizeof(float)); /* (cin, cout, 3, 3) */
+            if (!c->weight_t)
+                return 0;
+            /* weight_t[ci][co][ky][kx] = weight[co][ci][2 - ky][2 - kx] */
+            for (size_t co = 0; co < (size_t)c->cout; co++)
+                for (size_t ci = 0; ci < (size_t)c->cin; ci++) {
+                    const float *src = c->weight + (co * (size_t)c->cin + ci) * 9;
+                    float *dst = c->weight_t + (ci * (size_t)c->cout + co) * 9;
+                    for (size_t k = 0; k < 9; k++)
+                        dst[k] = src[8 - k];
+                }
+        }
+        free(c->u);
+        c->u = NULL;
+        c->u_m = 0;
         return 1;
-    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
-    size_t n = aa * (size_t)c->cin * (size_t)c->cout;
-    if ((size_t)c->cin * (size_t)c->cout > SIZE_MAX / sizeof(float) / 36)
-        return 0;
-    float *uf = malloc(n * sizeof(float)), *ub = malloc(n * sizeof(float));
-    if (!uf || !ub) {
-        free(uf);
-        free(ub);
-        return 0;
     }
-    stylize_parallel_init();
-    int nthr = stylize_parallel_threads();
-    utrans_job jf = {uf, c->weight, c->cout, c->cin, m, 0, nthr};
-    stylize_parallel_run(nthr, utrans_task, &jf);
-    utrans_job jb = {ub, c->weight, c->cin, c->cout, m, 1, nthr};
-    stylize_parallel_run(nthr, utrans_task, &jb);
-    free(c->u_fwd);
-    free(c->u_bwd);
-    c->u_fwd = uf;
-    c->u_bwd = ub;
-    c->u_m = m;
+    if (c->u_m != m) {
+        float *u = malloc(pairs * (size_t)(m + 2) * (size_t)(m + 2) * sizeof(float));
+        if (!u)
+            return 0;
+        stylize_parallel_init();
+        int nthr = stylize_parallel_threads();
+        utrans_job j = {u, c->weight, c->cout, c->cin, m, nthr};
+        stylize_parallel_run(nthr, utrans_task, &j);
+        free(c->u);
+        c->u = u;
+        c->u_m = m;
+    }
+    free(c->weight_t);
+    c->weight_t = NULL;
     return 1;
-}
-
-static void drop_winograd_kernels(stylize_conv *c)
-{
-    free(c->u_fwd);
-    free(c->u_bwd);
-    c->u_fwd = c->u_bwd = NULL;
-    c->u_m = 0;
 }
 
 /* ---- create / free ------------------------------------------------------ */
@@ -167,46 +185,27 @@ stylize_status stylize_conv_create(stylize_conv **out, const float *weight, cons
     if (cin > INT_MAX / 9 || cout > INT_MAX / 9)
         return stylize_error_set(err, STYLIZE_ERR_LIMIT,
                                  "conv: too many channels (cin %d, cout %d)", cin, cout);
-    size_t ci_n = (size_t)cin, co_n = (size_t)cout;
-    if (ci_n > SIZE_MAX / sizeof(float) / 36 / co_n)
+    if ((size_t)cin > SIZE_MAX / sizeof(float) / 36 / (size_t)cout)
         return stylize_error_set(err, STYLIZE_ERR_LIMIT,
                                  "conv: weight too large (cin %d, cout %d)", cin, cout);
 
     stylize_conv *c = calloc(1, sizeof *c);
     if (!c)
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "conv: out of memory for the layer");
-    c->weight_t = malloc(ci_n * co_n * 9 * sizeof(float)); /* (cin, cout, 3, 3) */
-    if (!c->weight_t) {
-        free(c);
-        return stylize_error_set(err, STYLIZE_ERR_NOMEM,
-                                 "conv: out of memory for the %d x %d backward kernel", cin, cout);
-    }
-    /* weight_t[ci][co][ky][kx] = weight[co][ci][2 - ky][2 - kx] */
-    for (size_t co = 0; co < co_n; co++)
-        for (size_t ci = 0; ci < ci_n; ci++) {
-            const float *src = weight + (co * ci_n + ci) * 9;
-            float *dst = c->weight_t + (ci * co_n + co) * 9;
-            for (size_t k = 0; k < 9; k++)
-                dst[k] = src[8 - k];
-        }
     c->weight = weight;
     c->bias = bias;
     c->cin = cin;
     c->cout = cout;
-    c->algo = STYLIZE_CONV_IM2COL;
     stylize_parallel_init();
-    int m = algo_tile(g_default_algo);
-    if (m) {
-        if (!make_winograd_kernels(c, m)) {
-            size_t mib = stylize_conv_owned_bytes(g_default_algo, cin, cout) >> 20;
-            stylize_conv_free(c);
-            return stylize_error_set(err, STYLIZE_ERR_NOMEM,
-                                     "conv: out of memory for the %d x %d Winograd kernels "
-                                     "(%zu MiB)",
-                                     cin, cout, mib);
-        }
-        c->algo = g_default_algo;
+    stylize_conv_algo algo = algo_tile(g_default_algo) ? g_default_algo : STYLIZE_CONV_IM2COL;
+    if (!prepare_algo(c, algo)) {
+        size_t mib = stylize_conv_owned_bytes(algo, cin, cout) >> 20;
+        free(c);
+        return stylize_error_set(err, STYLIZE_ERR_NOMEM,
+                                 "conv: out of memory for the %d x %d %s kernel (%zu MiB)", cin,
+                                 cout, algo == STYLIZE_CONV_IM2COL ? "backward" : "Winograd", mib);
     }
+    c->algo = algo;
     *out = c;
     return STYLIZE_OK;
 }
@@ -216,7 +215,7 @@ void stylize_conv_free(stylize_conv *conv)
     if (!conv)
         return;
     free(conv->weight_t);
-    drop_winograd_kernels(conv);
+    free(conv->u);
     free(conv);
 }
 
@@ -225,15 +224,10 @@ int stylize_conv_out_channels(const stylize_conv *conv) { return conv->cout; }
 
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo)
 {
-    int m = algo_tile(algo);
-    if (m) {
-        if (!make_winograd_kernels(conv, m))
-            return; /* out of memory: keep the current algorithm */
-    } else {
-        drop_winograd_kernels(conv);
+    if (!algo_tile(algo))
         algo = STYLIZE_CONV_IM2COL;
-    }
-    conv->algo = algo;
+    if (prepare_algo(conv, algo)) /* else out of memory: keep the current algorithm */
+        conv->algo = algo;
 }
 
 stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv) { return conv->algo; }
@@ -241,10 +235,8 @@ stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv) { return conv-
 size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout)
 {
     size_t pairs = (size_t)cin * (size_t)cout;
-    size_t floats = pairs * 9; /* weight_t */
     int m = algo_tile(algo);
-    if (m)
-        floats += 2 * pairs * (size_t)(m + 2) * (size_t)(m + 2);
+    size_t floats = m ? pairs * (size_t)(m + 2) * (size_t)(m + 2) : pairs * 9;
     return floats * sizeof(float) + sizeof(stylize_conv);
 }
 
@@ -274,6 +266,18 @@ static size_t im2col_floats(int cin, int h, int w)
 #define WINO_BLOCK_MIN_TILES 256
 #define WINO_BLOCK_TARGET_FLOATS ((size_t)1 << 20)
 
+/* Floats between consecutive (a^2) slices of V or M for a block of nt tiles
+ * over `channels` channels: channels * nt rounded up to an odd multiple of
+ * 16 floats (64 bytes), so the a^2 streams that a transform reads or writes
+ * do not all map to the same cache sets (a multiple of 4 KiB would). */
+static size_t wino_kstride(int channels, int nt)
+{
+    size_t s = ((size_t)channels * (size_t)nt + 15) & ~(size_t)15;
+    if (((s >> 4) & 1) == 0)
+        s += 16;
+    return s;
+}
+
 /* Tiles per Winograd block for tile size m: the preferred block, capped by
  * the tile count and by the workspace bound (at least one tile). */
 static size_t wino_block_tiles(int m, int cin, int cout, int h, int w)
@@ -284,7 +288,8 @@ static size_t wino_block_tiles(int m, int cin, int cout, int h, int w)
     size_t nt = WINO_BLOCK_TARGET_FLOATS / per_tile;
     if (nt < WINO_BLOCK_MIN_TILES)
         nt = WINO_BLOCK_MIN_TILES;
-    size_t cap = STYLIZE_CONV_WORKSPACE_MAX_FLOATS / per_tile;
+    /* the bound, less the kstride padding (at most 31 floats per slice) */
+    size_t cap = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - 2 * 31 * aa) / per_tile;
     if (nt > cap)
         nt = cap;
     if (nt > tiles)
@@ -300,7 +305,8 @@ size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int c
     if (m) {
         /* V (a^2, channels in, nt) + M (a^2, channels out, nt): the same sum both ways */
         size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
-        return aa * ((size_t)cin + (size_t)cout) * wino_block_tiles(m, cin, cout, h, w);
+        int nt = (int)wino_block_tiles(m, cin, cout, h, w);
+        return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt));
     }
     size_t fwd = im2col_floats(cin, h, w);  /* forward: im2col of the input */
     size_t bwd = im2col_floats(cout, h, w); /* backward: im2col of the gradient */
@@ -314,15 +320,15 @@ size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w)
 
 /* ---- im2col ------------------------------------------------------------- */
 
-/* Writes the im2col rows of channels [c0, c1) for output rows [y0, y0 + rows)
- * of in (cin, h, w) into col (cin * 9, rows * w): row (ci * 3 + ky) * 3 + kx,
- * column (y - y0) * w + x holds in[ci][y + ky - 1][x + kx - 1], zero outside. */
-static void im2col_rows(float *col, const float *in, int c0, int c1, int h, int w, int y0,
+/* Writes the im2col columns of output rows [y, y + rows) of in (cin, h, w)
+ * into col, whose rows are ld floats apart: row (ci * 3 + ky) * 3 + kx,
+ * column (yy - y) * w + x holds in[ci][yy + ky - 1][x + kx - 1], zero
+ * outside. */
+static void im2col_rows(float *col, size_t ld, const float *in, int cin, int h, int w, int y,
                         int rows)
 {
     size_t wn = (size_t)w, plane = (size_t)h * wn;
-    col += (size_t)c0 * 9 * (size_t)rows * wn;
-    for (int ci = c0; ci < c1; ci++) {
+    for (int ci = 0; ci < cin; ci++) {
         const float *src_c = in + (size_t)ci * plane; /* (h, w) */
         for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++) {
@@ -331,7 +337,7 @@ static void im2col_rows(float *col, const float *in, int c0, int c1, int h, int 
                 int x_hi = kx == 2 ? w - 1 : w;
                 for (int r = 0; r < rows; r++) {
                     float *dst = col + (size_t)r * wn; /* (w) */
-                    int sy = y0 + r + ky - 1;
+                    int sy = y + r + ky - 1;
                     if (sy < 0 || sy >= h || x_hi <= x_lo) {
                         memset(dst, 0, wn * sizeof(float));
                         continue;
@@ -343,282 +349,503 @@ static void im2col_rows(float *col, const float *in, int c0, int c1, int h, int 
                     if (x_hi < w)
                         dst[w - 1] = 0.0f;
                 }
-                col += (size_t)rows * wn;
+                col += ld;
             }
     }
 }
 
 typedef struct {
-    float *col, *dst;
-    const float *in, *bias;
-    int cin, cout, h, w, y0, rows, nthr;
-    size_t plane;
+    float *ws;                      /* im2col matrix (cin * 9, band * w) */
+    float *out;                     /* (cout, h, w) */
+    const float *in, *weight, *bias;
+    int cin, cout, h, w, band, ntasks;
+    atomic_int next; /* first output row not yet taken by a task */
 } im2col_job;
 
-/* Task t of nthr: im2col of its share of the input channels, then the bias
- * fill of its share of the output channels. */
+/* Task t owns rows [r0, r0 + cap) of the workspace band (its columns of
+ * the im2col matrix), a 1/ntasks share. It takes runs of up to cap output
+ * rows from the shared counter and walks each through its columns: im2col,
+ * bias, sgemm. */
 static void im2col_task(void *vctx, int t)
 {
-    const im2col_job *j = vctx;
-    int c0 = (int)((long long)j->cin * t / j->nthr), c1 = (int)((long long)j->cin * (t + 1) / j->nthr);
-    im2col_rows(j->col, j->in, c0, c1, j->h, j->w, j->y0, j->rows);
-    if (j->bias) {
-        size_t cols = (size_t)j->rows * (size_t)j->w;
-        int o0 = (int)((long long)j->cout * t / j->nthr);
-        int o1 = (int)((long long)j->cout * (t + 1) / j->nthr);
-        for (int co = o0; co < o1; co++) {
-            float *o = j->dst + (size_t)co * j->plane;
-            float b = j->bias[co];
-            for (size_t i = 0; i < cols; i++)
-                o[i] = b;
-        }
+    im2col_job *j = vctx;
+    int r0 = (int)((long long)j->band * t / j->ntasks);
+    int cap = (int)((long long)j->band * (t + 1) / j->ntasks) - r0; /* rows per step */
+    size_t wn = (size_t)j->w, plane = (size_t)j->h * wn, ld = (size_t)j->band * wn;
+    float *col = j->ws + (size_t)r0 * wn;
+    int k = j->cin * 9;
+    for (;;) {
+        int y = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);
+        if (y >= j->h)
+            break;
+        int rows = j->h - y < cap ? j->h - y : cap;
+        int cols = rows * j->w; /* <= band * w, which fits an int */
+        float *dst = j->out + (size_t)y * wn;
+        im2col_rows(col, ld, j->in, j->cin, j->h, j->w, y, rows);
+        if (j->bias)
+            for (int co = 0; co < j->cout; co++) {
+                float *o = dst + (size_t)co * plane;
+                float b = j->bias[co];
+                for (int i = 0; i < cols; i++)
+                    o[i] = b;
+            }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->cout, cols, k, 1.0f, j->weight,
+                    k, col, (int)ld, j->bias ? 1.0f : 0.0f, dst, (int)plane);
     }
 }
 
+/* Runs ntasks tasks of fn on the pool with OpenBLAS single-threaded inside
+ * them (the tasks' sgemm calls run concurrently, one per thread); with one
+ * task, in the caller with OpenBLAS's own threading. */
+static void run_blas_tasks(int ntasks, stylize_task_fn fn, void *ctx)
+{
+    if (ntasks <= 1) {
+        fn(ctx, 0);
+        return;
+    }
+    int saved = openblas_get_num_threads();
+    if (saved != 1)
+        openblas_set_num_threads(1);
+    stylize_parallel_run(ntasks, fn, ctx);
+    if (saved != 1)
+        openblas_set_num_threads(saved);
+}
+
 /* out (cout, h, w) = conv(in (cin, h, w)) with weight (cout, cin, 3, 3) and
- * bias (cout) or NULL, through ws (at least im2col_floats(cin, h, w)).
- * The sgemm output leading dimension is h * w, which must fit an int. */
+ * bias (cout) or NULL, through ws (at least im2col_floats(cin, h, w), a band
+ * of tile_rows(cin, h, w) output rows). The sgemm output leading dimension
+ * is h * w, which must fit an int. */
 static void conv_im2col(float *out, const float *in, const float *weight, const float *bias,
                         int cin, int cout, int h, int w, float *ws)
 {
     if (h <= 0 || w <= 0)
         return;
-    size_t plane = (size_t)h * (size_t)w;
-    int k = cin * 9;
-    int rows = (int)tile_rows(cin, h, w);
+    int band = (int)tile_rows(cin, h, w);
     int nthr = stylize_parallel_threads();
-    for (int y0 = 0; y0 < h; y0 += rows) {
-        int n = h - y0 < rows ? h - y0 : rows;
-        int cols = n * w; /* <= the workspace bound or w, so fits an int */
-        float *dst = out + (size_t)y0 * (size_t)w; /* (cout, n, w) inside out, stride plane */
-        im2col_job j = {ws, dst, in, bias, cin, cout, h, w, y0, n, nthr, plane};
-        stylize_parallel_run(nthr, im2col_task, &j); /* ws: (cin * 9, n * w) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, cols, k, 1.0f, weight, k, ws,
-                    cols, bias ? 1.0f : 0.0f, dst, (int)plane);
-    }
+    im2col_job j = {ws, out, in, weight, bias, cin, cout, h, w, band, band < nthr ? band : nthr,
+                    0};
+    atomic_init(&j.next, 0);
+    run_blas_tasks(j.ntasks, im2col_task, &j);
 }
 
 /* ---- Winograd ----------------------------------------------------------- */
 
+/* One convolution call. V and M have nt columns (the block); each task owns
+ * a contiguous share of them and streams runs of tiles through it. */
 typedef struct {
     const float *in;   /* (cin, h, w) */
     float *out;        /* (cout, h, w) */
     const float *u;    /* (a^2, cout, cin) */
     const float *bias; /* (cout) or NULL */
-    float *V, *M;      /* (a^2, cin, nt), (a^2, cout, nt) */
+    float *V, *M;      /* (a^2, cin, nt), (a^2, cout, nt); slices vstride, mstride apart */
+    size_t vstride, mstride;
     int cin, cout, h, w, m, tw;
-    long long t0;      /* first tile of the block (raster index) */
-    int nt;            /* tiles in the block */
-    int nthr;          /* tasks of the transform runs */
-    int chunks;        /* tile chunks per channel in a transform run */
+    long long tiles;   /* tiles of the image */
+    int nt;            /* columns of V and M: tiles per block */
+    int ntasks;        /* tasks: each owns a 1/ntasks share of the columns */
+    const int *perm;   /* NULL: sgemm k uses u[k]; else u[(perm[i], perm[j])]^T, k = (i, j) */
+    atomic_llong next; /* first tile not yet taken by a task */
 } wino_job;
 
-#define WINO_CHUNK 32 /* tiles per chunk when channels alone do not balance the threads */
+/* The transforms work on row segments of up to SEG tiles of one tile row:
+ * each loop over the SEG lanes has a constant trip count, so compilers turn
+ * it into SIMD code at -O2. Lanes past the segment's n tiles compute on
+ * zeros and are not stored. */
+#define SEG 16
 
-/* Channels [c0, c1) and tiles [b0, b1) of the block for transform task t:
- * task t takes a contiguous share of the (channel, chunk) units. */
-static void unit_range(const wino_job *j, int channels, int t, int *u0, int *u1)
+/* P[p][t] = src[s t + p] for p < s, t < cnt: splits interleaved tiles into
+ * s phase arrays of stride SEG + 1. */
+static void deinterleave(float *P, int s, const float *src, int cnt)
 {
-    long long units = (long long)channels * j->chunks;
-    *u0 = (int)(units * t / j->nthr);
-    *u1 = (int)(units * (t + 1) / j->nthr);
+    int t = 0;
+#ifdef HAVE_SSE2
+    if (s == 4) {
+        for (; t + 4 <= cnt; t += 4) {
+            __m128 a0 = _mm_loadu_ps(src + 4 * t), a1 = _mm_loadu_ps(src + 4 * t + 4);
+            __m128 a2 = _mm_loadu_ps(src + 4 * t + 8), a3 = _mm_loadu_ps(src + 4 * t + 12);
+            _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+            _mm_storeu_ps(P + t, a0);
+            _mm_storeu_ps(P + (SEG + 1) + t, a1);
+            _mm_storeu_ps(P + 2 * (SEG + 1) + t, a2);
+            _mm_storeu_ps(P + 3 * (SEG + 1) + t, a3);
+        }
+    } else {
+        for (; t + 4 <= cnt; t += 4) {
+            __m128 a0 = _mm_loadu_ps(src + 2 * t), a1 = _mm_loadu_ps(src + 2 * t + 4);
+            _mm_storeu_ps(P + t, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm_storeu_ps(P + (SEG + 1) + t, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)));
+        }
+    }
+#endif
+    for (; t < cnt; t++)
+        for (int p = 0; p < s; p++)
+            P[p * (SEG + 1) + t] = src[s * t + p];
 }
 
-static void unit_tiles(const wino_job *j, int unit, int *c, int *b0, int *b1)
+/* P[p][t] = row[x0 + s t + p] for p < s, t <= n (the n tiles plus the next
+ * one, whose first values the last tile's patch reaches); zero outside
+ * [0, w) and for t > n. row == NULL: all zero. */
+static void load_phases(float *P, int s, const float *row, int w, int x0, int n)
 {
-    int k = unit % j->chunks;
-    *c = unit / j->chunks;
-    *b0 = (int)((long long)j->nt * k / j->chunks);
-    *b1 = (int)((long long)j->nt * (k + 1) / j->chunks);
+    if (!row) {
+        memset(P, 0, (size_t)s * (SEG + 1) * sizeof(float));
+        return;
+    }
+    /* groups t in [lo, hi) lie inside [0, w): deinterleaved in bulk; the
+     * (at most a few) groups across the image edges element by element */
+    int lo = x0 < 0 ? (-x0 + s - 1) / s : 0, hi = x0 < w ? (w - x0) / s : 0;
+    if (hi > n + 1)
+        hi = n + 1;
+    if (lo > n + 1)
+        lo = n + 1;
+    if (hi < lo)
+        hi = lo;
+    if (hi > lo)
+        deinterleave(P + lo, s, row + x0 + s * lo, hi - lo);
+    for (int t = 0; t <= n; t++) {
+        if (t == lo)
+            t = hi;
+        if (t > n)
+            break;
+        for (int p = 0; p < s; p++) {
+            int x = x0 + s * t + p;
+            P[p * (SEG + 1) + t] = x >= 0 && x < w ? row[x] : 0.0f;
+        }
+    }
+    for (int p = 0; p < s; p++)
+        for (int t = n + 1; t <= SEG; t++)
+            P[p * (SEG + 1) + t] = 0.0f;
 }
 
-/* Copies the a x a patch with top-left input pixel (y0, x0) of plane (h, w)
- * into d (a x a), zero outside the image. */
-static void load_patch(float *d, int a, const float *plane, int h, int w, int y0, int x0)
+/* row[s t + j] = Y[j][t] for j < s, t < n: interleaves tile outputs. */
+static void interleave(float *row, int s, const float Y[4][SEG], int n)
 {
-    for (int i = 0; i < a; i++) {
-        int y = y0 + i;
-        for (int x = 0; x < a; x++) {
-            int xx = x0 + x;
-            d[i * a + x] =
-                (y >= 0 && y < h && xx >= 0 && xx < w) ? plane[(size_t)y * (size_t)w + (size_t)xx] : 0.0f;
+    int t = 0;
+#ifdef HAVE_SSE2
+    if (s == 4) {
+        for (; t + 4 <= n; t += 4) {
+            __m128 a0 = _mm_loadu_ps(&Y[0][t]), a1 = _mm_loadu_ps(&Y[1][t]);
+            __m128 a2 = _mm_loadu_ps(&Y[2][t]), a3 = _mm_loadu_ps(&Y[3][t]);
+            _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+            _mm_storeu_ps(row + 4 * t, a0);
+            _mm_storeu_ps(row + 4 * t + 4, a1);
+            _mm_storeu_ps(row + 4 * t + 8, a2);
+            _mm_storeu_ps(row + 4 * t + 12, a3);
+        }
+    } else {
+        for (; t + 4 <= n; t += 4) {
+            __m128 a0 = _mm_loadu_ps(&Y[0][t]), a1 = _mm_loadu_ps(&Y[1][t]);
+            _mm_storeu_ps(row + 2 * t, _mm_unpacklo_ps(a0, a1));
+            _mm_storeu_ps(row + 2 * t + 4, _mm_unpackhi_ps(a0, a1));
+        }
+    }
+#endif
+    for (; t < n; t++)
+        for (int j = 0; j < s; j++)
+            row[s * t + j] = Y[j][t];
+}
+
+/* o[k * 6 ks + t] = (B^T d(t))[k], k < 6, for the six rows d0..d5 of SEG
+ * lanes (F(4, 3)), with
+ *   B^T = [1 -5/2 0 5/2 -1 0; 0 -1 3/2 3/2 -1 0; 0 -1 7/2 -7/2 1 0;
+ *          0 1/2 -1 -1/2 1 0; 0 8 -4 -8 4 0; 0 -1 5/2 0 -5/2 1]. The six outputs are separate restrict pointers so that
+ * the lanes vectorize without alias checks. */
+static void bt4_store(float *restrict o0, float *restrict o1, float *restrict o2,
+                      float *restrict o3, float *restrict o4, float *restrict o5,
+                      const float *restrict d0, const float *restrict d1, const float *restrict d2,
+                      const float *restrict d3, const float *restrict d4, const float *restrict d5)
+{
+    for (int t = 0; t < SEG; t++) {
+        float a = d1[t] - d3[t], b = d4[t] - d2[t];
+        o0[t] = (d0[t] - d4[t]) - 2.5f * a;
+        o1[t] = 1.5f * (d2[t] + d3[t]) - (d1[t] + d4[t]);
+        o2[t] = 3.5f * (d2[t] - d3[t]) + (d4[t] - d1[t]);
+        o3[t] = 0.5f * a + b;
+        o4[t] = 8.0f * a + 4.0f * b;
+        o5[t] = 2.5f * (d2[t] - d4[t]) + (d5[t] - d1[t]);
+    }
+}
+
+static void bt4_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
+                        const float *d3, const float *d4, const float *d5)
+{
+    bt4_store(v, v + 6 * ks, v + 12 * ks, v + 18 * ks, v + 24 * ks, v + 30 * ks, d0, d1, d2, d3,
+              d4, d5);
+}
+
+/* F(2, 3): o[k * 4 ks + t] = (B^T d(t))[k], k < 4. */
+static void bt2_store(float *restrict o0, float *restrict o1, float *restrict o2,
+                      float *restrict o3, const float *restrict d0, const float *restrict d1,
+                      const float *restrict d2, const float *restrict d3)
+{
+    for (int t = 0; t < SEG; t++) {
+        o0[t] = d0[t] - d2[t];
+        o1[t] = d1[t] + d2[t];
+        o2[t] = d2[t] - d1[t];
+        o3[t] = d1[t] - d3[t];
+    }
+}
+
+static void bt2_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
+                        const float *d3)
+{
+    bt2_store(v, v + 4 * ks, v + 8 * ks, v + 12 * ks, d0, d1, d2, d3);
+}
+
+/* F(4, 3) input transform of n <= SEG tiles (tile row ty, first tile column
+ * tx) of one channel plane (h, w): v[k * ks + t] = (B^T d_t B)[k], k < 36,
+ * for all SEG lanes t (lanes past n get the transform of zeros). */
+static void wino4_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
+                            int n)
+{
+    float P[4][SEG + 1], H[6][6][SEG]; /* H[i][k2][t]: row i of the patch, B-transformed */
+    for (int i = 0; i < 6; i++) {
+        int y = 4 * ty - 1 + i;
+        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
+        load_phases(&P[0][0], 4, row, w, 4 * tx - 1, n);
+        for (int t = 0; t < SEG; t++) {
+            float d0 = P[0][t], d1 = P[1][t], d2 = P[2][t], d3 = P[3][t];
+            float d4 = P[0][t + 1], d5 = P[1][t + 1];
+            float a = d1 - d3, b = d4 - d2;
+            H[i][0][t] = (d0 - d4) - 2.5f * a;
+            H[i][1][t] = 1.5f * (d2 + d3) - (d1 + d4);
+            H[i][2][t] = 3.5f * (d2 - d3) + (d4 - d1);
+            H[i][3][t] = 0.5f * a + b;
+            H[i][4][t] = 8.0f * a + 4.0f * b;
+            H[i][5][t] = 2.5f * (d2 - d4) + (d5 - d1);
+        }
+    }
+    for (int k2 = 0; k2 < 6; k2++)
+        bt4_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2], H[4][k2],
+                    H[5][k2]);
+}
+
+/* F(2, 3) input transform: v[k * ks + t] = (B^T d_t B)[k], k < 16. */
+static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
+                            int n)
+{
+    float P[2][SEG + 1], H[4][4][SEG];
+    for (int i = 0; i < 4; i++) {
+        int y = 2 * ty - 1 + i;
+        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
+        load_phases(&P[0][0], 2, row, w, 2 * tx - 1, n);
+        for (int t = 0; t < SEG; t++) {
+            float d0 = P[0][t], d1 = P[1][t], d2 = P[0][t + 1], d3 = P[1][t + 1];
+            H[i][0][t] = d0 - d2;
+            H[i][1][t] = d1 + d2;
+            H[i][2][t] = d2 - d1;
+            H[i][3][t] = d1 - d3;
+        }
+    }
+    for (int k2 = 0; k2 < 4; k2++)
+        bt2_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2]);
+}
+
+/* F(4, 3) output transform of n <= SEG tiles from mm[k * ks + t] (k < 36):
+ * the 4 x 4 tiles A^T m_t A + bias into rows ty * 4 .. of plane (h, w),
+ * clipped to the plane, with
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 1/8 1]. */
+static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
+                             const float *mm, size_t ks, float bias)
+{
+    float T[4][6][SEG], Y[4][SEG]; /* T[r][k2][t] = (A^T m)[r][k2]; Y[j][t]: row r of the tile */
+    for (int k2 = 0; k2 < 6; k2++)
+        for (int t = 0; t < SEG; t++) {
+            float m0 = mm[(size_t)k2 * ks + (size_t)t], m1 = mm[(size_t)(6 + k2) * ks + (size_t)t];
+            float m2 = mm[(size_t)(12 + k2) * ks + (size_t)t];
+            float m3 = mm[(size_t)(18 + k2) * ks + (size_t)t];
+            float m4 = mm[(size_t)(24 + k2) * ks + (size_t)t];
+            float m5 = mm[(size_t)(30 + k2) * ks + (size_t)t];
+            float s1 = m1 + m2, d1 = m1 - m2;
+            T[0][k2][t] = m0 + s1 + (m3 + m4);
+            T[1][k2][t] = d1 + (2.0f * m3 + 0.5f * m4);
+            T[2][k2][t] = s1 + (4.0f * m3 + 0.25f * m4);
+            T[3][k2][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5;
+        }
+    int x0 = 4 * tx, full = x0 + 4 * n <= w;
+    for (int r = 0; r < 4; r++) {
+        int y = 4 * ty + r;
+        if (y >= h)
+            break;
+        for (int t = 0; t < SEG; t++) {
+            float m0 = T[r][0][t], m1 = T[r][1][t], m2 = T[r][2][t];
+            float m3 = T[r][3][t], m4 = T[r][4][t], m5 = T[r][5][t];
+            float s1 = m1 + m2, d1 = m1 - m2;
+            Y[0][t] = m0 + s1 + (m3 + m4) + bias;
+            Y[1][t] = d1 + (2.0f * m3 + 0.5f * m4) + bias;
+            Y[2][t] = s1 + (4.0f * m3 + 0.25f * m4) + bias;
+            Y[3][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5 + bias;
+        }
+        float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
+        if (full) {
+            interleave(row, 4, Y, n);
+        } else {
+            for (int t = 0; t < n; t++)
+                for (int j = 0; j < 4 && x0 + 4 * t + j < w; j++)
+                    row[4 * t + j] = Y[j][t];
         }
     }
 }
 
-/* F(4, 3): r = B^T d for one column of 6 values at stride s. */
-#define BT4(r, d, s)                                                   \
-    do {                                                               \
-        float d0_ = (d)[0], d1_ = (d)[(s)], d2_ = (d)[2 * (s)];        \
-        float d3_ = (d)[3 * (s)], d4_ = (d)[4 * (s)], d5_ = (d)[5 * (s)]; \
-        float p_ = d4_ - 4.0f * d2_, q_ = d3_ - 4.0f * d1_;            \
-        float e_ = d4_ - d2_, f_ = 2.0f * (d3_ - d1_);                 \
-        (r)[0] = 4.0f * d0_ - 5.0f * d2_ + d4_;                        \
-        (r)[1] = p_ + q_;                                              \
-        (r)[2] = p_ - q_;                                              \
-        (r)[3] = e_ + f_;                                              \
-        (r)[4] = e_ - f_;                                              \
-        (r)[5] = 4.0f * d1_ - 5.0f * d3_ + d5_;                        \
-    } while (0)
-
-/* F(2, 3): r = B^T d for one column of 4 values at stride s. */
-#define BT2(r, d, s)                                                   \
-    do {                                                               \
-        float d0_ = (d)[0], d1_ = (d)[(s)], d2_ = (d)[2 * (s)], d3_ = (d)[3 * (s)]; \
-        (r)[0] = d0_ - d2_;                                            \
-        (r)[1] = d1_ + d2_;                                            \
-        (r)[2] = d2_ - d1_;                                            \
-        (r)[3] = d1_ - d3_;                                            \
-    } while (0)
-
-/* V[k][c][t] = (B^T d B)[k] for the patch d of each (channel, tile) unit of task t. */
-static void wino_input_task(void *vctx, int task)
+/* F(2, 3) output transform: 2 x 2 tiles A^T m_t A + bias, clipped. */
+static void wino2_output_seg(float *plane, int h, int w, int ty, int tx, int n,
+                             const float *mm, size_t ks, float bias)
 {
-    const wino_job *j = vctx;
-    int m = j->m, a = m + 2, aa = a * a;
-    size_t plane = (size_t)j->h * (size_t)j->w, kstride = (size_t)j->cin * (size_t)j->nt;
-    int u0, u1;
-    unit_range(j, j->cin, task, &u0, &u1);
-    for (int u = u0; u < u1; u++) {
-        int c, b0, b1;
-        unit_tiles(j, u, &c, &b0, &b1);
+    float T[2][4][SEG], Y[4][SEG];
+    for (int k2 = 0; k2 < 4; k2++)
+        for (int t = 0; t < SEG; t++) {
+            float m0 = mm[(size_t)k2 * ks + (size_t)t], m1 = mm[(size_t)(4 + k2) * ks + (size_t)t];
+            float m2 = mm[(size_t)(8 + k2) * ks + (size_t)t];
+            float m3 = mm[(size_t)(12 + k2) * ks + (size_t)t];
+            T[0][k2][t] = m0 + m1 + m2;
+            T[1][k2][t] = m1 - m2 - m3;
+        }
+    int x0 = 2 * tx, full = x0 + 2 * n <= w;
+    for (int r = 0; r < 2; r++) {
+        int y = 2 * ty + r;
+        if (y >= h)
+            break;
+        for (int t = 0; t < SEG; t++) {
+            Y[0][t] = T[r][0][t] + T[r][1][t] + T[r][2][t] + bias;
+            Y[1][t] = T[r][1][t] - T[r][2][t] - T[r][3][t] + bias;
+        }
+        float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
+        if (full) {
+            interleave(row, 2, Y, n);
+        } else {
+            for (int t = 0; t < n; t++)
+                for (int j = 0; j < 2 && x0 + 2 * t + j < w; j++)
+                    row[2 * t + j] = Y[j][t];
+        }
+    }
+}
+
+/* Input transform of tiles [t0, t0 + n) into columns [b0, b0 + n) of V,
+ * every input channel: V[k][c][b] = (B^T d B)[k]. */
+static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
+{
+    int m = j->m, aa = (m + 2) * (m + 2);
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    float v[36 * SEG];
+    for (int c = 0; c < j->cin; c++) {
         const float *src = j->in + (size_t)c * plane;
         float *vc = j->V + (size_t)c * (size_t)j->nt;
-        for (int b = b0; b < b1; b++) {
-            long long t = j->t0 + b;
-            int ty = (int)(t / j->tw), tx = (int)(t % j->tw);
-            int y0 = ty * m - 1, x0 = tx * m - 1;
-            float patch[36], tmp[36], v[36];
-            const float *d;
-            int ds;
-            if (y0 >= 0 && x0 >= 0 && y0 + a <= j->h && x0 + a <= j->w) {
-                d = src + (size_t)y0 * (size_t)j->w + (size_t)x0;
-                ds = j->w;
-            } else {
-                load_patch(patch, a, src, j->h, j->w, y0, x0);
-                d = patch;
-                ds = a;
-            }
-            if (m == 4) {
-                for (int x = 0; x < 6; x++) { /* columns: tmp = B^T d */
-                    float r[6];
-                    BT4(r, d + x, (size_t)ds);
-                    for (int i = 0; i < 6; i++)
-                        tmp[i * 6 + x] = r[i];
-                }
-                for (int i = 0; i < 6; i++) /* rows: v = tmp B */
-                    BT4(v + i * 6, tmp + i * 6, 1);
-            } else {
-                for (int x = 0; x < 4; x++) {
-                    float r[4];
-                    BT2(r, d + x, (size_t)ds);
-                    for (int i = 0; i < 4; i++)
-                        tmp[i * 4 + x] = r[i];
-                }
-                for (int i = 0; i < 4; i++)
-                    BT2(v + i * 4, tmp + i * 4, 1);
-            }
-            for (int k = 0; k < aa; k++)
-                vc[(size_t)k * kstride + (size_t)b] = v[k];
+        for (int i = 0; i < n;) {
+            long long t = t0 + i;
+            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
+            int cnt = n - i < SEG ? n - i : SEG;
+            if (cnt > j->tw - tx)
+                cnt = j->tw - tx;
+            /* a full segment is written in place; a short one through v, as
+             * its SEG lanes would overrun the tiles that follow */
+            float *dst = cnt == SEG ? vc + b : v;
+            size_t ks = cnt == SEG ? j->vstride : SEG;
+            if (m == 4)
+                wino4_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+            else
+                wino2_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+            if (cnt < SEG)
+                for (int k = 0; k < aa; k++)
+                    memcpy(vc + (size_t)k * j->vstride + (size_t)b, v + k * SEG,
+                           (size_t)cnt * sizeof(float));
+            i += cnt;
         }
     }
 }
 
-/* out tile = A^T M A (+ bias) for each (output channel, tile) unit of task t. */
-static void wino_output_task(void *vctx, int task)
+/* Output transform of columns [b0, b0 + n) of M into tiles [t0, t0 + n),
+ * every output channel: the m x m output tiles A^T M A + bias. */
+static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
 {
-    const wino_job *j = vctx;
-    int m = j->m, a = m + 2, aa = a * a;
-    size_t plane = (size_t)j->h * (size_t)j->w, kstride = (size_t)j->cout * (size_t)j->nt;
-    int u0, u1;
-    unit_range(j, j->cout, task, &u0, &u1);
-    for (int u = u0; u < u1; u++) {
-        int c, b0, b1;
-        unit_tiles(j, u, &c, &b0, &b1);
+    int m = j->m, aa = (m + 2) * (m + 2);
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    float mm[36 * SEG];
+    memset(mm, 0, sizeof mm); /* lanes past cnt stay defined */
+    for (int c = 0; c < j->cout; c++) {
         float bias = j->bias ? j->bias[c] : 0.0f;
         float *dst = j->out + (size_t)c * plane;
         const float *mc = j->M + (size_t)c * (size_t)j->nt;
-        for (int b = b0; b < b1; b++) {
-            long long t = j->t0 + b;
-            int ty = (int)(t / j->tw), tx = (int)(t % j->tw);
-            int y0 = ty * m, x0 = tx * m;
-            float mm[36], tmp[24], y[16];
-            for (int k = 0; k < aa; k++)
-                mm[k] = mc[(size_t)k * kstride + (size_t)b];
-            if (m == 4) {
-                for (int x = 0; x < 6; x++) { /* columns: tmp (4 x 6) = A^T mm */
-                    float m0 = mm[x], m1 = mm[6 + x], m2 = mm[12 + x];
-                    float m3 = mm[18 + x], m4 = mm[24 + x], m5 = mm[30 + x];
-                    float s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4;
-                    tmp[x] = m0 + s1 + s2;
-                    tmp[6 + x] = d1 + 2.0f * d2;
-                    tmp[12 + x] = s1 + 4.0f * s2;
-                    tmp[18 + x] = d1 + 8.0f * d2 + m5;
-                }
-                for (int i = 0; i < 4; i++) { /* rows: y (4 x 4) = tmp A */
-                    const float *r = tmp + i * 6;
-                    float s1 = r[1] + r[2], d1 = r[1] - r[2], s2 = r[3] + r[4], d2 = r[3] - r[4];
-                    y[i * 4 + 0] = r[0] + s1 + s2 + bias;
-                    y[i * 4 + 1] = d1 + 2.0f * d2 + bias;
-                    y[i * 4 + 2] = s1 + 4.0f * s2 + bias;
-                    y[i * 4 + 3] = d1 + 8.0f * d2 + r[5] + bias;
-                }
-            } else {
-                for (int x = 0; x < 4; x++) {
-                    float m0 = mm[x], m1 = mm[4 + x], m2 = mm[8 + x], m3 = mm[12 + x];
-                    tmp[x] = m0 + m1 + m2;
-                    tmp[4 + x] = m1 - m2 - m3;
-                }
-                for (int i = 0; i < 2; i++) {
-                    const float *r = tmp + i * 4;
-                    y[i * 2 + 0] = r[0] + r[1] + r[2] + bias;
-                    y[i * 2 + 1] = r[1] - r[2] - r[3] + bias;
-                }
+        for (int i = 0; i < n;) {
+            long long t = t0 + i;
+            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
+            int cnt = n - i < SEG ? n - i : SEG;
+            if (cnt > j->tw - tx)
+                cnt = j->tw - tx;
+            /* a full segment is read in place, a short one through mm */
+            const float *src = mc + b;
+            size_t ks = j->mstride;
+            if (cnt < SEG) {
+                for (int k = 0; k < aa; k++)
+                    memcpy(mm + k * SEG, mc + (size_t)k * j->mstride + (size_t)b,
+                           (size_t)cnt * sizeof(float));
+                src = mm;
+                ks = SEG;
             }
-            int ny = j->h - y0 < m ? j->h - y0 : m, nx = j->w - x0 < m ? j->w - x0 : m;
-            float *o = dst + (size_t)y0 * (size_t)j->w + (size_t)x0;
-            for (int i = 0; i < ny; i++)
-                for (int x = 0; x < nx; x++)
-                    o[(size_t)i * (size_t)j->w + (size_t)x] = y[i * m + x];
+            if (m == 4)
+                wino4_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
+            else
+                wino2_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
+            i += cnt;
         }
     }
 }
 
+/* Task t owns columns [b0, b0 + cap) of V and M, a 1/ntasks share. It
+ * takes runs of up to cap tiles from the shared counter (so a thread that
+ * runs slow takes fewer) and walks each through its columns: input
+ * transform, the a^2 sgemms on its columns, output transform. Tasks touch
+ * disjoint columns and disjoint output tiles, so they never wait for each
+ * other. */
+static void wino_task(void *vctx, int t)
+{
+    wino_job *j = vctx;
+    int a = j->m + 2, aa = a * a;
+    int b0 = (int)((long long)j->nt * t / j->ntasks);
+    int cap = (int)((long long)j->nt * (t + 1) / j->ntasks) - b0;
+    size_t usize = (size_t)j->cout * (size_t)j->cin;
+    for (;;) {
+        long long s = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);
+        if (s >= j->tiles)
+            break;
+        int n = j->tiles - s < cap ? (int)(j->tiles - s) : cap;
+        wino_input_range(j, s, b0, n);
+        for (int k = 0; k < aa; k++) {
+            /* forward: M[k] = u[k] V[k], u[k] (cout, cin); input gradient
+             * (cout, cin here are the gradient's channels): M[k] =
+             * u[k']^T V[k] with u[k'] (cin, cout) as the forward stores it */
+            int kk = j->perm ? j->perm[k / a] * a + j->perm[k % a] : k;
+            cblas_sgemm(CblasRowMajor, j->perm ? CblasTrans : CblasNoTrans, CblasNoTrans,
+                        j->cout, n, j->cin, 1.0f, j->u + (size_t)kk * usize,
+                        j->perm ? j->cout : j->cin, j->V + (size_t)k * j->vstride + (size_t)b0,
+                        j->nt, 0.0f, j->M + (size_t)k * j->mstride + (size_t)b0, j->nt);
+        }
+        wino_output_range(j, s, b0, n);
+    }
+}
+
+#define WINO_TASK_MIN_TILES 32 /* fewer columns per task than this: fewer tasks */
+
 /* out (cout, h, w) = conv(in (cin, h, w)) through Winograd F(m, 3) with the
- * transformed kernel u (a^2, cout, cin) and bias (cout) or NULL; ws holds
- * stylize_conv_algo_workspace_floats floats for (cin, cout, h, w). */
+ * transformed kernel u and bias (cout) or NULL. Forward (backward = 0): u
+ * is (a^2, cout, cin). Input gradient (backward = 1): u is the forward's
+ * (a^2, cin, cout), used permuted and transposed (the flipped kernel). ws
+ * holds stylize_conv_algo_workspace_floats floats for (cin, cout, h, w). */
 static void conv_winograd(float *out, const float *in, const float *u, const float *bias, int m,
-                          int cin, int cout, int h, int w, float *ws)
+                          int backward, int cin, int cout, int h, int w, float *ws)
 {
     if (h <= 0 || w <= 0)
         return;
     int a = m + 2, aa = a * a;
     int th = (h + m - 1) / m, tw = (w + m - 1) / m;
-    long long tiles = (long long)th * tw;
-    int block = (int)wino_block_tiles(m, cin, cout, h, w);
+    int nt = (int)wino_block_tiles(m, cin, cout, h, w);
     int nthr = stylize_parallel_threads();
-    wino_job j = {in, out, u, bias, ws, ws + (size_t)aa * (size_t)cin * (size_t)block,
-                  cin, cout, h, w, m, tw, 0, 0, nthr, 1};
-    for (long long t0 = 0; t0 < tiles; t0 += block) {
-        int nt = tiles - t0 < block ? (int)(tiles - t0) : block;
-        j.t0 = t0;
-        j.nt = nt;
-        int cmin = cin < cout ? cin : cout;
-        j.chunks = 1;
-        if (cmin < 4 * nthr) {
-            j.chunks = (nt + WINO_CHUNK - 1) / WINO_CHUNK;
-            if (j.chunks < 1)
-                j.chunks = 1;
-        }
-        j.M = ws + (size_t)aa * (size_t)cin * (size_t)nt;
-        stylize_parallel_run(nthr, wino_input_task, &j);
-        for (int k = 0; k < aa; k++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, nt, cin, 1.0f,
-                        u + (size_t)k * (size_t)cout * (size_t)cin, cin,
-                        j.V + (size_t)k * (size_t)cin * (size_t)nt, nt, 0.0f,
-                        j.M + (size_t)k * (size_t)cout * (size_t)nt, nt);
-        stylize_parallel_run(nthr, wino_output_task, &j);
-    }
+    int ntasks = nt / WINO_TASK_MIN_TILES < nthr ? nt / WINO_TASK_MIN_TILES : nthr;
+    size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
+    wino_job j = {in, out, u, bias, ws, ws + (size_t)aa * vstride, vstride, mstride,
+                  cin, cout, h, w, m, tw, (long long)th * tw, nt, ntasks < 1 ? 1 : ntasks,
+                  backward ? (m == 4 ? pi4 : pi2) : NULL, 0};
+    atomic_init(&j.next, 0);
+    run_blas_tasks(j.ntasks, wino_task, &j);
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -626,8 +853,8 @@ static void conv_winograd(float *out, const float *in, const float *u, const flo
 void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
                           float *ws)
 {
-    if (conv->algo != STYLIZE_CONV_IM2COL && conv->u_fwd)
-        conv_winograd(out, in, conv->u_fwd, conv->bias, conv->u_m, conv->cin, conv->cout, h, w, ws);
+    if (conv->u)
+        conv_winograd(out, in, conv->u, conv->bias, conv->u_m, 0, conv->cin, conv->cout, h, w, ws);
     else
         conv_im2col(out, in, conv->weight, conv->bias, conv->cin, conv->cout, h, w, ws);
 }
@@ -637,8 +864,8 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
 {
     /* dL/din[ci][p][q] = sum_{co,ky,kx} weight[co][ci][ky][kx] gout[co][p - ky + 1][q - kx + 1],
      * i.e. a pad-1 convolution of gout with weight_t and no bias. */
-    if (conv->algo != STYLIZE_CONV_IM2COL && conv->u_bwd)
-        conv_winograd(gin, gout, conv->u_bwd, NULL, conv->u_m, conv->cout, conv->cin, h, w, ws);
+    if (conv->u)
+        conv_winograd(gin, gout, conv->u, NULL, conv->u_m, 1, conv->cout, conv->cin, h, w, ws);
     else
         conv_im2col(gin, gout, conv->weight_t, NULL, conv->cout, conv->cin, h, w, ws);
 }

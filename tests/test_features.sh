@@ -71,12 +71,13 @@ SA="$IMG/coffee.png" SB="$IMG/brick.png"
 run "${C[@]}" --style "$SA,$SB" --content-mask "$T/left.png,$T/right.png" --size 48 -n 15 -o "$T/m1.png"
 run "${C[@]}" --style "$SB,$SA" --content-mask "$T/right.png,$T/left.png" --size 48 -n 15 -o "$T/m2.png"
 run "${C[@]}" --style "$SA,$SB" --content-mask "$T/right.png,$T/left.png" --size 48 -n 15 -o "$T/m3.png"
-check "masks: swapping styles with their masks is the same image" $PY -c "
+# (The same up to float summation order, which L-BFGS amplifies a little.)
+check "masks: swapping styles with their masks gives the same image, swapping only the masks another" $PY -c "
 import sys, numpy as np; from PIL import Image
-a, b = (np.asarray(Image.open(p), dtype=float) for p in sys.argv[1:3]); sys.exit(0 if np.abs(a - b).mean() < 0.5 else 1)" "$T/m1.png" "$T/m2.png"
-check "masks: swapping only the masks changes the image" $PY -c "
-import sys, numpy as np; from PIL import Image
-a, b = (np.asarray(Image.open(p), dtype=float) for p in sys.argv[1:3]); sys.exit(0 if np.abs(a - b).mean() > 2 else 1)" "$T/m1.png" "$T/m3.png"
+a, b, c = (np.asarray(Image.open(p), dtype=float) for p in sys.argv[1:4])
+same, other = np.abs(a - b).mean(), np.abs(a - c).mean()
+print('mean abs difference: styles and masks swapped %.2f, masks only %.2f' % (same, other))
+sys.exit(0 if same < 3 and other > 10 * same else 1)" "$T/m1.png" "$T/m2.png" "$T/m3.png"
 run "${C[@]}" --style "$SA,$SB" --content-mask "$T/full.png,$T/none.png" --size 48 -n 0 -o "$T/m4.png" --report "$T/m4.json"
 run "${C[@]}" --style "$SA" --size 48 -n 0 -o "$T/m5.png" --report "$T/m5.json"
 check "masks: full + empty mask equals the single style" json_get "$T/m4.json" "exit(0 if abs(r['loss_initial'] - $(json_get "$T/m5.json" 'r["loss_initial"]')) <= 1e-4 * r['loss_initial'] else 1)"

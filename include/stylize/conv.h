@@ -4,16 +4,19 @@
  * respect to the input only (the weights are constants: no weight gradient
  * is ever computed). The backward of a 3x3 pad-1 convolution is itself a
  * 3x3 pad-1 convolution with the kernel flipped and its in/out channels
- * swapped; stylize_conv_create precomputes that kernel once.
+ * swapped.
  *
- * Two algorithms: im2col + sgemm (the reference) and Winograd F(4x4, 3x3)
- * (or F(2x2, 3x3)), which needs 4x (2.25x) fewer multiplications and owns
- * the Winograd transforms of both kernels (36 (16) floats per channel pair
- * and direction, made when the algorithm is selected). Both directions run
- * through a caller-supplied workspace whose size is bounded by tiling
+ * Two algorithms: im2col + sgemm (the reference; owns the flipped backward
+ * kernel, 9 floats per channel pair) and Winograd F(4x4, 3x3) (or
+ * F(2x2, 3x3)), which needs 4x (2.25x) fewer multiplications and owns one
+ * transformed kernel, 36 (16) floats per channel pair, that serves both
+ * directions; it is made when the algorithm is selected. Winograd rounds
+ * differently: ~3e-6 RMS relative error (F(4x4)), ~3e-7 (F(2x2)) on VGG-like
+ * data, against ~2e-7 for im2col. Both directions run through a
+ * caller-supplied workspace whose size is bounded by tiling
  * (stylize_conv_workspace_floats), so no allocation happens in forward or
- * backward. The library's thread pool (stylize/threads.h) runs the im2col
- * and transform loops. */
+ * backward. Forward and backward split their work over the library's thread
+ * pool (stylize/threads.h), one sgemm per pool thread. */
 #ifndef STYLIZE_CONV_H
 #define STYLIZE_CONV_H
 
@@ -43,10 +46,10 @@ typedef struct stylize_conv stylize_conv; /* opaque */
 
 /* Creates a convolution over weight (cout, cin, 3, 3) and bias (cout), both
  * borrowed: the caller keeps them alive and unchanged until stylize_conv_free.
- * bias may be NULL (zero bias). The flipped backward kernel (cin, cout, 3, 3)
- * and, for a Winograd default algorithm, the transformed kernels are
- * allocated and owned by the convolution (stylize_conv_owned_bytes). *out is
- * owned by the caller and freed with stylize_conv_free. */
+ * bias may be NULL (zero bias). The kernel the default algorithm needs (the
+ * flipped backward kernel for im2col, the transformed kernel for Winograd)
+ * is allocated and owned by the convolution (stylize_conv_owned_bytes). *out
+ * is owned by the caller and freed with stylize_conv_free. */
 stylize_status stylize_conv_create(stylize_conv **out, const float *weight, const float *bias,
                                    int cin, int cout, stylize_error *err);
 void stylize_conv_free(stylize_conv *conv); /* NULL is allowed */
@@ -55,9 +58,9 @@ int stylize_conv_in_channels(const stylize_conv *conv);
 int stylize_conv_out_channels(const stylize_conv *conv);
 
 /* Selects the algorithm (default: stylize_conv_get_default_algo() at create).
- * Selecting a Winograd algorithm transforms the kernels (allocates; if that
- * fails the algorithm stays unchanged, see stylize_conv_get_algo); selecting
- * im2col frees them. The workspace need changes with the algorithm: query
+ * Makes the kernel the new algorithm needs and frees the old one (if the
+ * allocation fails the algorithm stays unchanged: see stylize_conv_get_algo).
+ * The workspace need changes with the algorithm: query
  * stylize_conv_workspace_floats again after this call. */
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo);
 stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv);
@@ -73,11 +76,15 @@ size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w);
 size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 
 /* Bytes that a convolution cin -> cout with algorithm algo allocates and owns
- * (backward kernel, Winograd kernels), excluding the borrowed weights. */
+ * (backward or Winograd kernel), excluding the borrowed weights. */
 size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout);
 
 /* out (cout, h, w) = conv(in (cin, h, w)) + bias. ws: workspace floats as above.
- * out and in must not overlap. */
+ * out and in must not overlap. With more than one thread (stylize/threads.h)
+ * the work runs on the library's pool with OpenBLAS switched to one thread
+ * for the duration of the call (its thread count is restored afterwards), so
+ * no other thread should call BLAS meanwhile. Forward and backward of
+ * different convolutions must not run concurrently on the same workspace. */
 void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
                           float *ws);
 
