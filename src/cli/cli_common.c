@@ -5,6 +5,10 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stylize/threads.h"
 
 /* Numbers start with a digit, a sign or a point: no leading white space
  * (strtod and friends would skip it). */
@@ -76,4 +80,20 @@ void cli_log(void *user, stylize_log_level level, const char *msg)
         fprintf(stderr, "%s: warning: %s\n", ctx->prog, msg);
     else
         fprintf(stderr, "%s\n", msg);
+}
+
+void cli_blas_autoselect(char **argv)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    const char *autosel = getenv("STYLIZE_BLAS_AUTO");
+    if (getenv("OPENBLAS_CORETYPE") || getenv("STYLIZE_BLAS_REEXEC") ||
+        (autosel && strcmp(autosel, "0") == 0) || (preload && strstr(preload, "vgpreload")))
+        return;
+    const char *hint = stylize_blas_coretype_hint();
+    if (!hint)
+        return;
+    if (setenv("OPENBLAS_CORETYPE", hint, 1) != 0 || setenv("STYLIZE_BLAS_REEXEC", "1", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the generic kernel */
 }

@@ -38,4 +38,12 @@ typedef struct {
 } cli_log_ctx;
 void cli_log(void *user, stylize_log_level level, const char *msg);
 
+/* OpenBLAS 0.3.21 does not recognise some recent x86 CPUs and falls back to
+ * its generic kernel, about ten times slower. When that happened, the CPU
+ * has AVX2/AVX-512, OPENBLAS_CORETYPE is unset and STYLIZE_BLAS_AUTO is not
+ * "0", this sets OPENBLAS_CORETYPE to the matching kernel and re-executes
+ * the program once (OpenBLAS reads it only when it loads). Skipped under
+ * valgrind. Returns only if nothing was done or the exec failed. */
+void cli_blas_autoselect(char **argv);
+
 #endif

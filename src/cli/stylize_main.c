@@ -415,6 +415,7 @@ static int load_image(stylize_image *img, const char *flag, const char *path)
 
 int main(int argc, char **argv)
 {
+    cli_blas_autoselect(argv);
     stylize_run_config cfg;
     stylize_run_defaults(&cfg);
     const char *content_arg = NULL, *style_arg = NULL, *texture = NULL, *output = NULL;

@@ -358,6 +358,7 @@ static int cmd_normalise(const parsed_args *a)
 
 int main(int argc, char **argv)
 {
+    cli_blas_autoselect(argv);
     parsed_args a;
     if (argc < 2)
         return usage_error("missing command (random, info, import or normalise)", NULL);
