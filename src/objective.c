@@ -184,10 +184,15 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
     obj->nreg = spec->n_regions > 0 ? spec->n_regions : 1;
     obj->depth = spec_depth(spec);
     spec_keep_pre(spec, obj->keep_pre);
-    st = stylize_net_create(&obj->net, w, spec->pool, obj->depth, spec->width, spec->height,
-                            obj->keep_pre, err);
-    if (st != STYLIZE_OK)
+    /* The network itself is created by stylize_objective_prepare, after the
+     * style targets (whose temporary networks are freed by then), so that
+     * the two never occupy memory together. Its size is checked now. */
+    if (stylize_net_memory_bytes(w, obj->depth, spec->width, spec->height, obj->keep_pre) == 0) {
+        st = stylize_error_set(err, STYLIZE_ERR_ARG,
+                               "image %dx%d is too small for layer %s (each pooling halves it)",
+                               spec->width, spec->height, stylize_vgg19_layer_name(obj->depth));
         goto fail;
+    }
     size_t nmax = 1, amax = 1, smax = 1;
     for (int i = 0; i < spec->n_content; i++) {
         int C, M;
@@ -297,10 +302,21 @@ static void update_norms(stylize_objective *obj)
     }
 }
 
+stylize_status stylize_objective_prepare(stylize_objective *obj, stylize_error *err)
+{
+    if (obj->net)
+        return STYLIZE_OK;
+    const stylize_objective_spec *s = &obj->spec;
+    return stylize_net_create(&obj->net, obj->weights, s->pool, obj->depth, s->width, s->height,
+                              obj->keep_pre, err);
+}
+
 stylize_status stylize_objective_set_content(stylize_objective *obj, const float *xc,
                                              stylize_error *err)
 {
-    (void)err;
+    stylize_status st = stylize_objective_prepare(obj, err);
+    if (st != STYLIZE_OK)
+        return st;
     stylize_net_forward(obj->net, xc);
     for (int i = 0; i < obj->spec.n_content; i++) {
         int c, h, w;
@@ -505,6 +521,11 @@ stylize_status stylize_objective_eval(void *user, const float *x, float *grad, d
     const stylize_objective_spec *s = &obj->spec;
     stylize_loss_breakdown *b = &obj->last;
     memset(b, 0, sizeof *b);
+    if (!obj->net) { /* prepare was not called: allocate now, once */
+        stylize_status st = stylize_objective_prepare(obj, err);
+        if (st != STYLIZE_OK)
+            return st;
+    }
     stylize_net_forward(obj->net, x);
     for (int i = 0; i < s->n_content; i++) {
         int c, h, w, l = s->content[i].layer;

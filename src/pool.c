@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "parallel.h"
+
 /* Index 0..3 of the first maximum of the window {a, b, c, d} (row-major
  * order: top-left, top-right, bottom-left, bottom-right); ties go to the
  * earlier element. A NaN counts as the maximum (the first NaN wins), so NaN
@@ -19,13 +21,20 @@ static int first_max(float a, float b, float c, float d)
     return idx;
 }
 
-void stylize_pool_forward(stylize_pool_kind kind, float *out, const float *in, int c, int h, int w)
+/* One pooling call, split over the thread pool by channel. */
+typedef struct {
+    stylize_pool_kind kind;
+    float *dst;
+    const float *a, *b;
+    int h, w;
+} pool_job;
+
+static void pool_forward_channel(stylize_pool_kind kind, float *out, const float *in, size_t ch,
+                                 int h, int w)
 {
-    if (c <= 0 || h <= 0 || w <= 0)
-        return;
     size_t wn = (size_t)w, plane = (size_t)h * wn;
     size_t oh = (size_t)h / 2, ow = (size_t)w / 2;
-    for (size_t ch = 0; ch < (size_t)c; ch++) {
+    {
         const float *src = in + ch * plane; /* (h, w) */
         float *dst = out + ch * oh * ow;    /* (oh, ow) */
         for (size_t y = 0; y < oh; y++) {
@@ -50,14 +59,26 @@ void stylize_pool_forward(stylize_pool_kind kind, float *out, const float *in, i
     }
 }
 
-void stylize_pool_backward(stylize_pool_kind kind, float *gin, const float *gout, const float *in,
-                           int c, int h, int w)
+static void forward_task(void *ctx, int ch)
+{
+    const pool_job *j = ctx;
+    pool_forward_channel(j->kind, j->dst, j->a, (size_t)ch, j->h, j->w);
+}
+
+void stylize_pool_forward(stylize_pool_kind kind, float *out, const float *in, int c, int h, int w)
 {
     if (c <= 0 || h <= 0 || w <= 0)
         return;
+    pool_job j = {kind, out, in, NULL, h, w};
+    stylize_parallel_run(c, forward_task, &j);
+}
+
+static void pool_backward_channel(stylize_pool_kind kind, float *gin, const float *gout,
+                                  const float *in, size_t ch, int h, int w)
+{
     size_t wn = (size_t)w, plane = (size_t)h * wn;
     size_t oh = (size_t)h / 2, ow = (size_t)w / 2;
-    for (size_t ch = 0; ch < (size_t)c; ch++) {
+    {
         const float *src = in + ch * plane;   /* (h, w) */
         const float *g = gout + ch * oh * ow; /* (oh, ow) */
         float *gi = gin + ch * plane;         /* (h, w) */
@@ -88,4 +109,19 @@ void stylize_pool_backward(stylize_pool_kind kind, float *gin, const float *gout
         if (h & 1) /* last row, floored away */
             memset(gi + (size_t)(h - 1) * wn, 0, wn * sizeof(float));
     }
+}
+
+static void backward_task(void *ctx, int ch)
+{
+    const pool_job *j = ctx;
+    pool_backward_channel(j->kind, j->dst, j->a, j->b, (size_t)ch, j->h, j->w);
+}
+
+void stylize_pool_backward(stylize_pool_kind kind, float *gin, const float *gout, const float *in,
+                           int c, int h, int w)
+{
+    if (c <= 0 || h <= 0 || w <= 0)
+        return;
+    pool_job j = {kind, gin, gout, in, h, w};
+    stylize_parallel_run(c, backward_task, &j);
 }

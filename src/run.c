@@ -440,15 +440,6 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a %dx%d image", w, h);
             goto scale_done;
         }
-        /* Content targets. */
-        if (content && spec.n_content > 0) {
-            if ((st = resized(&img, content, w, h, &borrowed, err)) != STYLIZE_OK)
-                goto scale_done;
-            to_input(c, &img, tmp);
-            release(&img, borrowed);
-            if ((st = stylize_objective_set_content(obj, tmp, err)) != STYLIZE_OK)
-                goto scale_done;
-        }
         /* Style targets. */
         for (int i = 0; i < c->n_styles && spec.n_style > 0; i++) {
             /* The style's longest side follows the output's at this scale; in
@@ -505,6 +496,18 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             if (st != STYLIZE_OK)
                 goto scale_done;
         }
+        /* Content targets. */
+        if (content && spec.n_content > 0) {
+            if ((st = resized(&img, content, w, h, &borrowed, err)) != STYLIZE_OK)
+                goto scale_done;
+            to_input(c, &img, tmp);
+            release(&img, borrowed);
+            if ((st = stylize_objective_set_content(obj, tmp, err)) != STYLIZE_OK)
+                goto scale_done;
+        }
+        /* The network for x, now that the style networks are freed. */
+        if ((st = stylize_objective_prepare(obj, err)) != STYLIZE_OK)
+            goto scale_done;
         /* Initial image. */
         if (k > 0) {
             if ((st = stylize_image_resize(&img, &result, w, h, err)) != STYLIZE_OK)

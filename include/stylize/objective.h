@@ -63,12 +63,17 @@ typedef struct {
 typedef struct stylize_objective stylize_objective; /* opaque */
 
 /* Validates spec (layer indices, weights finite and >= 0, at least one loss
- * layer) and allocates the network and every buffer for x of the spec's
- * size. w is borrowed and must outlive the objective. *out is owned by the
+ * layer, x large enough for the deepest layer) and allocates the targets and
+ * scratch buffers for x of the spec's size (the network: see prepare). w is borrowed and must outlive the objective. *out is owned by the
  * caller: free with stylize_objective_free. */
 stylize_status stylize_objective_create(stylize_objective **out, const stylize_weights *w,
                                         const stylize_objective_spec *spec, stylize_error *err);
 void stylize_objective_free(stylize_objective *obj);
+
+/* Allocates the network for x (idempotent). set_content calls it; call it
+ * after adding the styles (whose temporary networks are then already freed)
+ * and before the first evaluation, so that evaluations allocate nothing. */
+stylize_status stylize_objective_prepare(stylize_objective *obj, stylize_error *err);
 
 /* Bytes the objective allocates (network, targets, scratch). */
 size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_objective_spec *spec);
