@@ -84,8 +84,14 @@ def main():
     # sgemm throughput of this machine, now, through the same OpenBLAS.
     sgemm_tool = os.path.join(a.build, "tests", "stylize-sgemm-bench")
     sgemm = None
+    core = None
     if os.path.exists(sgemm_tool):
-        code, _, out = run([sgemm_tool, str(a.threads)])
+        env = dict(os.environ)
+        code, _, out = run([stylize, "--version"])
+        if code == 0 and "OpenBLAS core" in out:
+            core = out.split("OpenBLAS core")[1].strip(" )\n")
+            env.setdefault("OPENBLAS_CORETYPE", core)
+        code, _, out = run([sgemm_tool, str(a.threads)], env=env)
         if code == 0:
             sgemm = float(out.split()[0])
 
@@ -118,29 +124,33 @@ def main():
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
 
-    result = {"machine": {"cpus": os.cpu_count(), "threads": a.threads,
+    result = {"machine": {"cpus": os.cpu_count(), "threads": a.threads, "openblas_core": core,
                           "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")},
               "sgemm_gflops": sgemm, "sizes": rows, "date": time.strftime("%Y-%m-%d")}
     if a.torch:
+        # the default style weight for this convention (stylize_default_beta)
+        conv = json.load(open(weights))["input"]
+        scale = conv["pixel_scale"] / (sum(conv["std"]) / 3.0)
+        beta = 1e3 * (255.0 / scale) ** 2
         cp, sp, cw, ch = images(a.loss_size)
         report = os.path.join(tmp, "loss.json")
         cmd = [stylize, "--content", cp, "--style", sp, "--weights", weights, "--size", str(a.loss_size),
                "--iterations", str(a.loss_evals), "--max-evals", str(a.loss_evals), "--tolerance", "0",
-               "--alpha", "1", "--beta", "1", "--lbfgs-history", "10", "--threads", str(a.threads),
+               "--alpha", "1", "--beta", repr(beta), "--lbfgs-history", "10", "--threads", str(a.threads),
                "--report", report, "-o", os.path.join(tmp, "loss.png"), "-q"]
         if run(cmd)[0] == 0:
             r = json.load(open(report))
             code, _, out = run(["/usr/bin/python3", os.path.join(ROOT, "scripts/bench_torch.py"), "lbfgs",
-                                weights, cp, sp, str(a.threads), str(a.loss_evals), "1", "1"])
+                                weights, cp, sp, str(a.threads), str(a.loss_evals), "1", repr(beta)])
             if code == 0:
                 t = json.loads(out)
-                result["loss"] = {"size": a.loss_size, "evaluations": r["evaluations"], "stylize": r["loss_final"],
+                result["loss"] = {"size": a.loss_size, "beta": beta, "evaluations": r["evaluations"], "stylize": r["loss_final"],
                                   "torch_evaluations": t["evaluations"], "torch": t["loss_best"],
                                   "ratio": r["loss_final"] / t["loss_best"]}
     json.dump(result, open(a.json, "w"), indent=1)
 
-    print("machine: %s, %d cpus, %d threads; sgemm %s GFLOP/s" % (
-        result["machine"]["cpu"], result["machine"]["cpus"], a.threads, "%.0f" % sgemm if sgemm else "n/a"))
+    print("machine: %s, %d cpus, %d threads, OpenBLAS core %s; sgemm %s GFLOP/s" % (
+        result["machine"]["cpu"], result["machine"]["cpus"], a.threads, core or "?", "%.0f" % sgemm if sgemm else "n/a"))
     hdr = "| size | s/eval | GFLOP/s | peak RSS |"
     if a.torch:
         hdr += " torch s/eval | torch RSS | time ratio | memory ratio |"
@@ -158,8 +168,9 @@ def main():
         print(line)
     if "loss" in result:
         l = result["loss"]
-        print("loss after %d evaluations at %d px (alpha 1, beta 1): stylize %.6g, PyTorch L-BFGS %.6g (%d evaluations), ratio %.3f"
-              % (l["evaluations"], l["size"], l["stylize"], l["torch"], l["torch_evaluations"], l["ratio"]))
+        print("loss after %d evaluations at %d px (alpha 1, beta %.3g, from the content): stylize %.6g, "
+              "PyTorch L-BFGS %.6g (%d evaluations), ratio %.3f"
+              % (l["evaluations"], l["size"], l["beta"], l["stylize"], l["torch"], l["torch_evaluations"], l["ratio"]))
     print("JSON: %s" % a.json)
 
 

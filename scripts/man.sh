@@ -7,7 +7,7 @@
 set -euo pipefail
 prog="$1" name="$2"
 if [ $# -ge 3 ]; then exec >"$3.tmp"; trap 'rm -f "$3.tmp"' ERR; fi
-version=$("$prog" --version | head -1 | awk '{print $NF}')
+version=$("$prog" --version | head -1 | awk '{print $2}')
 "$prog" --help | awk -v name="$name" -v version="$version" '
 function esc(s) { gsub(/\\/, "\\e", s); gsub(/^\./, "\\\\\\&.", s); gsub(/-/, "\\-", s); return s }
 BEGIN {

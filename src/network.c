@@ -108,24 +108,22 @@ size_t stylize_net_memory_bytes(const stylize_weights *wt, int depth, int width,
             maxact = n;
     }
     total += 2 * maxact;
-    /* conv workspace: bounded by tiling, see conv.h */
-    size_t ws = 0;
+    /* conv workspace (bounded by tiling) and the kernels each conv owns, for
+     * the algorithm new convolutions get (conv.h) */
+    size_t ws = 0, owned = 0;
     int cin = 3;
+    stylize_conv_algo algo = stylize_conv_get_default_algo();
     for (int i = 0; i <= depth; i++) {
         if (stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_CONV) {
-            int cmax = cin > c[i] ? cin : c[i];
-            size_t need = (size_t)cmax * 9 * h[i] * w[i];
-            size_t row = (size_t)cmax * 9 * w[i];
-            if (need > STYLIZE_CONV_WORKSPACE_MAX_FLOATS)
-                need = row > STYLIZE_CONV_WORKSPACE_MAX_FLOATS ? row
-                                                               : STYLIZE_CONV_WORKSPACE_MAX_FLOATS;
+            size_t need = stylize_conv_algo_workspace_floats(algo, cin, c[i], h[i], w[i]);
             if (need > ws)
                 ws = need;
+            owned += stylize_conv_owned_bytes(algo, cin, c[i]);
         }
         cin = c[i];
     }
     total += ws;
-    return total * sizeof(float);
+    return total * sizeof(float) + owned;
 }
 
 stylize_status stylize_net_create(stylize_net **out, const stylize_weights *wt, stylize_pool_kind pool,

@@ -286,7 +286,8 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c)
     int W, H;
     if (!c->weights || output_size(c, &W, &H, NULL) != STYLIZE_OK)
         return 0;
-    size_t loaded = image_bytes(c->content) + image_bytes(c->init_image);
+    size_t loaded = image_bytes(c->content) + image_bytes(c->init_image) +
+                    c->weights->blob_floats * sizeof(float);
     for (int i = 0; i < c->n_styles && i < STYLIZE_MAX_STYLES; i++)
         loaded += 2 * image_bytes(c->styles[i]) + image_bytes(c->content_masks[i]) +
                   image_bytes(c->style_masks[i]);
@@ -315,8 +316,8 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c)
             if (depth >= 0) {
                 size_t sb = stylize_net_memory_bytes(c->weights, depth, sw, sh, NULL) +
                             (size_t)3 * sw * sh * sizeof(float);
-                if (sb > bytes / 2)
-                    bytes += sb - bytes / 2; /* the style network lives before the optimiser's buffers */
+                if (sb > bytes)
+                    bytes = sb; /* the style networks are freed before x's network exists */
             }
         }
         if (bytes > peak)

@@ -455,7 +455,7 @@ int main(int argc, char **argv)
         case 'w': weights_arg = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        case 'V': printf("stylize %s\n", STYLIZE_VERSION); return 0;
+        case 'V': printf("stylize %s (OpenBLAS core %s)\n", STYLIZE_VERSION, stylize_blas_core()); return 0;
         case OPT_NORMGRAD: cfg.normalize_gradients = 1; break;
 #define NUM(flag, lo, hi, dst)                                                              \
     if (cli_parse_double(optarg, lo, hi, &d) != 0) {                                        \
