@@ -363,22 +363,9 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage_error("missing command (random, info, import or normalise)", NULL);
     const char *cmd = argv[1];
-    if (cmd[0] == '-') {
-        /* Only --help / --version before a command. */
-        int rc = parse_args(argc, argv, 1, &a);
-        if (rc)
-            return rc;
-        if (a.help) {
-            print_help(stdout);
-            return EXIT_OK_;
-        }
-        if (a.version) {
-            printf("%s %s\n", PROG, STYLIZE_VERSION);
-            return EXIT_OK_;
-        }
-        return usage_error("an option must follow a command, got", cmd);
-    }
-    int rc = parse_args(argc, argv, 2, &a);
+    /* Only --help / --version may come before a command. */
+    int first = cmd[0] == '-' ? 1 : 2;
+    int rc = parse_args(argc, argv, first, &a);
     if (rc)
         return rc;
     if (a.help) {
@@ -389,6 +376,8 @@ int main(int argc, char **argv)
         printf("%s %s\n", PROG, STYLIZE_VERSION);
         return EXIT_OK_;
     }
+    if (first == 1)
+        return usage_error("an option must follow a command, got", cmd);
     if (strcmp(cmd, "random") == 0)
         return cmd_random(&a);
     if (strcmp(cmd, "info") == 0)
