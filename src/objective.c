@@ -26,6 +26,7 @@ struct stylize_objective {
     double area[NL][NR];             /* sum of mask[i][r] (M without masks) */
     double content_norm[NL];         /* per content entry */
     double style_norm[NL][NR];       /* per style entry and region */
+    double last_area_s[NL];          /* per style entry: area behind the last style Grams */
     int has_content, n_styles_added;
     float *D;        /* (Nmax, Nmax) scratch for the style gradient */
     float *fm;       /* (max style-layer size) masked features, masks only */
@@ -405,7 +406,7 @@ stylize_status stylize_objective_add_style_region(stylize_objective *obj, int re
         int c, h, w;
         const float *F = stylize_net_output(snet, s->style[i].layer, &c, &h, &w);
         double area_s = (double)h * w;
-        float *G = obj->G[i][region]; /* free until the next eval */
+        float *G = obj->G[i][region]; /* free until the next eval; see last_style_grams */
         if (smask) {
             area_s = mask_to_layer(lm, smask, sw, sh, s->style[i].layer, tmp);
             for (int ch = 0; ch < c; ch++)
@@ -415,6 +416,7 @@ stylize_status stylize_objective_add_style_region(stylize_objective *obj, int re
         } else {
             stylize_gram(G, F, c, h * w);
         }
+        obj->last_area_s[i] = area_s;
         if (!(area_s > 0))
             continue; /* the mask selects nothing at this layer */
         float k = (float)(blend * obj->area[i][region] / area_s);
@@ -435,6 +437,44 @@ stylize_status stylize_objective_add_style(stylize_objective *obj, const float *
                                            double blend, stylize_error *err)
 {
     return stylize_objective_add_style_region(obj, 0, xs, sw, sh, NULL, blend, err);
+}
+
+stylize_status stylize_objective_last_style_grams(const stylize_objective *obj, int region,
+                                                  float *const *grams, double *areas)
+{
+    const stylize_objective_spec *s = &obj->spec;
+    if (region < 0 || region >= obj->nreg)
+        return STYLIZE_ERR_ARG;
+    for (int i = 0; i < s->n_style; i++) {
+        int C, M;
+        layer_shape(obj->weights, s->style[i].layer, s->width, s->height, &C, &M);
+        memcpy(grams[i], obj->G[i][region], (size_t)C * C * sizeof(float));
+        areas[i] = obj->last_area_s[i];
+    }
+    return STYLIZE_OK;
+}
+
+stylize_status stylize_objective_add_style_grams(stylize_objective *obj, int region,
+                                                 const float *const *grams, const double *areas,
+                                                 double blend, stylize_error *err)
+{
+    const stylize_objective_spec *s = &obj->spec;
+    if (region < 0 || region >= obj->nreg)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "style region %d out of range", region);
+    if (!isfinite(blend) || blend < 0)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "style blend weight %g must be >= 0", blend);
+    for (int i = 0; i < s->n_style; i++) {
+        int C, M;
+        layer_shape(obj->weights, s->style[i].layer, s->width, s->height, &C, &M);
+        if (!(areas[i] > 0))
+            continue;
+        float k = (float)(blend * obj->area[i][region] / areas[i]);
+        for (size_t j = 0; j < (size_t)C * C; j++)
+            obj->A[i][region][j] += k * grams[i][j];
+    }
+    obj->n_styles_added++;
+    update_norms(obj);
+    return STYLIZE_OK;
 }
 
 /* Adds scale * g / (|g|_1 + 1e-8) into grad. */

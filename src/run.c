@@ -156,6 +156,90 @@ static const stylize_loss_breakdown *find_breakdown(const scale_ctx *s, double v
     return &s->ring[(s->ring_next - 1) & 3];
 }
 
+/* One style image's Gram matrices at one size, per style entry. */
+typedef struct {
+    int style, sw, sh, n;
+    float *grams[STYLIZE_VGG19_NLAYERS];  /* (N_i, N_i) each */
+    double areas[STYLIZE_VGG19_NLAYERS];
+} cache_entry;
+
+struct stylize_style_cache {
+    cache_entry *entries;
+    int n, cap, hits;
+};
+
+stylize_status stylize_style_cache_create(stylize_style_cache **out, stylize_error *err)
+{
+    *out = calloc(1, sizeof **out);
+    return *out ? STYLIZE_OK : stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory");
+}
+
+void stylize_style_cache_free(stylize_style_cache *cache)
+{
+    if (!cache)
+        return;
+    for (int e = 0; e < cache->n; e++)
+        for (int i = 0; i < cache->entries[e].n; i++)
+            free(cache->entries[e].grams[i]);
+    free(cache->entries);
+    free(cache);
+}
+
+int stylize_style_cache_hits(const stylize_style_cache *cache)
+{
+    return cache ? cache->hits : 0;
+}
+
+static cache_entry *cache_find(stylize_style_cache *cache, int style, int sw, int sh)
+{
+    for (int e = 0; cache && e < cache->n; e++)
+        if (cache->entries[e].style == style && cache->entries[e].sw == sw && cache->entries[e].sh == sh)
+            return &cache->entries[e];
+    return NULL;
+}
+
+/* Saves the Gram matrices the objective just computed for style i at (sw, sh).
+ * A failure to allocate only means no caching. */
+static void cache_store(stylize_style_cache *cache, const stylize_weights *w,
+                        const stylize_objective_spec *spec, stylize_objective *obj, int region,
+                        int style, int sw, int sh)
+{
+    if (!cache)
+        return;
+    if (cache->n == cache->cap) {
+        int nc = cache->cap ? 2 * cache->cap : 8;
+        cache_entry *ne = realloc(cache->entries, (size_t)nc * sizeof *ne);
+        if (!ne)
+            return;
+        cache->entries = ne;
+        cache->cap = nc;
+    }
+    cache_entry *e = &cache->entries[cache->n];
+    memset(e, 0, sizeof *e);
+    e->style = style, e->sw = sw, e->sh = sh, e->n = spec->n_style;
+    for (int i = 0; i < spec->n_style; i++) {
+        int c = w->layers[0].out_ch;
+        /* channels of the style layer: the conv that feeds it */
+        int k = -1;
+        for (int l = 0; l <= spec->style[i].layer; l++)
+            if (stylize_vgg19_layer_kind(l) == STYLIZE_LAYER_CONV)
+                k++;
+        c = w->layers[k].out_ch;
+        e->grams[i] = malloc((size_t)c * c * sizeof(float));
+        if (!e->grams[i]) {
+            for (int j = 0; j < i; j++)
+                free(e->grams[j]);
+            return;
+        }
+    }
+    if (stylize_objective_last_style_grams(obj, region, e->grams, e->areas) != STYLIZE_OK) {
+        for (int i = 0; i < spec->n_style; i++)
+            free(e->grams[i]);
+        return;
+    }
+    cache->n++;
+}
+
 /* "out.png" + 12 -> "out_0012.png" */
 static void snapshot_path(char *buf, size_t cap, const char *out, int iteration)
 {
@@ -456,6 +540,31 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             int side = (int)lround(c->style_scale * base * rel);
             int sw, sh;
             stylize_image_fit(styles[i]->width, styles[i]->height, side < 1 ? 1 : side, &sw, &sh);
+            cache_entry *hit = cache_find(c->style_cache, i, sw, sh);
+            if (hit) { /* a batch: this style's Gram matrices at this size are known */
+                if (masked) {
+                    float *cm = malloc((size_t)w * h * sizeof(float));
+                    if (!cm) {
+                        st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a mask");
+                        goto scale_done;
+                    }
+                    st = mask_at(cm, c->content_masks[i], w, h, err);
+                    if (st == STYLIZE_OK)
+                        st = stylize_objective_set_region_mask(obj, i, cm, err);
+                    free(cm);
+                    if (st == STYLIZE_OK)
+                        st = stylize_objective_add_style_grams(obj, i, (const float *const *)hit->grams,
+                                                               hit->areas, 1.0, err);
+                } else {
+                    st = stylize_objective_add_style_grams(obj, 0, (const float *const *)hit->grams,
+                                                           hit->areas, c->style_blend[i] / blend_sum, err);
+                }
+                if (st != STYLIZE_OK)
+                    goto scale_done;
+                c->style_cache->hits++;
+                stylize_log(&c->log, STYLIZE_LOG_INFO, "style %d: targets at %dx%d reused", i + 1, sw, sh);
+                continue;
+            }
             float *xs = malloc((size_t)3 * sw * sh * sizeof(float));
             float *smask = NULL;
             if (!xs) {
@@ -496,6 +605,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             free(xs);
             if (st != STYLIZE_OK)
                 goto scale_done;
+            cache_store(c->style_cache, c->weights, &spec, obj, masked ? i : 0, i, sw, sh);
         }
         /* Content targets. */
         if (content && spec.n_content > 0) {

@@ -132,6 +132,20 @@ check "batch exit 8 ($rc)" [ $rc -eq 8 ]
 check "batch wrote the good ones" [ -s "$T/batch/chelsea.png" -a -s "$T/batch/astronaut.png" ]
 check "batch names the bad input" grep -q "bad.png" "$T/batch.err"
 check "batch summary" grep -q "1 of 3 contents failed" "$T/batch.err"
+# The style's targets are computed once for the whole batch, and a batch
+# output is the same image as a run on that content alone.
+"$STYLIZE" --weights "$W" --style "$IMG/coffee.png" --content "$IMG/chelsea.png" "$IMG/astronaut.png" "$IMG/rocket.jpg" \
+    --output-dir "$T/batch" --size 32 -n 3 --print-every 100 2>"$T/batch3.err"
+check "batch reuses the style targets for every content after the first" [ "$(grep -c 'targets at .* reused' "$T/batch3.err")" -eq 2 ]
+"$STYLIZE" --weights "$W" --style "$IMG/coffee.png" --content "$IMG/rocket.jpg" --size 32 -n 3 -o "$T/single.png" --quiet
+check "batch output equals a single run" cmp -s "$T/batch/rocket.png" "$T/single.png"
+mkdir -p "$T/batchm"
+"$STYLIZE" --weights "$W" --style "$IMG/coffee.png,$IMG/brick.png" --content-mask "$T/left.png,$T/right.png" \
+    --content "$IMG/chelsea.png" "$IMG/rocket.jpg" --output-dir "$T/batchm" --size 32 -n 2 --print-every 100 2>"$T/batchm.err"
+check "masked batch reuses both styles' targets" [ "$(grep -c 'targets at .* reused' "$T/batchm.err")" -eq 2 ]
+"$STYLIZE" --weights "$W" --style "$IMG/coffee.png,$IMG/brick.png" --content-mask "$T/left.png,$T/right.png" \
+    --content "$IMG/rocket.jpg" --size 32 -n 2 -o "$T/singlem.png" --quiet
+check "masked batch output equals a single run" cmp -s "$T/batchm/rocket.png" "$T/singlem.png"
 # A directory and a list file as content.
 mkdir -p "$T/in" "$T/batch2" && cp "$IMG/chelsea.png" "$IMG/coffee.png" "$T/in/"
 run --style "$IMG/brick.png" --content "$T/in" --output-dir "$T/batch2" --size 32 -n 1

@@ -103,6 +103,20 @@ stylize_status stylize_objective_add_style_region(stylize_objective *obj, int re
                                                   int sw, int sh, const float *smask, double blend,
                                                   stylize_error *err);
 
+/* Right after add_style or add_style_region (before any evaluation): copies
+ * the style image's Gram matrices, per style entry i into grams[i] (N_i x N_i
+ * floats, caller's buffers), and the positions (or mask area) behind each
+ * into areas[i]. With add_style_grams they let a batch compute a style's
+ * targets once for many contents. */
+stylize_status stylize_objective_last_style_grams(const stylize_objective *obj, int region,
+                                                  float *const *grams, double *areas);
+
+/* A_l,r += blend * (area_x / areas[i]) grams[i]: style targets from Gram
+ * matrices saved with last_style_grams (same layers and weights). */
+stylize_status stylize_objective_add_style_grams(stylize_objective *obj, int region,
+                                                 const float *const *grams, const double *areas,
+                                                 double blend, stylize_error *err);
+
 /* Value and gradient (3, height, width) at x: a stylize_objective_fn (optim.h)
  * with user = the objective. Fails with STYLIZE_ERR_NUMERIC on NaN/Inf. */
 stylize_status stylize_objective_eval(void *obj, const float *x, float *grad, double *value,

@@ -42,6 +42,17 @@ typedef enum {
 stylize_status stylize_parse_layers(const char *s, stylize_layer_weight *out, int *n,
                                     stylize_error *err);
 
+/* Style targets kept between runs that share their styles and settings (a
+ * batch over several contents): each style's Gram matrices at each style
+ * size are computed once. Owned by the caller; free with
+ * stylize_style_cache_free. Only valid for runs with the same weights,
+ * pooling, style layers, styles and style masks. */
+typedef struct stylize_style_cache stylize_style_cache;
+stylize_status stylize_style_cache_create(stylize_style_cache **out, stylize_error *err);
+void stylize_style_cache_free(stylize_style_cache *cache); /* NULL is allowed */
+/* Number of times the cache supplied a style's targets. */
+int stylize_style_cache_hits(const stylize_style_cache *cache);
+
 typedef struct {
     /* Network. */
     const stylize_weights *weights; /* borrowed */
@@ -93,6 +104,7 @@ typedef struct {
     /* Control. */
     volatile sig_atomic_t *stop_flag; /* non-NULL and non-zero: stop after the current evaluation */
     size_t max_memory;    /* 0: no limit; else fail before starting if the estimate exceeds it */
+    stylize_style_cache *style_cache; /* NULL: compute style targets every run */
     int inject_nan_at;    /* tests only: evaluation number whose loss becomes NaN (0: never) */
     stylize_logger log;
     /* Settings echoed into the report (may be NULL): key/value strings. */

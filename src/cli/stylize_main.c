@@ -862,6 +862,9 @@ int main(int argc, char **argv)
     progress_ctx pc = {quiet, isatty(2), print_every, 0, ""};
 
     int n_jobs = texture ? 1 : n_contents, failures = 0;
+    stylize_style_cache *cache = NULL;
+    if (n_jobs > 1 && stylize_style_cache_create(&cache, &e) == STYLIZE_OK)
+        cfg.style_cache = cache; /* the styles' targets are computed once for the batch */
     for (int j = 0; j < n_jobs && !g_stop; j++) {
         stylize_image content = {0};
         char outbuf[4096], label[256];
@@ -915,6 +918,7 @@ int main(int argc, char **argv)
         cli_error(prog, "%d of %d contents failed", failures, n_jobs);
         rc = EXIT_PARTIAL;
     }
+    stylize_style_cache_free(cache);
 out:
     for (int i = 0; i < n_loaded; i++)
         stylize_image_free(&styles[i]);
