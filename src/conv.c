@@ -545,6 +545,21 @@ static void interleave(float *row, int s, const float Y[4][SEG], int n)
             row[s * t + j] = Y[j][t];
 }
 
+/* Writes one output row of n tiles of width s (Y[j][t]: column j of tile t)
+ * at row: interleaved when every tile fits (full), else clipped to the
+ * avail columns left in the image. Shared by the F(4, 3) and F(2, 3) paths. */
+static void store_tile_row(float *row, int s, const float Y[4][SEG], int n, int full, int avail)
+{
+    if (full) {
+        interleave(row, s, Y, n);
+        return;
+    }
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < s && s * t + j < avail; j++)
+            row[s * t + j] = Y[j][t];
+}
+
+
 /* o[k * 6 ks + t] = (B^T d(t))[k], k < 6, for the six rows d0..d5 of SEG
  * lanes (F(4, 3)), with
  *   B^T = [1 -5/2 0 5/2 -1 0; 0 -1 3/2 3/2 -1 0; 0 -1 7/2 -7/2 1 0;
@@ -677,13 +692,7 @@ static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
             Y[3][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5 + bias;
         }
         float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
-        if (full) {
-            interleave(row, 4, Y, n);
-        } else {
-            for (int t = 0; t < n; t++)
-                for (int j = 0; j < 4 && x0 + 4 * t + j < w; j++)
-                    row[4 * t + j] = Y[j][t];
-        }
+        store_tile_row(row, 4, Y, n, full, w - x0);
     }
 }
 
@@ -710,13 +719,7 @@ static void wino2_output_seg(float *plane, int h, int w, int ty, int tx, int n,
             Y[1][t] = T[r][1][t] - T[r][2][t] - T[r][3][t] + bias;
         }
         float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
-        if (full) {
-            interleave(row, 2, Y, n);
-        } else {
-            for (int t = 0; t < n; t++)
-                for (int j = 0; j < 2 && x0 + 2 * t + j < w; j++)
-                    row[2 * t + j] = Y[j][t];
-        }
+        store_tile_row(row, 2, Y, n, full, w - x0);
     }
 }
 
