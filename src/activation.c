@@ -13,6 +13,7 @@ typedef struct {
     float *dst;
     const float *a; /* forward: input; backward: gout */
     const float *b; /* backward: forward output */
+    uint8_t *bits;  /* forward_mask: mask out; backward_mask: mask in */
     size_t n;
 } relu_job;
 
@@ -40,6 +41,45 @@ static void relu_bwd_range(float *gin, const float *gout, const float *out, size
     }
 }
 
+/* relu_fwd_range plus the mask bits; lo is a multiple of 8 (bits is the
+ * mask of element 0 of the whole tensor). */
+static void relu_fwd_mask_range(float *out, const float *in, size_t lo, size_t hi, uint8_t *bits)
+{
+    relu_fwd_range(out + lo, in + lo, hi - lo);
+    for (size_t i = lo; i < hi; i += 8) {
+        unsigned byte = 0;
+        for (size_t k = 0; k < 8 && i + k < hi; k++)
+            byte |= (unsigned)(out[i + k] > 0.0f) << k;
+        bits[i / 8] = (uint8_t)byte;
+    }
+}
+
+static void relu_bwd_mask_range(float *gin, const float *gout, size_t lo, size_t hi,
+                                const uint8_t *bits)
+{
+    for (size_t i = lo; i < hi; i++) {
+        float g = gout[i];
+        uint32_t v, mask = (uint32_t)0 - (uint32_t)((bits[i / 8] >> (i % 8)) & 1u);
+        memcpy(&v, &g, sizeof v);
+        v &= mask;
+        memcpy(&gin[i], &v, sizeof v);
+    }
+}
+
+static void fwd_mask_task(void *ctx, int t)
+{
+    const relu_job *j = ctx;
+    size_t lo = (size_t)t * RELU_BLOCK, hi = lo + RELU_BLOCK < j->n ? lo + RELU_BLOCK : j->n;
+    relu_fwd_mask_range(j->dst, j->a, lo, hi, j->bits);
+}
+
+static void bwd_mask_task(void *ctx, int t)
+{
+    const relu_job *j = ctx;
+    size_t lo = (size_t)t * RELU_BLOCK, hi = lo + RELU_BLOCK < j->n ? lo + RELU_BLOCK : j->n;
+    relu_bwd_mask_range(j->dst, j->a, lo, hi, j->bits);
+}
+
 static void fwd_task(void *ctx, int t)
 {
     const relu_job *j = ctx;
@@ -60,7 +100,7 @@ void stylize_relu_forward(float *out, const float *in, size_t n)
         relu_fwd_range(out, in, n);
         return;
     }
-    relu_job j = {out, in, NULL, n};
+    relu_job j = {out, in, NULL, NULL, n};
     stylize_parallel_run((int)((n + RELU_BLOCK - 1) / RELU_BLOCK), fwd_task, &j);
 }
 
@@ -70,6 +110,18 @@ void stylize_relu_backward(float *gin, const float *gout, const float *out, size
         relu_bwd_range(gin, gout, out, n);
         return;
     }
-    relu_job j = {gin, gout, out, n};
+    relu_job j = {gin, gout, out, NULL, n};
     stylize_parallel_run((int)((n + RELU_BLOCK - 1) / RELU_BLOCK), bwd_task, &j);
+}
+
+void stylize_relu_forward_mask(float *out, const float *in, size_t n, uint8_t *bits)
+{
+    relu_job j = {out, in, NULL, bits, n};
+    stylize_parallel_run((int)((n + RELU_BLOCK - 1) / RELU_BLOCK), fwd_mask_task, &j);
+}
+
+void stylize_relu_backward_mask(float *gin, const float *gout, const uint8_t *bits, size_t n)
+{
+    relu_job j = {gin, gout, NULL, (uint8_t *)bits, n};
+    stylize_parallel_run((int)((n + RELU_BLOCK - 1) / RELU_BLOCK), bwd_mask_task, &j);
 }

@@ -1,6 +1,7 @@
 /* The VGG-19 feature network: forward and input-gradient backward. */
 #include "stylize/network.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,28 +47,54 @@ static int conv_ordinal(int layer)
     return k;
 }
 
+/* Where each layer's output goes. */
+enum { DEST_OWN = -1, DEST_NEXT = -2 }; /* else 0 or 1: a scratch buffer */
+
+typedef struct {
+    int c[STYLIZE_VGG19_NLAYERS]; /* output shape of each layer: (c, h, w) */
+    int h[STYLIZE_VGG19_NLAYERS];
+    int w[STYLIZE_VGG19_NLAYERS];
+    /* DEST_OWN: a buffer of its own; DEST_NEXT: the buffer of layer i + 1
+     * (a conv writing into its ReLU's buffer, which then runs in place);
+     * 0 or 1: scratch[0] or scratch[1] (not kept after the forward) */
+    signed char dest[STYLIZE_VGG19_NLAYERS];
+    unsigned char bits[STYLIZE_VGG19_NLAYERS];   /* ReLU keeps a bit mask for the backward */
+    unsigned char argmax[STYLIZE_VGG19_NLAYERS]; /* max pooling keeps its argmax indices */
+    size_t maxact;                               /* floats of each scratch buffer */
+} net_plan;
+
 struct stylize_net {
     const stylize_weights *weights; /* borrowed */
     stylize_pool_kind pool;
     int depth;                       /* last layer run */
     int width, height;               /* input size */
-    int c[STYLIZE_VGG19_NLAYERS];    /* output shape of each layer: (c, h, w) */
-    int h[STYLIZE_VGG19_NLAYERS];
-    int w[STYLIZE_VGG19_NLAYERS];
+    int lean;                        /* only the layers in keep[] are readable */
+    unsigned char keep[STYLIZE_VGG19_NLAYERS];
+    net_plan plan;
     float *act[STYLIZE_VGG19_NLAYERS];   /* output of each layer (c, h, w); may alias */
     unsigned char owns[STYLIZE_VGG19_NLAYERS]; /* act[i] was allocated for layer i */
+    uint8_t *bits[STYLIZE_VGG19_NLAYERS];      /* ReLU masks ((c h w + 7) / 8 bytes), lean only */
+    uint8_t *argmax[STYLIZE_VGG19_NLAYERS];    /* max-pool indices, (c, h, w) bytes, lean only */
     stylize_conv *conv[STYLIZE_VGG19_NLAYERS]; /* conv layers only */
     const float *input;              /* x of the last forward (3, height, width), borrowed */
-    float *grad[2];                  /* ping-pong gradient buffers, max activation size each */
+    /* Two buffers of the largest activation: the layers passing through in
+     * the forward (lean) and the ping-pong gradients of the backward. */
+    float *scratch[2];
     float *ws;                       /* conv workspace, max over layers */
     size_t ws_floats;
 };
 
-/* Shapes of every layer up to depth; returns 0 if a pooled size reaches 0. */
-static int plan_shapes(const stylize_weights *wt, int depth, int width, int height, int *c, int *h,
-                       int *w)
+/* Shapes and buffers of every layer up to depth; returns 0 if a pooled size
+ * reaches 0. Without keep every output gets a buffer of its own (a conv
+ * shares its ReLU's, except at depth). With keep only the layers in it do:
+ * the others pass through the two scratch buffers, and for the backward each
+ * such ReLU keeps a bit mask and max pooling its argmax indices. */
+static int plan_net(net_plan *p, const stylize_weights *wt, stylize_pool_kind pool, int depth,
+                    int width, int height, const unsigned char *keep)
 {
+    memset(p, 0, sizeof *p);
     int cc = 3, hh = height, ww = width;
+    p->maxact = (size_t)3 * width * height;
     for (int i = 0; i <= depth; i++) {
         switch (stylize_vgg19_layer_kind(i)) {
         case STYLIZE_LAYER_CONV: cc = wt->layers[conv_ordinal(i)].out_ch; break;
@@ -79,55 +106,76 @@ static int plan_shapes(const stylize_weights *wt, int depth, int width, int heig
                 return 0;
             break;
         }
-        c[i] = cc, h[i] = hh, w[i] = ww;
+        p->c[i] = cc, p->h[i] = hh, p->w[i] = ww;
+        size_t n = (size_t)cc * hh * ww;
+        if (n > p->maxact)
+            p->maxact = n;
+    }
+    int in_scratch = -1; /* the scratch buffer holding layer i's input, or -1 */
+    for (int i = 0; i <= depth; i++) {
+        stylize_layer_kind kind = stylize_vgg19_layer_kind(i);
+        int next_relu = i < depth && stylize_vgg19_layer_kind(i + 1) == STYLIZE_LAYER_RELU;
+        if (!keep) {
+            p->dest[i] = kind == STYLIZE_LAYER_CONV && i < depth ? DEST_NEXT : DEST_OWN;
+            continue;
+        }
+        if (keep[i])
+            p->dest[i] = DEST_OWN;
+        else if (kind == STYLIZE_LAYER_CONV && next_relu && keep[i + 1])
+            p->dest[i] = DEST_NEXT;
+        else if (kind == STYLIZE_LAYER_RELU && in_scratch >= 0)
+            p->dest[i] = (signed char)in_scratch; /* in place */
+        else
+            p->dest[i] = (signed char)(in_scratch == 0 ? 1 : 0);
+        in_scratch = p->dest[i] >= 0 ? p->dest[i] : -1;
+        if (kind == STYLIZE_LAYER_RELU && !keep[i])
+            p->bits[i] = 1;
+        if (kind == STYLIZE_LAYER_POOL && pool == STYLIZE_POOL_MAX)
+            p->argmax[i] = 1;
     }
     return 1;
 }
 
-/* Whether layer i gets its own activation buffer (else conv i writes into
- * the buffer of relu i+1, which then runs in place). */
-static int layer_owns(int i, int depth, const unsigned char *keep_pre)
+static size_t plan_elems(const net_plan *p, int i)
 {
-    if (stylize_vgg19_layer_kind(i) != STYLIZE_LAYER_CONV)
-        return 1;
-    return i == depth || (keep_pre && keep_pre[i]);
+    return (size_t)p->c[i] * p->h[i] * p->w[i];
 }
 
 size_t stylize_net_memory_bytes(const stylize_weights *wt, int depth, int width, int height,
-                                const unsigned char *keep_pre)
+                                const unsigned char *keep)
 {
-    int c[STYLIZE_VGG19_NLAYERS], h[STYLIZE_VGG19_NLAYERS], w[STYLIZE_VGG19_NLAYERS];
-    if (depth < 0 || depth >= STYLIZE_VGG19_NLAYERS || !plan_shapes(wt, depth, width, height, c, h, w))
+    net_plan p;
+    if (depth < 0 || depth >= STYLIZE_VGG19_NLAYERS ||
+        !plan_net(&p, wt, STYLIZE_POOL_MAX, depth, width, height, keep))
         return 0;
-    size_t total = 0, maxact = (size_t)3 * width * height;
+    size_t floats = 2 * p.maxact, bytes = 0;
     for (int i = 0; i <= depth; i++) {
-        size_t n = (size_t)c[i] * h[i] * w[i];
-        if (layer_owns(i, depth, keep_pre))
-            total += n;
-        if (n > maxact)
-            maxact = n;
+        if (p.dest[i] == DEST_OWN)
+            floats += plan_elems(&p, i);
+        if (p.bits[i])
+            bytes += (plan_elems(&p, i) + 7) / 8;
+        if (p.argmax[i])
+            bytes += plan_elems(&p, i);
     }
-    total += 2 * maxact;
     /* conv workspace (bounded by tiling) and the kernels each conv owns, for
      * the algorithm new convolutions get (conv.h) */
-    size_t ws = 0, owned = 0;
+    size_t ws = 0;
     int cin = 3;
     stylize_conv_algo algo = stylize_conv_get_default_algo();
     for (int i = 0; i <= depth; i++) {
         if (stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_CONV) {
-            size_t need = stylize_conv_algo_workspace_floats(algo, cin, c[i], h[i], w[i]);
+            size_t need = stylize_conv_algo_workspace_floats(algo, cin, p.c[i], p.h[i], p.w[i]);
             if (need > ws)
                 ws = need;
-            owned += stylize_conv_owned_bytes(algo, cin, c[i]);
+            bytes += stylize_conv_owned_bytes(algo, cin, p.c[i]);
         }
-        cin = c[i];
+        cin = p.c[i];
     }
-    total += ws;
-    return total * sizeof(float) + owned;
+    return (floats + ws) * sizeof(float) + bytes;
 }
 
 stylize_status stylize_net_create(stylize_net **out, const stylize_weights *wt, stylize_pool_kind pool,
-                                  int depth, int width, int height, const unsigned char *keep_pre,
+                                  int depth, int width, int height, const unsigned char *keep,
                                   stylize_error *err)
 {
     stylize_status st;
@@ -144,18 +192,19 @@ stylize_status stylize_net_create(stylize_net **out, const stylize_weights *wt, 
     net->depth = depth;
     net->width = width;
     net->height = height;
-    if (!plan_shapes(wt, depth, width, height, net->c, net->h, net->w)) {
+    net->lean = keep != NULL;
+    if (keep)
+        memcpy(net->keep, keep, sizeof net->keep);
+    net_plan *p = &net->plan;
+    if (!plan_net(p, wt, pool, depth, width, height, keep)) {
         free(net);
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "image %dx%d is too small for layer %s (each pooling halves it)",
                                  width, height, layer_names[depth]);
     }
-    size_t maxact = (size_t)3 * width * height;
     for (int i = 0; i <= depth; i++) {
-        size_t n = (size_t)net->c[i] * net->h[i] * net->w[i];
-        if (n > maxact)
-            maxact = n;
-        if (layer_owns(i, depth, keep_pre)) {
+        size_t n = plan_elems(p, i);
+        if (p->dest[i] == DEST_OWN) {
             net->act[i] = malloc(n * sizeof(float));
             net->owns[i] = 1;
             if (!net->act[i]) {
@@ -165,10 +214,25 @@ stylize_status stylize_net_create(stylize_net **out, const stylize_weights *wt, 
                 goto fail;
             }
         }
+        if ((p->bits[i] && !(net->bits[i] = malloc((n + 7) / 8))) ||
+            (p->argmax[i] && !(net->argmax[i] = malloc(n)))) {
+            st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for layer %s",
+                                   layer_names[i]);
+            goto fail;
+        }
     }
-    for (int i = depth; i >= 0; i--)
-        if (!net->owns[i])
+    net->scratch[0] = malloc(p->maxact * sizeof(float));
+    net->scratch[1] = malloc(p->maxact * sizeof(float));
+    if (!net->scratch[0] || !net->scratch[1]) {
+        st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for network workspace");
+        goto fail;
+    }
+    for (int i = depth; i >= 0; i--) {
+        if (p->dest[i] == DEST_NEXT)
             net->act[i] = net->act[i + 1]; /* conv writes into its ReLU's buffer */
+        else if (p->dest[i] >= 0)
+            net->act[i] = net->scratch[(int)p->dest[i]];
+    }
     for (int i = 0; i <= depth; i++) {
         if (stylize_vgg19_layer_kind(i) != STYLIZE_LAYER_CONV)
             continue;
@@ -176,14 +240,12 @@ stylize_status stylize_net_create(stylize_net **out, const stylize_weights *wt, 
         st = stylize_conv_create(&net->conv[i], l->weight, l->bias, l->in_ch, l->out_ch, err);
         if (st != STYLIZE_OK)
             goto fail;
-        size_t ws = stylize_conv_workspace_floats(net->conv[i], net->h[i], net->w[i]);
+        size_t ws = stylize_conv_workspace_floats(net->conv[i], p->h[i], p->w[i]);
         if (ws > net->ws_floats)
             net->ws_floats = ws;
     }
     net->ws = malloc((net->ws_floats ? net->ws_floats : 1) * sizeof(float));
-    net->grad[0] = malloc(maxact * sizeof(float));
-    net->grad[1] = malloc(maxact * sizeof(float));
-    if (!net->ws || !net->grad[0] || !net->grad[1]) {
+    if (!net->ws) {
         st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for network workspace");
         goto fail;
     }
@@ -201,11 +263,13 @@ void stylize_net_free(stylize_net *net)
     for (int i = 0; i < STYLIZE_VGG19_NLAYERS; i++) {
         if (net->owns[i])
             free(net->act[i]);
+        free(net->bits[i]);
+        free(net->argmax[i]);
         stylize_conv_free(net->conv[i]);
     }
     free(net->ws);
-    free(net->grad[0]);
-    free(net->grad[1]);
+    free(net->scratch[0]);
+    free(net->scratch[1]);
     free(net);
 }
 
@@ -216,24 +280,38 @@ int stylize_net_depth(const stylize_net *net)
 
 void stylize_net_forward(stylize_net *net, const float *x)
 {
+    const net_plan *p = &net->plan;
     const float *in = x;
     net->input = x;
     for (int i = 0; i <= net->depth; i++) {
-        size_t n = (size_t)net->c[i] * net->h[i] * net->w[i];
+        size_t n = plan_elems(p, i);
         switch (stylize_vgg19_layer_kind(i)) {
         case STYLIZE_LAYER_CONV:
-            stylize_conv_forward(net->conv[i], net->act[i], in, net->h[i], net->w[i], net->ws);
+            stylize_conv_forward(net->conv[i], net->act[i], in, p->h[i], p->w[i], net->ws);
             break;
-        case STYLIZE_LAYER_RELU:
-            stylize_relu_forward(net->act[i], in, n); /* in place when in == act[i] */
+        case STYLIZE_LAYER_RELU: /* in place when in == act[i] */
+            if (net->bits[i])
+                stylize_relu_forward_mask(net->act[i], in, n, net->bits[i]);
+            else
+                stylize_relu_forward(net->act[i], in, n);
             break;
         case STYLIZE_LAYER_POOL:
-            stylize_pool_forward(net->pool, net->act[i], in, net->c[i - 1], net->h[i - 1],
-                                 net->w[i - 1]);
+            if (net->argmax[i])
+                stylize_pool_forward_argmax(net->act[i], net->argmax[i], in, p->c[i - 1],
+                                            p->h[i - 1], p->w[i - 1]);
+            else
+                stylize_pool_forward(net->pool, net->act[i], in, p->c[i - 1], p->h[i - 1],
+                                     p->w[i - 1]);
             break;
         }
         in = net->act[i];
     }
+}
+
+/* Layer i's output, if it is still readable after the forward. */
+static const float *readable(const stylize_net *net, int i)
+{
+    return !net->lean || net->keep[i] ? net->act[i] : NULL;
 }
 
 const float *stylize_net_output(const stylize_net *net, int layer, int *c, int *h, int *w)
@@ -241,38 +319,46 @@ const float *stylize_net_output(const stylize_net *net, int layer, int *c, int *
     if (layer < 0 || layer > net->depth)
         return NULL;
     if (c)
-        *c = net->c[layer];
+        *c = net->plan.c[layer];
     if (h)
-        *h = net->h[layer];
+        *h = net->plan.h[layer];
     if (w)
-        *w = net->w[layer];
-    return net->act[layer];
+        *w = net->plan.w[layer];
+    return readable(net, layer);
 }
 
 void stylize_net_backward(stylize_net *net, float *gx, stylize_grad_inject_fn inject, void *user)
 {
+    const net_plan *p = &net->plan;
     int cur = 0;
-    float *g = net->grad[cur]; /* dL/d(output of layer i), shape (c[i], h[i], w[i]) */
+    float *g = net->scratch[cur]; /* dL/d(output of layer i), shape (c[i], h[i], w[i]) */
     int d = net->depth;
-    memset(g, 0, (size_t)net->c[d] * net->h[d] * net->w[d] * sizeof(float));
+    memset(g, 0, plan_elems(p, d) * sizeof(float));
     for (int i = d; i >= 0; i--) {
         if (inject)
-            inject(user, i, net->act[i], g, net->c[i], net->h[i], net->w[i]);
+            inject(user, i, readable(net, i), g, p->c[i], p->h[i], p->w[i]);
         switch (stylize_vgg19_layer_kind(i)) {
         case STYLIZE_LAYER_RELU:
-            stylize_relu_backward(g, g, net->act[i], (size_t)net->c[i] * net->h[i] * net->w[i]);
+            if (net->bits[i])
+                stylize_relu_backward_mask(g, g, net->bits[i], plan_elems(p, i));
+            else
+                stylize_relu_backward(g, g, net->act[i], plan_elems(p, i));
             break;
         case STYLIZE_LAYER_CONV: {
-            float *dst = i == 0 ? gx : net->grad[1 - cur];
-            stylize_conv_backward(net->conv[i], dst, g, net->h[i], net->w[i], net->ws);
+            float *dst = i == 0 ? gx : net->scratch[1 - cur];
+            stylize_conv_backward(net->conv[i], dst, g, p->h[i], p->w[i], net->ws);
             cur = 1 - cur;
             g = dst;
             break;
         }
         case STYLIZE_LAYER_POOL: {
-            float *dst = net->grad[1 - cur];
-            stylize_pool_backward(net->pool, dst, g, net->act[i - 1], net->c[i - 1], net->h[i - 1],
-                                  net->w[i - 1]);
+            float *dst = net->scratch[1 - cur];
+            if (net->argmax[i])
+                stylize_pool_backward_argmax(dst, g, net->argmax[i], p->c[i - 1], p->h[i - 1],
+                                             p->w[i - 1]);
+            else
+                stylize_pool_backward(net->pool, dst, g, readable(net, i - 1), p->c[i - 1],
+                                      p->h[i - 1], p->w[i - 1]);
             cur = 1 - cur;
             g = dst;
             break;

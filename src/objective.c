@@ -16,7 +16,7 @@ struct stylize_objective {
     const stylize_weights *weights; /* borrowed */
     stylize_objective_spec spec;
     int nreg;                        /* regions: spec.n_regions, or 1 without masks */
-    unsigned char keep_pre[NL];
+    unsigned char keep[NL];
     int depth;
     stylize_net *net;                /* at (3, height, width) */
     float *P[NL];                    /* content target per content entry: (C, H, W) */
@@ -47,15 +47,15 @@ static int spec_depth(const stylize_objective_spec *s)
     return d;
 }
 
-static void spec_keep_pre(const stylize_objective_spec *s, unsigned char *keep)
+/* The layers whose outputs the losses read: the networks keep only these
+ * (lean networks, network.h). */
+static void spec_keep(const stylize_objective_spec *s, unsigned char *keep)
 {
     memset(keep, 0, NL);
     for (int i = 0; i < s->n_content; i++)
-        if (stylize_vgg19_layer_kind(s->content[i].layer) == STYLIZE_LAYER_CONV)
-            keep[s->content[i].layer] = 1;
+        keep[s->content[i].layer] = 1;
     for (int i = 0; i < s->n_style; i++)
-        if (stylize_vgg19_layer_kind(s->style[i].layer) == STYLIZE_LAYER_CONV)
-            keep[s->style[i].layer] = 1;
+        keep[s->style[i].layer] = 1;
 }
 
 /* Output shape of a layer for an input of (width, height): channels, rows, columns. */
@@ -138,7 +138,7 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
     int depth = spec_depth(s);
     if (depth < 0)
         return 0;
-    spec_keep_pre(s, keep);
+    spec_keep(s, keep);
     int nreg = s->n_regions > 0 ? s->n_regions : 1;
     size_t total = stylize_net_memory_bytes(w, depth, s->width, s->height, keep);
     size_t nmax = 0, amax = 0, smax = 0;
@@ -184,11 +184,11 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
     obj->spec = *spec;
     obj->nreg = spec->n_regions > 0 ? spec->n_regions : 1;
     obj->depth = spec_depth(spec);
-    spec_keep_pre(spec, obj->keep_pre);
+    spec_keep(spec, obj->keep);
     /* The network itself is created by stylize_objective_prepare, after the
      * style targets (whose temporary networks are freed by then), so that
      * the two never occupy memory together. Its size is checked now. */
-    if (stylize_net_memory_bytes(w, obj->depth, spec->width, spec->height, obj->keep_pre) == 0) {
+    if (stylize_net_memory_bytes(w, obj->depth, spec->width, spec->height, obj->keep) == 0) {
         st = stylize_error_set(err, STYLIZE_ERR_ARG,
                                "image %dx%d is too small for layer %s (each pooling halves it)",
                                spec->width, spec->height, stylize_vgg19_layer_name(obj->depth));
@@ -309,7 +309,7 @@ stylize_status stylize_objective_prepare(stylize_objective *obj, stylize_error *
         return STYLIZE_OK;
     const stylize_objective_spec *s = &obj->spec;
     return stylize_net_create(&obj->net, obj->weights, s->pool, obj->depth, s->width, s->height,
-                              obj->keep_pre, err);
+                              obj->keep, err);
 }
 
 stylize_status stylize_objective_set_content(stylize_objective *obj, const float *xc,
@@ -379,7 +379,7 @@ stylize_status stylize_objective_add_style_region(stylize_objective *obj, int re
             depth = s->style[i].layer;
     stylize_net *snet = NULL;
     stylize_status st = stylize_net_create(&snet, obj->weights, s->pool, depth, sw, sh,
-                                           obj->keep_pre, err);
+                                           obj->keep, err);
     if (st != STYLIZE_OK) {
         stylize_error_prefix(err, "style image");
         return st;

@@ -26,11 +26,12 @@ typedef struct {
     stylize_pool_kind kind;
     float *dst;
     const float *a, *b;
+    uint8_t *idx; /* argmax variants: (c, h/2, w/2) */
     int h, w;
 } pool_job;
 
-static void pool_forward_channel(stylize_pool_kind kind, float *out, const float *in, size_t ch,
-                                 int h, int w)
+static void pool_forward_channel(stylize_pool_kind kind, float *out, uint8_t *idx, const float *in,
+                                 size_t ch, int h, int w)
 {
     size_t wn = (size_t)w, plane = (size_t)h * wn;
     size_t oh = (size_t)h / 2, ow = (size_t)w / 2;
@@ -44,7 +45,10 @@ static void pool_forward_channel(stylize_pool_kind kind, float *out, const float
                 float a = r0[2 * x], b = r0[2 * x + 1], cc = r1[2 * x], d = r1[2 * x + 1];
                 float v;
                 if (kind == STYLIZE_POOL_MAX) {
-                    switch (first_max(a, b, cc, d)) {
+                    int k = first_max(a, b, cc, d);
+                    if (idx)
+                        idx[ch * oh * ow + y * ow + x] = (uint8_t)k;
+                    switch (k) {
                     case 0: v = a; break;
                     case 1: v = b; break;
                     case 2: v = cc; break;
@@ -62,36 +66,49 @@ static void pool_forward_channel(stylize_pool_kind kind, float *out, const float
 static void forward_task(void *ctx, int ch)
 {
     const pool_job *j = ctx;
-    pool_forward_channel(j->kind, j->dst, j->a, (size_t)ch, j->h, j->w);
+    pool_forward_channel(j->kind, j->dst, j->idx, j->a, (size_t)ch, j->h, j->w);
 }
 
 void stylize_pool_forward(stylize_pool_kind kind, float *out, const float *in, int c, int h, int w)
 {
     if (c <= 0 || h <= 0 || w <= 0)
         return;
-    pool_job j = {kind, out, in, NULL, h, w};
+    pool_job j = {kind, out, in, NULL, NULL, h, w};
     stylize_parallel_run(c, forward_task, &j);
 }
 
+void stylize_pool_forward_argmax(float *out, uint8_t *idx, const float *in, int c, int h, int w)
+{
+    if (c <= 0 || h <= 0 || w <= 0)
+        return;
+    pool_job j = {STYLIZE_POOL_MAX, out, in, NULL, idx, h, w};
+    stylize_parallel_run(c, forward_task, &j);
+}
+
+/* Max pooling takes each window's argmax from idx when given, else
+ * recomputes it from in; average pooling reads neither. */
 static void pool_backward_channel(stylize_pool_kind kind, float *gin, const float *gout,
-                                  const float *in, size_t ch, int h, int w)
+                                  const float *in, const uint8_t *am, size_t ch, int h, int w)
 {
     size_t wn = (size_t)w, plane = (size_t)h * wn;
     size_t oh = (size_t)h / 2, ow = (size_t)w / 2;
     {
-        const float *src = in + ch * plane;   /* (h, w) */
         const float *g = gout + ch * oh * ow; /* (oh, ow) */
         float *gi = gin + ch * plane;         /* (h, w) */
         for (size_t y = 0; y < oh; y++) {
-            const float *r0 = src + 2 * y * wn;
-            const float *r1 = r0 + wn;
             float *g0 = gi + 2 * y * wn;
             float *g1 = g0 + wn;
             for (size_t x = 0; x < ow; x++) {
                 float gv = g[y * ow + x];
                 float *p0 = g0 + 2 * x, *p1 = g1 + 2 * x;
                 if (kind == STYLIZE_POOL_MAX) {
-                    int idx = first_max(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1]);
+                    int idx;
+                    if (am) {
+                        idx = am[ch * oh * ow + y * ow + x];
+                    } else {
+                        const float *r0 = in + ch * plane + 2 * y * wn, *r1 = r0 + wn;
+                        idx = first_max(r0[2 * x], r0[2 * x + 1], r1[2 * x], r1[2 * x + 1]);
+                    }
                     p0[0] = idx == 0 ? gv : 0.0f;
                     p0[1] = idx == 1 ? gv : 0.0f;
                     p1[0] = idx == 2 ? gv : 0.0f;
@@ -114,7 +131,7 @@ static void pool_backward_channel(stylize_pool_kind kind, float *gin, const floa
 static void backward_task(void *ctx, int ch)
 {
     const pool_job *j = ctx;
-    pool_backward_channel(j->kind, j->dst, j->a, j->b, (size_t)ch, j->h, j->w);
+    pool_backward_channel(j->kind, j->dst, j->a, j->b, j->idx, (size_t)ch, j->h, j->w);
 }
 
 void stylize_pool_backward(stylize_pool_kind kind, float *gin, const float *gout, const float *in,
@@ -122,6 +139,15 @@ void stylize_pool_backward(stylize_pool_kind kind, float *gin, const float *gout
 {
     if (c <= 0 || h <= 0 || w <= 0)
         return;
-    pool_job j = {kind, gin, gout, in, h, w};
+    pool_job j = {kind, gin, gout, in, NULL, h, w};
+    stylize_parallel_run(c, backward_task, &j);
+}
+
+void stylize_pool_backward_argmax(float *gin, const float *gout, const uint8_t *idx, int c, int h,
+                                  int w)
+{
+    if (c <= 0 || h <= 0 || w <= 0)
+        return;
+    pool_job j = {STYLIZE_POOL_MAX, gin, gout, NULL, (uint8_t *)idx, h, w};
     stylize_parallel_run(c, backward_task, &j);
 }

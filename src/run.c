@@ -392,12 +392,15 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c)
         int side = (int)lround(c->style_scale * (W > H ? W : H) * rel);
         for (int i = 0; i < c->n_styles && i < STYLIZE_MAX_STYLES; i++) {
             int sw, sh, depth = -1;
+            unsigned char keep[STYLIZE_VGG19_NLAYERS] = {0};
             stylize_image_fit(c->styles[i]->width, c->styles[i]->height, side < 1 ? 1 : side, &sw, &sh);
-            for (int j = 0; j < c->n_style; j++)
+            for (int j = 0; j < c->n_style; j++) {
+                keep[c->style_layers[j].layer] = 1;
                 if (c->style_layers[j].layer > depth)
                     depth = c->style_layers[j].layer;
+            }
             if (depth >= 0) {
-                size_t sb = stylize_net_memory_bytes(c->weights, depth, sw, sh, NULL) +
+                size_t sb = stylize_net_memory_bytes(c->weights, depth, sw, sh, keep) +
                             (size_t)3 * sw * sh * sizeof(float);
                 if (sb > bytes)
                     bytes = sb; /* the style networks are freed before x's network exists */

@@ -3,6 +3,8 @@
  * check away from the kink. */
 #include "stylize/activation.h"
 
+#include <string.h>
+
 #include "testutil.h"
 
 static void check_values(void)
@@ -107,8 +109,47 @@ static void check_fd(void)
     CHECK(pos > 100 && neg > 100);
 }
 
+/* The bit-mask variants equal the plain ones exactly, on sizes that are not
+ * multiples of 8 and on one large enough to be split over threads. */
+static void check_mask(void)
+{
+    const size_t sizes[] = {1, 7, 8, 13, 200003};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        float *in = malloc(n * sizeof(float)), *o1 = malloc(n * sizeof(float));
+        float *o2 = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+        float *g1 = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float));
+        uint8_t *bits = malloc((n + 7) / 8);
+        if (!in || !o1 || !o2 || !g || !g1 || !g2 || !bits) {
+            CHECK(0);
+            return;
+        }
+        tu_fill(in, n, 90 + s, -1, 1);
+        tu_fill(g, n, 190 + s, -1, 1);
+        if (n > 3)
+            in[3] = 0.0f, in[2] = -0.0f; /* the kink: zero gradient both ways */
+        stylize_relu_forward(o1, in, n);
+        stylize_relu_forward_mask(o2, in, n, bits);
+        int bad = 0, badbit = 0;
+        for (size_t i = 0; i < n; i++) {
+            bad += memcmp(&o1[i], &o2[i], sizeof(float)) != 0;
+            badbit += ((bits[i / 8] >> (i % 8)) & 1) != (o1[i] > 0.0f);
+        }
+        CHECK_MSG(bad == 0 && badbit == 0, "n %zu: %d outputs, %d mask bits differ", n, bad, badbit);
+        stylize_relu_backward(g1, g, o1, n);
+        memcpy(g2, g, n * sizeof(float));
+        stylize_relu_backward_mask(g2, g2, bits, n); /* in place */
+        bad = 0;
+        for (size_t i = 0; i < n; i++)
+            bad += memcmp(&g1[i], &g2[i], sizeof(float)) != 0;
+        CHECK_MSG(bad == 0, "n %zu: %d gradients differ", n, bad);
+        free(in), free(o1), free(o2), free(g), free(g1), free(g2), free(bits);
+    }
+}
+
 int main(void)
 {
+    check_mask();
     check_values();
     check_nan();
     check_fd();

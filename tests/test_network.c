@@ -117,7 +117,7 @@ static void run_case(const stylize_weights *w, stylize_pool_kind pool, const cha
     /* The content image itself has zero content loss. */
     CHECK(stylize_objective_eval(obj, xc, g, &v, &err) == STYLIZE_OK);
     stylize_objective_breakdown(obj, &b);
-    CHECK(b.content_layer[spec.content[0].layer] == 0.0);
+    CHECK_MSG(b.content_layer[spec.content[0].layer] == 0.0, "%s (algo %d): content loss %g at the content image", content, (int)stylize_conv_get_default_algo(), b.content_layer[spec.content[0].layer]);
     free(xc), free(xs), free(x), free(g), free(g2);
     stylize_objective_free(obj);
 }
@@ -210,6 +210,74 @@ static void run_masked(const stylize_weights *w)
     stylize_objective_free(obj);
 }
 
+/* Adds 0.5 act + 0.01 (layer + 1) at the layers in keep (user). */
+static void inject_kept(void *user, int layer, const float *act, float *grad, int c, int h, int w)
+{
+    const unsigned char *keep = user;
+    if (!keep[layer])
+        return;
+    for (size_t k = 0; k < (size_t)c * h * w; k++)
+        grad[k] += 0.5f * act[k] + 0.01f * (float)(layer + 1);
+}
+
+/* A lean network (keep) gives bit-identical outputs and gradients to a full
+ * one, with less memory; unkept layers are not readable. */
+static void check_lean(const stylize_weights *w, stylize_pool_kind pool)
+{
+    const int W = 37, H = 35, depth = 29;
+    unsigned char keep[STYLIZE_VGG19_NLAYERS] = {0};
+    keep[1] = keep[5] = keep[22] = keep[29] = 1; /* relu1_1, conv2_1 (before its ReLU), relu4_2, relu5_1 */
+    stylize_net *full = NULL, *lean = NULL;
+    stylize_error err;
+    size_t n = (size_t)3 * W * H;
+    float *x = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float)), *g1 = malloc(n * sizeof(float));
+    CHECK(stylize_net_create(&full, w, pool, depth, W, H, NULL, &err) == STYLIZE_OK);
+    CHECK(stylize_net_create(&lean, w, pool, depth, W, H, keep, &err) == STYLIZE_OK);
+    if (!full || !lean || !x || !g0 || !g1)
+        goto done;
+    CHECK(stylize_net_memory_bytes(w, depth, W, H, keep) < stylize_net_memory_bytes(w, depth, W, H, NULL));
+    tu_fill(x, n, 5, -2, 2);
+    stylize_net_forward(full, x);
+    stylize_net_forward(lean, x);
+    unsigned char pre[STYLIZE_VGG19_NLAYERS] = {0}; /* a full network reads conv2_1 after its ReLU */
+    pre[5] = 1;
+    for (int i = 0; i <= depth; i++) {
+        int c, h, wd;
+        const float *b = stylize_net_output(lean, i, &c, &h, &wd);
+        if (!keep[i]) {
+            CHECK_MSG(b == NULL, "lean layer %d readable", i);
+            continue;
+        }
+        const float *a = stylize_net_output(full, i, NULL, NULL, NULL);
+        int bad = 0, neg = 0;
+        for (size_t k = 0; b && k < (size_t)c * h * wd; k++) {
+            neg += b[k] < 0;
+            if (!pre[i])
+                bad += memcmp(&a[k], &b[k], sizeof(float)) != 0;
+            else
+                bad += !(fmaxf(b[k], 0.0f) == a[k]);
+        }
+        CHECK_MSG(b && bad == 0, "layer %d: %d outputs differ", i, bad);
+        if (pre[i])
+            CHECK_MSG(neg > 0, "conv2_1 kept before its ReLU has no negative values");
+    }
+    /* conv2_1 (pre-ReLU in the lean network) gets no injection: compare the rest */
+    keep[5] = 0;
+    stylize_net_backward(full, g0, inject_kept, keep);
+    stylize_net_backward(lean, g1, inject_kept, keep);
+    int bad = 0;
+    double gn = 0;
+    for (size_t k = 0; k < n; k++) {
+        bad += memcmp(&g0[k], &g1[k], sizeof(float)) != 0;
+        gn += fabs(g0[k]);
+    }
+    CHECK_MSG(bad == 0 && gn > 0, "pool %d: %d gradient elements differ (|g|_1 %g)", (int)pool, bad, gn);
+done:
+    stylize_net_free(full);
+    stylize_net_free(lean);
+    free(x), free(g0), free(g1);
+}
+
 int main(void)
 {
     stylize_weights *w = NULL;
@@ -237,6 +305,8 @@ int main(void)
         CHECK(c == 32 && h == 1 && wd == 1);
         stylize_net_free(net);
     }
+    check_lean(w, STYLIZE_POOL_MAX);
+    check_lean(w, STYLIZE_POOL_AVG);
     /* Too small for pool5. */
     CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 36, 21, 19, NULL, &err) == STYLIZE_ERR_ARG);
 

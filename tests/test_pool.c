@@ -3,6 +3,8 @@
  * ties, NaN propagation, and finite-difference checks of the backward. */
 #include "stylize/pool.h"
 
+#include <string.h>
+
 #include "testutil.h"
 
 static float *xalloc(size_t n)
@@ -193,8 +195,48 @@ static void check_fd(stylize_pool_kind kind, int c, int h, int w, uint64_t seed)
     free(tmp);
 }
 
+/* Max pooling with recorded argmax equals the recomputing one exactly:
+ * ties, NaN windows and odd sizes included. */
+static void check_argmax(void)
+{
+    const int c = 3, h = 7, w = 9;
+    size_t n = (size_t)c * h * w, no = (size_t)c * (h / 2) * (w / 2);
+    float *in = xalloc(n), *o1 = xalloc(no), *o2 = xalloc(no), *g = xalloc(no);
+    float *g1 = xalloc(n), *g2 = xalloc(n);
+    uint8_t *idx = malloc(no);
+    if (!in || !o1 || !o2 || !g || !g1 || !g2 || !idx) {
+        CHECK(0);
+        return;
+    }
+    tu_fill(in, n, 77, -1, 1);
+    for (size_t i = 0; i < n; i += 5)
+        in[i] = 0.5f; /* ties */
+    in[10] = NAN;
+    tu_fill(g, no, 78, -1, 1);
+    fill_nan(g1, n);
+    fill_nan(g2, n);
+    stylize_pool_forward(STYLIZE_POOL_MAX, o1, in, c, h, w);
+    stylize_pool_forward_argmax(o2, idx, in, c, h, w);
+    stylize_pool_backward(STYLIZE_POOL_MAX, g1, g, in, c, h, w);
+    stylize_pool_backward_argmax(g2, g, idx, c, h, w);
+    int bad = 0, badg = 0, badi = 0;
+    for (size_t i = 0; i < no; i++) {
+        bad += memcmp(&o1[i], &o2[i], sizeof(float)) != 0;
+        badi += idx[i] > 3;
+    }
+    for (size_t i = 0; i < n; i++)
+        badg += memcmp(&g1[i], &g2[i], sizeof(float)) != 0;
+    CHECK_MSG(bad == 0 && badg == 0 && badi == 0, "argmax pooling: %d outputs, %d gradients, %d indices differ",
+              bad, badg, badi);
+    /* average pooling's backward does not read the input */
+    stylize_pool_backward(STYLIZE_POOL_AVG, g1, g, NULL, c, h, w);
+    CHECK_CLOSE(g1[0], 0.25f * g[0], 0);
+    free(in), free(o1), free(o2), free(g), free(g1), free(g2), free(idx);
+}
+
 int main(void)
 {
+    check_argmax();
     check_forward_by_hand();
     check_backward_by_hand();
     check_degenerate();

@@ -5,6 +5,7 @@
 #define STYLIZE_ACTIVATION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,6 +16,13 @@ void stylize_relu_forward(float *out, const float *in, size_t n);
 
 /* gin[i] = out[i] > 0 ? gout[i] : 0; gin == gout is allowed. */
 void stylize_relu_backward(float *gin, const float *gout, const float *out, size_t n);
+/* As stylize_relu_forward, also writing the mask: bit (i % 8) of bits[i / 8]
+ * is set exactly when out[i] > 0; bits holds (n + 7) / 8 bytes (caller's).
+ * A network that keeps only these bits instead of the output needs 1/32 of
+ * the memory for the backward. */
+void stylize_relu_forward_mask(float *out, const float *in, size_t n, uint8_t *bits);
+/* gin[i] = bit i of bits set ? gout[i] : 0; gin == gout is allowed. */
+void stylize_relu_backward_mask(float *gin, const float *gout, const uint8_t *bits, size_t n);
 
 #ifdef __cplusplus
 }

@@ -32,19 +32,27 @@ stylize_layer_kind stylize_vgg19_layer_kind(int i);
 typedef struct stylize_net stylize_net; /* opaque */
 
 /* Builds a network over w (borrowed: must outlive the network) for an input
- * of size (3, height, width), running layers 0..depth. keep_pre[i] != 0 for a
- * conv layer i keeps its pre-ReLU output readable (only needed when a loss
- * uses a conv layer); keep_pre may be NULL. *out is owned by the caller: free
- * with stylize_net_free. Fails with STYLIZE_ERR_ARG if the image is too small
- * for the pooling layers up to depth (every pooled size must be >= 1). */
+ * of size (3, height, width), running layers 0..depth.
+ *
+ * keep == NULL: every layer's output stays readable after the forward (a
+ * conv layer's as its ReLU's output, which runs in place). keep != NULL
+ * ("lean"): only the layers i with keep[i] != 0 stay readable (a conv layer
+ * in keep is readable before its ReLU); all other outputs pass through two
+ * scratch buffers, and the backward uses bit masks of the ReLUs and argmax
+ * indices of max pooling instead, which needs about a third of the memory
+ * at the paper's loss layers. The results are identical either way.
+ *
+ * *out is owned by the caller: free with stylize_net_free. Fails with
+ * STYLIZE_ERR_ARG if the image is too small for the pooling layers up to
+ * depth (every pooled size must be >= 1). */
 stylize_status stylize_net_create(stylize_net **out, const stylize_weights *w, stylize_pool_kind pool,
-                                  int depth, int width, int height, const unsigned char *keep_pre,
+                                  int depth, int width, int height, const unsigned char *keep,
                                   stylize_error *err);
 void stylize_net_free(stylize_net *net); /* NULL is allowed */
 
 /* Bytes of buffers that stylize_net_create would allocate (weights excluded). */
 size_t stylize_net_memory_bytes(const stylize_weights *w, int depth, int width, int height,
-                                const unsigned char *keep_pre);
+                                const unsigned char *keep);
 
 int stylize_net_depth(const stylize_net *net);
 
@@ -52,8 +60,9 @@ int stylize_net_depth(const stylize_net *net);
 void stylize_net_forward(stylize_net *net, const float *x);
 
 /* Output of layer i (0 <= i <= depth) from the last forward, shape
- * (*c, *h, *w). For a conv layer without keep_pre this is the post-ReLU
- * buffer (the ReLU runs in place), so ask for conv outputs only with keep_pre. */
+ * (*c, *h, *w) (set even when the result is NULL). Without keep, a conv
+ * layer's output is its ReLU's (the ReLU runs in place). With keep, NULL
+ * for a layer not in keep. */
 const float *stylize_net_output(const stylize_net *net, int layer, int *c, int *h, int *w);
 
 /* Called by the backward pass when it reaches the output of a layer, before
@@ -63,8 +72,9 @@ typedef void (*stylize_grad_inject_fn)(void *user, int layer, const float *act, 
                                        int h, int w);
 
 /* gx (3, height, width) = dL/dx, where the loss gradients at each layer are
- * added by inject (called for every layer from depth down to 0). Requires a
- * preceding forward on the same x. */
+ * added by inject (called for every layer from depth down to 0, with act as
+ * stylize_net_output: NULL for a layer a lean network did not keep).
+ * Requires a preceding forward on the same x. */
 void stylize_net_backward(stylize_net *net, float *gx, stylize_grad_inject_fn inject, void *user);
 
 #ifdef __cplusplus

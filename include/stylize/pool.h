@@ -5,6 +5,7 @@
 #define STYLIZE_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,9 +19,17 @@ void stylize_pool_forward(stylize_pool_kind kind, float *out, const float *in, i
 /* gin (c, h, w) = dL/din, overwritten, given gout (c, h/2, w/2) and the
  * forward input in (c, h, w). Max pooling routes each gradient to the first
  * maximum of its window in row-major order (as PyTorch does), recomputed from
- * in, so no argmax buffer is kept. */
+ * in, so no argmax buffer is kept. Average pooling does not read in (it
+ * may be NULL). */
 void stylize_pool_backward(stylize_pool_kind kind, float *gin, const float *gout, const float *in,
                            int c, int h, int w);
+/* Max pooling that also records, per output, the index 0..3 (row-major in
+ * its window) of the maximum it took: idx (c, h/2, w/2) bytes, caller's. */
+void stylize_pool_forward_argmax(float *out, uint8_t *idx, const float *in, int c, int h, int w);
+/* Max pooling backward from recorded indices instead of the input: equal to
+ * stylize_pool_backward(STYLIZE_POOL_MAX, ...) on the same forward. */
+void stylize_pool_backward_argmax(float *gin, const float *gout, const uint8_t *idx, int c, int h,
+                                  int w);
 
 #ifdef __cplusplus
 }
