@@ -15,13 +15,19 @@ double stylize_content_loss(const float *F, const float *P, size_t n, float *gra
     return 0.5 * sum;
 }
 
-void stylize_gram(float *G, const float *F, int N, int M)
+void stylize_gram_strided(float *G, const float *F, int N, int M, size_t ld, int accumulate)
 {
-    /* G (N, N) = F (N, M) F^T; ssyrk fills the upper triangle, then mirror. */
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, N, M, 1.0f, F, M, 0.0f, G, N);
+    /* ssyrk updates the upper triangle, then mirror it */
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, N, M, 1.0f, F, (int)ld,
+                accumulate ? 1.0f : 0.0f, G, N);
     for (int i = 0; i < N; i++)
         for (int j = 0; j < i; j++)
             G[(size_t)i * N + j] = G[(size_t)j * N + i];
+}
+
+void stylize_gram(float *G, const float *F, int N, int M)
+{
+    stylize_gram_strided(G, F, N, M, (size_t)M, 0);
 }
 
 double stylize_style_loss(const float *G, const float *A, int N, int M)
@@ -36,16 +42,23 @@ double stylize_style_loss(const float *G, const float *A, int N, int M)
     return sum / (4.0 * nm * nm);
 }
 
-void stylize_style_grad(float *grad, const float *F, const float *G, const float *A, int N, int M,
-                        float scale, float *D)
+void stylize_style_grad_strided(float *grad, const float *F, size_t ld, int N, int m, double M,
+                                const float *G, const float *A, float scale, float *D)
 {
-    double nm = (double)N * (double)M;
+    double nm = (double)N * M;
     float k = (float)((double)scale / (nm * nm));
     size_t nn = (size_t)N * N;
     for (size_t i = 0; i < nn; i++)
         D[i] = G[i] - A[i];
-    /* grad (N, M) += k D (N, N) F (N, M); D is symmetric. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, M, N, k, D, N, F, M, 1.0f, grad, M);
+    /* grad (N, m) += k D (N, N) F (N, m); D is symmetric. */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, m, N, k, D, N, F, (int)ld, 1.0f, grad,
+                (int)ld);
+}
+
+void stylize_style_grad(float *grad, const float *F, const float *G, const float *A, int N, int M,
+                        float scale, float *D)
+{
+    stylize_style_grad_strided(grad, F, (size_t)M, N, M, (double)M, G, A, scale, D);
 }
 
 double stylize_tv_loss(const float *x, int C, int H, int W, float *grad, float scale)

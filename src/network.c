@@ -68,6 +68,7 @@ struct stylize_net {
     stylize_pool_kind pool;
     int depth;                       /* last layer run */
     int width, height;               /* input size */
+    int max_height;                  /* height the buffers were allocated for */
     int lean;                        /* only the layers in keep[] are readable */
     unsigned char keep[STYLIZE_VGG19_NLAYERS];
     net_plan plan;
@@ -192,6 +193,7 @@ stylize_status stylize_net_create(stylize_net **out, const stylize_weights *wt, 
     net->depth = depth;
     net->width = width;
     net->height = height;
+    net->max_height = height;
     net->lean = keep != NULL;
     if (keep)
         memcpy(net->keep, keep, sizeof net->keep);
@@ -271,6 +273,27 @@ void stylize_net_free(stylize_net *net)
     free(net->scratch[0]);
     free(net->scratch[1]);
     free(net);
+}
+
+stylize_status stylize_net_set_height(stylize_net *net, int height, stylize_error *err)
+{
+    net_plan p;
+    if (height < 1 || height > net->max_height)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "network height %d outside 1..%d", height,
+                                 net->max_height);
+    if (!plan_net(&p, net->weights, net->pool, net->depth, net->width, height,
+                  net->lean ? net->keep : NULL))
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "image %dx%d is too small for layer %s (each pooling halves it)",
+                                 net->width, height, layer_names[net->depth]);
+    for (int i = 0; i <= net->depth; i++)
+        if (net->conv[i] && stylize_conv_workspace_floats(net->conv[i], p.h[i], p.w[i]) > net->ws_floats)
+            return stylize_error_set(err, STYLIZE_ERR_ARG, "network height %d: workspace too small",
+                                     height);
+    /* every buffer size grows with the height, and dest[] does not depend on it */
+    net->plan = p;
+    net->height = height;
+    return STYLIZE_OK;
 }
 
 int stylize_net_depth(const stylize_net *net)

@@ -32,6 +32,19 @@ struct stylize_objective {
     float *fm;       /* (max style-layer size) masked features, masks only */
     float *fm2;      /* (max style-layer size) (G - A) (F o m), masks only */
     float *scratch;  /* (max loss-layer size) for normalize_gradients, else NULL */
+    /* spatial tiling (spec.tile_rows): strips of tile rows of x, each run
+     * with halo rows above and below */
+    int tile;        /* rows per strip, a multiple of align; 0: no tiling */
+    int halo;        /* a multiple of align */
+    int align;       /* 2^(pools up to depth) */
+    int nstrips;     /* strips of x (1 without tiling) */
+    int strip_max;   /* height of x's network */
+    int level[NL];   /* pools at or before layer i */
+    int chans[NL], rows[NL], cols[NL]; /* shape of layer i for the whole x */
+    float *xs, *gs;  /* (3, strip_max, width): a strip of x and its gradient, tiling only */
+    /* the current strip, per layer: global row of its first row, and the
+     * rows [own_lo, own_hi) of its output that it owns */
+    int row0[NL], own_lo[NL], own_hi[NL];
     stylize_loss_breakdown last;
 };
 
@@ -80,6 +93,99 @@ static void layer_shape(const stylize_weights *w, int layer, int width, int heig
     *M = h * wd;
 }
 
+/* Rows [*a, *b) of an image of H rows owned by strip t, and the rows
+ * [*L, *R) it runs on (with the halo, clipped to the image). */
+static void strip_rows(int H, int tile, int halo, int t, int *a, int *b, int *L, int *R)
+{
+    if (tile <= 0) {
+        *a = *L = 0;
+        *b = *R = H;
+        return;
+    }
+    *a = t * tile;
+    *b = *a + tile < H ? *a + tile : H;
+    *L = *a - halo > 0 ? *a - halo : 0;
+    *R = *b + halo < H ? *b + halo : H;
+}
+
+static int strip_count(int H, int tile)
+{
+    return tile > 0 ? (H + tile - 1) / tile : 1;
+}
+
+/* Rows of halo for strips whose starts are multiples of align: at a strip's
+ * inner edge each convolution spoils one more row (its zero padding stands
+ * in for rows of the neighbour) and each pooling halves the spoiled rows,
+ * rounding up; every kept layer's owned rows must stay clear of them. */
+static int strip_halo(int depth, int align, const unsigned char *keep)
+{
+    for (int halo = align;; halo += align) {
+        int bad = 0, k = 0, ok = 1;
+        for (int i = 0; i <= depth && ok; i++) {
+            switch (stylize_vgg19_layer_kind(i)) {
+            case STYLIZE_LAYER_CONV: bad++; break;
+            case STYLIZE_LAYER_RELU: break;
+            case STYLIZE_LAYER_POOL: bad = (bad + 1) / 2, k++; break;
+            }
+            if (keep[i] && bad > (halo >> k))
+                ok = 0;
+        }
+        if (ok)
+            return halo;
+    }
+}
+
+/* Tiling geometry of a spec: tile rows (0: none), halo, align, strip height. */
+static void spec_tiling(const stylize_objective_spec *s, int depth, const unsigned char *keep,
+                        int *tile, int *halo, int *align, int *strip_max)
+{
+    int pools = 0;
+    for (int i = 0; i <= depth; i++)
+        pools += stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL;
+    *align = 1 << pools;
+    *tile = 0;
+    *halo = 0;
+    *strip_max = s->height;
+    if (s->tile_rows <= 0)
+        return;
+    int t = (s->tile_rows + *align - 1) / *align * *align;
+    if (t >= s->height)
+        return; /* one strip: the whole image */
+    *tile = t;
+    *halo = strip_halo(depth, *align, keep);
+    *strip_max = t + 2 * *halo < s->height ? t + 2 * *halo : s->height;
+}
+
+/* Sets the current strip to rows [a, b) of x, run on rows from L. */
+static void set_strip(stylize_objective *obj, int a, int b, int L)
+{
+    for (int i = 0; i <= obj->depth; i++) {
+        int k = obj->level[i];
+        obj->row0[i] = L >> k;
+        obj->own_lo[i] = (a >> k) - obj->row0[i];
+        obj->own_hi[i] = (b >> k) - obj->row0[i];
+    }
+}
+
+/* Runs net on strip t of x (3, H, W) (all of x without tiling), with xs
+ * (3, strip_max, W) for the copy of the strip, and makes it current. */
+static void strip_forward(stylize_objective *obj, stylize_net *net, const float *x, int W, int H,
+                          int t, float *xs)
+{
+    int a, b, L, R;
+    strip_rows(H, obj->tile, obj->halo, t, &a, &b, &L, &R);
+    set_strip(obj, a, b, L);
+    if (L == 0 && R == H && stylize_net_set_height(net, H, NULL) == STYLIZE_OK) {
+        stylize_net_forward(net, x);
+        return;
+    }
+    size_t plane = (size_t)(R - L) * W;
+    for (int ch = 0; ch < 3; ch++)
+        memcpy(xs + ch * plane, x + ((size_t)ch * H + L) * W, plane * sizeof(float));
+    stylize_net_set_height(net, R - L, NULL); /* R - L <= the network's height */
+    stylize_net_forward(net, xs);
+}
+
 /* out (M at layer) = mask (height, width) carried to the layer by 2x2
  * averaging at each pooling; tmp holds height*width floats. Returns the sum. */
 static double mask_to_layer(float *out, const float *mask, int width, int height, int layer,
@@ -126,6 +232,11 @@ static stylize_status validate_spec(const stylize_objective_spec *s, stylize_err
                                          stylize_vgg19_layer_name(lw[i].layer), lw[i].weight);
         }
     }
+    if (s->tile_rows < 0)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "tile rows %d must be >= 0", s->tile_rows);
+    if (s->tile_rows > 0 && s->normalize_gradients)
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "gradient normalisation needs whole layers: not with tiling");
     if (!isfinite(s->alpha) || s->alpha < 0 || !isfinite(s->beta) || s->beta < 0 ||
         !isfinite(s->tv) || s->tv < 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "loss weights must be finite and >= 0");
@@ -140,7 +251,11 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
         return 0;
     spec_keep(s, keep);
     int nreg = s->n_regions > 0 ? s->n_regions : 1;
-    size_t total = stylize_net_memory_bytes(w, depth, s->width, s->height, keep);
+    int tile, halo, align, strip;
+    spec_tiling(s, depth, keep, &tile, &halo, &align, &strip);
+    size_t total = stylize_net_memory_bytes(w, depth, s->width, strip, keep);
+    if (tile > 0)
+        total += 2 * (size_t)3 * s->width * strip * sizeof(float);
     size_t nmax = 0, amax = 0, smax = 0;
     for (int i = 0; i < s->n_content; i++) {
         int C, M;
@@ -159,6 +274,7 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
             nmax = (size_t)C;
         if ((size_t)C * M > amax)
             amax = (size_t)C * M;
+        layer_shape(w, s->style[i].layer, s->width, strip, &C, &M);
         if ((size_t)C * M > smax)
             smax = (size_t)C * M;
     }
@@ -167,6 +283,44 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
         total += 2 * smax * sizeof(float);
     if (s->normalize_gradients)
         total += amax * sizeof(float);
+    return total;
+}
+
+/* Style depth and the height of the style image's network (strips). */
+static int style_net_height(const stylize_objective_spec *s, int depth, const unsigned char *keep,
+                            int sh, int *sdepth)
+{
+    int tile, halo, align, strip;
+    spec_tiling(s, depth, keep, &tile, &halo, &align, &strip);
+    *sdepth = -1;
+    for (int i = 0; i < s->n_style; i++)
+        if (s->style[i].layer > *sdepth)
+            *sdepth = s->style[i].layer;
+    return tile > 0 && sh > tile + 2 * halo ? tile + 2 * halo : sh;
+}
+
+size_t stylize_objective_style_memory_bytes(const stylize_weights *w, const stylize_objective_spec *s,
+                                            int sw, int sh, int masked)
+{
+    unsigned char keep[NL];
+    int depth = spec_depth(s), sdepth;
+    if (depth < 0 || s->n_style == 0)
+        return 0;
+    spec_keep(s, keep);
+    int snh = style_net_height(s, depth, keep, sh, &sdepth);
+    size_t total = stylize_net_memory_bytes(w, sdepth, sw, snh, keep);
+    if (snh < sh)
+        total += (size_t)3 * sw * snh * sizeof(float);
+    if (masked) {
+        total += (size_t)sw * sh * sizeof(float);
+        for (int i = 0; i < s->n_style; i++) {
+            int C, M;
+            layer_shape(w, s->style[i].layer, sw, sh, &C, &M);
+            total += (size_t)M * sizeof(float);
+            layer_shape(w, s->style[i].layer, sw, snh, &C, &M);
+            total += (size_t)C * M * sizeof(float);
+        }
+    }
     return total;
 }
 
@@ -185,6 +339,13 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
     obj->nreg = spec->n_regions > 0 ? spec->n_regions : 1;
     obj->depth = spec_depth(spec);
     spec_keep(spec, obj->keep);
+    spec_tiling(spec, obj->depth, obj->keep, &obj->tile, &obj->halo, &obj->align, &obj->strip_max);
+    obj->nstrips = strip_count(spec->height, obj->tile);
+    for (int i = 0, k = 0; i < NL; i++) {
+        k += stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL;
+        obj->level[i] = k;
+        layer_dims(w, i, spec->width, spec->height, &obj->chans[i], &obj->rows[i], &obj->cols[i]);
+    }
     /* The network itself is created by stylize_objective_prepare, after the
      * style targets (whose temporary networks are freed by then), so that
      * the two never occupy memory together. Its size is checked now. */
@@ -226,12 +387,20 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
             nmax = (size_t)C;
         if ((size_t)C * M > amax)
             amax = (size_t)C * M;
+        layer_shape(w, spec->style[i].layer, spec->width, obj->strip_max, &C, &M);
         if ((size_t)C * M > smax)
             smax = (size_t)C * M;
     }
     obj->D = malloc(nmax * nmax * sizeof(float));
     if (!obj->D)
         goto nomem;
+    if (obj->tile > 0) {
+        size_t nx = (size_t)3 * spec->width * obj->strip_max;
+        obj->xs = malloc(nx * sizeof(float));
+        obj->gs = malloc(nx * sizeof(float));
+        if (!obj->xs || !obj->gs)
+            goto nomem;
+    }
     if (spec->n_regions > 0) {
         obj->fm = malloc(smax * sizeof(float));
         obj->fm2 = malloc(smax * sizeof(float));
@@ -269,6 +438,8 @@ void stylize_objective_free(stylize_objective *obj)
     free(obj->fm);
     free(obj->fm2);
     free(obj->scratch);
+    free(obj->xs);
+    free(obj->gs);
     free(obj);
 }
 
@@ -308,8 +479,8 @@ stylize_status stylize_objective_prepare(stylize_objective *obj, stylize_error *
     if (obj->net)
         return STYLIZE_OK;
     const stylize_objective_spec *s = &obj->spec;
-    return stylize_net_create(&obj->net, obj->weights, s->pool, obj->depth, s->width, s->height,
-                              obj->keep, err);
+    return stylize_net_create(&obj->net, obj->weights, s->pool, obj->depth, s->width,
+                              obj->strip_max, obj->keep, err);
 }
 
 stylize_status stylize_objective_set_content(stylize_objective *obj, const float *xc,
@@ -318,11 +489,17 @@ stylize_status stylize_objective_set_content(stylize_objective *obj, const float
     stylize_status st = stylize_objective_prepare(obj, err);
     if (st != STYLIZE_OK)
         return st;
-    stylize_net_forward(obj->net, xc);
-    for (int i = 0; i < obj->spec.n_content; i++) {
-        int c, h, w;
-        const float *F = stylize_net_output(obj->net, obj->spec.content[i].layer, &c, &h, &w);
-        memcpy(obj->P[i], F, (size_t)c * h * w * sizeof(float));
+    const stylize_objective_spec *s = &obj->spec;
+    for (int t = 0; t < obj->nstrips; t++) {
+        strip_forward(obj, obj->net, xc, s->width, s->height, t, obj->xs);
+        for (int i = 0; i < s->n_content; i++) {
+            int c, h, w, l = s->content[i].layer;
+            const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
+            size_t m = (size_t)(obj->own_hi[l] - obj->own_lo[l]) * w;
+            for (int ch = 0; ch < c; ch++)
+                memcpy(obj->P[i] + ((size_t)ch * obj->rows[l] + obj->row0[l] + obj->own_lo[l]) * w,
+                       F + ((size_t)ch * h + obj->own_lo[l]) * w, m * sizeof(float));
+        }
     }
     obj->has_content = 1;
     update_norms(obj);
@@ -373,62 +550,82 @@ stylize_status stylize_objective_add_style_region(stylize_objective *obj, int re
         return stylize_error_set(err, STYLIZE_ERR_ARG, "style region %d out of range", region);
     if (!isfinite(blend) || blend < 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "style blend weight %g must be >= 0", blend);
-    int depth = -1;
-    for (int i = 0; i < s->n_style; i++)
-        if (s->style[i].layer > depth)
-            depth = s->style[i].layer;
+    /* the style image runs in strips like x (whole when it fits in one) */
+    int depth, snh = style_net_height(s, obj->depth, obj->keep, sh, &depth);
+    int nst = strip_count(sh, obj->tile);
     stylize_net *snet = NULL;
-    stylize_status st = stylize_net_create(&snet, obj->weights, s->pool, depth, sw, sh,
-                                           obj->keep, err);
+    stylize_status st = stylize_net_create(&snet, obj->weights, s->pool, depth, sw, snh, obj->keep,
+                                           err);
     if (st != STYLIZE_OK) {
         stylize_error_prefix(err, "style image");
         return st;
     }
-    float *tmp = NULL, *lm = NULL, *fm = NULL;
+    float *tmp = NULL, *fm = NULL, *sxs = NULL;
+    float *lm[NL] = {NULL}; /* per style entry: the style mask at its layer (M) */
+    if (nst > 1 && !(sxs = malloc((size_t)3 * sw * snh * sizeof(float)))) {
+        st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a style image strip");
+        goto done;
+    }
     if (smask) {
-        size_t n = (size_t)sw * sh, big = 0;
+        size_t big = 1;
+        tmp = malloc((size_t)sw * sh * sizeof(float));
+        if (!tmp)
+            goto nomem;
         for (int i = 0; i < s->n_style; i++) {
             int C, M;
             layer_shape(obj->weights, s->style[i].layer, sw, sh, &C, &M);
+            if (!(lm[i] = malloc(((size_t)M ? (size_t)M : 1) * sizeof(float))))
+                goto nomem;
+            obj->last_area_s[i] = mask_to_layer(lm[i], smask, sw, sh, s->style[i].layer, tmp);
+            layer_shape(obj->weights, s->style[i].layer, sw, snh, &C, &M);
             if ((size_t)C * M > big)
                 big = (size_t)C * M;
         }
-        tmp = malloc(n * sizeof(float));
-        lm = malloc(n * sizeof(float));
-        fm = malloc((big ? big : 1) * sizeof(float));
-        if (!tmp || !lm || !fm) {
-            st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a style mask");
-            goto done;
+        if (!(fm = malloc(big * sizeof(float))))
+            goto nomem;
+    }
+    for (int t = 0; t < nst; t++) {
+        strip_forward(obj, snet, xs, sw, sh, t, sxs);
+        for (int i = 0; i < s->n_style; i++) {
+            int c, h, w, l = s->style[i].layer;
+            const float *F = stylize_net_output(snet, l, &c, &h, &w);
+            int lo = obj->own_lo[l], m = (obj->own_hi[l] - lo) * w;
+            float *G = obj->G[i][region]; /* free until the next eval; see last_style_grams */
+            if (m <= 0)
+                continue;
+            if (smask) {
+                const float *mk = lm[i] + (size_t)(obj->row0[l] + lo) * w;
+                for (int ch = 0; ch < c; ch++)
+                    for (int k = 0; k < m; k++)
+                        fm[(size_t)ch * m + k] = F[((size_t)ch * h + lo) * w + k] * mk[k];
+                stylize_gram_strided(G, fm, c, m, (size_t)m, t > 0);
+            } else {
+                stylize_gram_strided(G, F + (size_t)lo * w, c, m, (size_t)h * w, t > 0);
+            }
         }
     }
-    stylize_net_forward(snet, xs);
     for (int i = 0; i < s->n_style; i++) {
-        int c, h, w;
-        const float *F = stylize_net_output(snet, s->style[i].layer, &c, &h, &w);
-        double area_s = (double)h * w;
-        float *G = obj->G[i][region]; /* free until the next eval; see last_style_grams */
-        if (smask) {
-            area_s = mask_to_layer(lm, smask, sw, sh, s->style[i].layer, tmp);
-            for (int ch = 0; ch < c; ch++)
-                for (size_t k = 0; k < (size_t)h * w; k++)
-                    fm[(size_t)ch * h * w + k] = F[(size_t)ch * h * w + k] * lm[k];
-            stylize_gram(G, fm, c, h * w);
-        } else {
-            stylize_gram(G, F, c, h * w);
-        }
+        int C, M;
+        layer_shape(obj->weights, s->style[i].layer, sw, sh, &C, &M);
+        double area_s = smask ? obj->last_area_s[i] : (double)M;
         obj->last_area_s[i] = area_s;
         if (!(area_s > 0))
             continue; /* the mask selects nothing at this layer */
         float k = (float)(blend * obj->area[i][region] / area_s);
-        for (size_t j = 0; j < (size_t)c * c; j++)
-            obj->A[i][region][j] += k * G[j];
+        for (size_t j = 0; j < (size_t)C * C; j++)
+            obj->A[i][region][j] += k * obj->G[i][region][j];
     }
     obj->n_styles_added++;
     update_norms(obj);
+    goto done;
+nomem:
+    st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for a style mask");
 done:
     free(tmp);
-    free(lm);
     free(fm);
+    free(sxs);
+    for (int i = 0; i < NL; i++)
+        free(lm[i]);
     stylize_net_free(snet);
     return st;
 }
@@ -488,32 +685,65 @@ static void add_normalized(float *grad, const float *g, size_t n, double scale)
         grad[k] += f * g[k];
 }
 
-/* fm (N, M) = F o m, the mask broadcast over channels. */
-static void apply_mask(float *fm, const float *F, const float *m, int N, int M)
+/* fm (N, m) = F o mk over m positions of F (rows ld floats apart), the mask
+ * broadcast over channels. */
+static void apply_mask(float *fm, const float *F, size_t ld, const float *mk, int N, int m)
 {
     for (int c = 0; c < N; c++)
-        for (int k = 0; k < M; k++)
-            fm[(size_t)c * M + k] = F[(size_t)c * M + k] * m[k];
+        for (int k = 0; k < m; k++)
+            fm[(size_t)c * m + k] = F[(size_t)c * ld + k] * mk[k];
 }
 
-/* grad (N, M) += scale / (N^2 area^2) ((G - A) (F o m)) o m. */
-static void masked_style_grad(stylize_objective *obj, float *grad, const float *F, int i, int r,
-                              int N, int M, double scale)
+/* grad (N, m) += scale / (N^2 area^2) ((G - A) (F o mk)) o mk over m
+ * positions of grad and F (rows ld floats apart), mk the region's mask there. */
+static void masked_style_grad(stylize_objective *obj, float *grad, const float *F, size_t ld,
+                              const float *mk, int i, int r, int N, int m, double scale)
 {
     double na = (double)N * obj->area[i][r];
     if (!(na > 0))
         return;
     float k = (float)(scale / (na * na));
-    const float *m = obj->mask[i][r];
-    apply_mask(obj->fm, F, m, N, M);
+    apply_mask(obj->fm, F, ld, mk, N, m);
     size_t nn = (size_t)N * N;
     for (size_t j = 0; j < nn; j++)
         obj->D[j] = obj->G[i][r][j] - obj->A[i][r][j];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, M, N, 1.0f, obj->D, N, obj->fm, M,
-                0.0f, obj->fm2, M);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, m, N, 1.0f, obj->D, N, obj->fm, m,
+                0.0f, obj->fm2, m);
     for (int c = 0; c < N; c++)
-        for (int j = 0; j < M; j++)
-            grad[(size_t)c * M + j] += k * obj->fm2[(size_t)c * M + j] * m[j];
+        for (int j = 0; j < m; j++)
+            grad[(size_t)c * ld + j] += k * obj->fm2[(size_t)c * m + j] * mk[j];
+}
+
+/* 1/2 sum (F - P)^2 over the current strip's own rows of content entry i
+ * (F: the strip's (c, h, w) output); grad (like F), if given, += scale (F - P). */
+static double content_rows(const stylize_objective *obj, int i, const float *F, int c, int h, int w,
+                           float *grad, float scale)
+{
+    int l = obj->spec.content[i].layer, lo = obj->own_lo[l];
+    size_t m = (size_t)(obj->own_hi[l] - lo) * w;
+    double v = 0;
+    for (int ch = 0; ch < c; ch++) {
+        size_t off = ((size_t)ch * h + lo) * w;
+        v += stylize_content_loss(F + off, obj->P[i] + ((size_t)ch * obj->rows[l] + obj->row0[l] + lo) * w,
+                                  m, grad ? grad + off : NULL, scale);
+    }
+    return v;
+}
+
+/* The style gradient of entry i, region r over the current strip's own rows. */
+static void style_rows_grad(stylize_objective *obj, int i, int r, const float *F, float *grad, int c,
+                            int h, int w, double scale)
+{
+    int l = obj->spec.style[i].layer, lo = obj->own_lo[l], m = (obj->own_hi[l] - lo) * w;
+    size_t off = (size_t)lo * w, ld = (size_t)h * w;
+    if (m <= 0)
+        return;
+    if (obj->mask[i][r])
+        masked_style_grad(obj, grad + off, F + off, ld,
+                          obj->mask[i][r] + (size_t)(obj->row0[l] + lo) * w, i, r, c, m, scale);
+    else
+        stylize_style_grad_strided(grad + off, F + off, ld, c, m, (double)obj->rows[l] * w,
+                                   obj->G[i][r], obj->A[i][r], (float)scale, obj->D);
 }
 
 static void inject(void *user, int layer, const float *act, float *grad, int c, int h, int w)
@@ -525,12 +755,12 @@ static void inject(void *user, int layer, const float *act, float *grad, int c, 
         if (s->content[i].layer != layer)
             continue;
         double scale = s->alpha * s->content[i].weight * obj->content_norm[i];
-        if (obj->scratch) {
+        if (obj->scratch) { /* no tiling: the strip is the whole layer */
             memset(obj->scratch, 0, n * sizeof(float));
-            stylize_content_loss(act, obj->P[i], n, obj->scratch, 1.0f);
+            content_rows(obj, i, act, c, h, w, obj->scratch, 1.0f);
             add_normalized(grad, obj->scratch, n, s->alpha * s->content[i].weight);
         } else {
-            stylize_content_loss(act, obj->P[i], n, grad, (float)scale);
+            content_rows(obj, i, act, c, h, w, grad, (float)scale);
         }
     }
     for (int i = 0; i < s->n_style; i++) {
@@ -544,12 +774,39 @@ static void inject(void *user, int layer, const float *act, float *grad, int c, 
                 dst = obj->scratch;
                 scale = 1.0;
             }
-            if (obj->mask[i][r])
-                masked_style_grad(obj, dst, act, i, r, c, h * w, scale);
-            else
-                stylize_style_grad(dst, act, obj->G[i][r], obj->A[i][r], c, h * w, (float)scale, obj->D);
+            style_rows_grad(obj, i, r, act, dst, c, h, w, scale);
             if (obj->scratch)
                 add_normalized(grad, obj->scratch, n, s->beta * s->style[i].weight);
+        }
+    }
+}
+
+/* Adds the current strip's contributions to the content losses (into b) and
+ * to the Gram matrices of x (first strip: sets them). */
+static void accumulate_strip(stylize_objective *obj, int first, stylize_loss_breakdown *b)
+{
+    const stylize_objective_spec *s = &obj->spec;
+    for (int i = 0; i < s->n_content; i++) {
+        int c, h, w, l = s->content[i].layer;
+        const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
+        double v = content_rows(obj, i, F, c, h, w, NULL, 0.0f);
+        b->content_layer[l] += v;
+        b->content += s->alpha * s->content[i].weight * obj->content_norm[i] * v;
+    }
+    for (int i = 0; i < s->n_style; i++) {
+        int c, h, w, l = s->style[i].layer;
+        const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
+        int lo = obj->own_lo[l], m = (obj->own_hi[l] - lo) * w;
+        if (m <= 0)
+            continue;
+        for (int r = 0; r < obj->nreg; r++) {
+            if (obj->mask[i][r]) {
+                apply_mask(obj->fm, F + (size_t)lo * w, (size_t)h * w,
+                           obj->mask[i][r] + (size_t)(obj->row0[l] + lo) * w, c, m);
+                stylize_gram_strided(obj->G[i][r], obj->fm, c, m, (size_t)m, !first);
+            } else {
+                stylize_gram_strided(obj->G[i][r], F + (size_t)lo * w, c, m, (size_t)h * w, !first);
+            }
         }
     }
 }
@@ -566,35 +823,48 @@ stylize_status stylize_objective_eval(void *user, const float *x, float *grad, d
         if (st != STYLIZE_OK)
             return st;
     }
-    stylize_net_forward(obj->net, x);
-    for (int i = 0; i < s->n_content; i++) {
-        int c, h, w, l = s->content[i].layer;
-        const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
-        double v = stylize_content_loss(F, obj->P[i], (size_t)c * h * w, NULL, 0.0f);
-        b->content_layer[l] += v;
-        b->content += s->alpha * s->content[i].weight * obj->content_norm[i] * v;
+    int W = s->width, H = s->height, T = obj->nstrips;
+    /* pass 1: every strip's forward; content sums and Gram matrices */
+    for (int t = 0; t < T; t++) {
+        strip_forward(obj, obj->net, x, W, H, t, obj->xs);
+        accumulate_strip(obj, t == 0, b);
     }
     for (int i = 0; i < s->n_style; i++) {
-        int c, h, w, l = s->style[i].layer;
-        const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
+        int l = s->style[i].layer, c = obj->chans[l];
         for (int r = 0; r < obj->nreg; r++) {
             double v = 0;
             if (obj->mask[i][r]) {
-                apply_mask(obj->fm, F, obj->mask[i][r], c, h * w);
-                stylize_gram(obj->G[i][r], obj->fm, c, h * w);
                 double na = (double)c * obj->area[i][r];
                 if (na > 0) /* the paper's E with M replaced by the region's area */
                     v = stylize_style_loss(obj->G[i][r], obj->A[i][r], c, 1) * c * c / (na * na);
             } else {
-                stylize_gram(obj->G[i][r], F, c, h * w);
-                v = stylize_style_loss(obj->G[i][r], obj->A[i][r], c, h * w);
+                v = stylize_style_loss(obj->G[i][r], obj->A[i][r], c, obj->rows[l] * obj->cols[l]);
             }
             b->style_layer[l] += v;
             b->style += s->beta * s->style[i].weight * obj->style_norm[i][r] * v;
         }
     }
-    size_t nx = (size_t)3 * s->width * s->height;
-    stylize_net_backward(obj->net, grad, inject, obj);
+    /* pass 2: each strip's backward (the last strip's forward is still there) */
+    size_t nx = (size_t)3 * W * H;
+    if (T == 1) {
+        stylize_net_backward(obj->net, grad, inject, obj);
+    } else {
+        memset(grad, 0, nx * sizeof(float));
+        for (int t = T - 1; t >= 0; t--) {
+            if (t != T - 1)
+                strip_forward(obj, obj->net, x, W, H, t, obj->xs);
+            stylize_net_backward(obj->net, obj->gs, inject, obj);
+            int a, bb, L, R;
+            strip_rows(H, obj->tile, obj->halo, t, &a, &bb, &L, &R);
+            size_t plane = (size_t)(R - L) * W;
+            for (int ch = 0; ch < 3; ch++) {
+                float *dst = grad + ((size_t)ch * H + L) * W;
+                const float *src = obj->gs + ch * plane;
+                for (size_t k = 0; k < plane; k++)
+                    dst[k] += src[k];
+            }
+        }
+    }
     if (s->tv > 0)
         b->tv = s->tv * stylize_tv_loss(x, 3, s->height, s->width, grad, (float)s->tv);
     b->total = b->content + b->style + b->tv;

@@ -73,6 +73,7 @@ void stylize_run_defaults(stylize_run_config *c)
     c->seed = 0;
     c->optimizer = STYLIZE_OPTIM_LBFGS;
     c->iterations = 500;
+    c->tile_rows = STYLIZE_TILE_AUTO;
     c->lbfgs_history = 10;
     c->learning_rate = 1.0;
     c->tol_change = 1e-7;
@@ -340,7 +341,8 @@ static void to_input(const stylize_run_config *c, const stylize_image *img, floa
 }
 
 /* The objective spec of scale k at size (w, h). */
-static void scale_spec(const stylize_run_config *c, int w, int h, stylize_objective_spec *spec)
+static void scale_spec(const stylize_run_config *c, int w, int h, int tile,
+                       stylize_objective_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
     spec->pool = c->pool;
@@ -355,6 +357,7 @@ static void scale_spec(const stylize_run_config *c, int w, int h, stylize_object
     spec->tv = c->tv;
     spec->normalize_gradients = c->normalize_gradients;
     spec->normalize_by_target = c->random_features;
+    spec->tile_rows = tile;
     if (c->content_masks[0])
         spec->n_regions = c->n_styles;
 }
@@ -364,7 +367,8 @@ static size_t image_bytes(const stylize_image *img)
     return img ? (size_t)3 * img->width * img->height * sizeof(float) : 0;
 }
 
-size_t stylize_run_memory_estimate(const stylize_run_config *c)
+/* The estimate for strips of tile rows (0: whole images). */
+static size_t estimate_tiled(const stylize_run_config *c, int tile)
 {
     int W, H;
     if (!c->weights || output_size(c, &W, &H, NULL) != STYLIZE_OK)
@@ -381,7 +385,7 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c)
         if (c->n_scales > 0)
             stylize_image_fit(W, H, c->scales[k], &w, &h);
         stylize_objective_spec spec;
-        scale_spec(c, w, h, &spec);
+        scale_spec(c, w, h, tile, &spec);
         size_t n = (size_t)3 * w * h;
         size_t bytes = stylize_objective_memory_bytes(c->weights, &spec);
         bytes += c->optimizer == STYLIZE_OPTIM_ADAM ? stylize_adam_memory_bytes(n)
@@ -391,25 +395,40 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c)
         double rel = (double)(w > h ? w : h) / (double)(W > H ? W : H);
         int side = (int)lround(c->style_scale * (W > H ? W : H) * rel);
         for (int i = 0; i < c->n_styles && i < STYLIZE_MAX_STYLES; i++) {
-            int sw, sh, depth = -1;
-            unsigned char keep[STYLIZE_VGG19_NLAYERS] = {0};
+            int sw, sh;
             stylize_image_fit(c->styles[i]->width, c->styles[i]->height, side < 1 ? 1 : side, &sw, &sh);
-            for (int j = 0; j < c->n_style; j++) {
-                keep[c->style_layers[j].layer] = 1;
-                if (c->style_layers[j].layer > depth)
-                    depth = c->style_layers[j].layer;
-            }
-            if (depth >= 0) {
-                size_t sb = stylize_net_memory_bytes(c->weights, depth, sw, sh, keep) +
-                            (size_t)3 * sw * sh * sizeof(float);
-                if (sb > bytes)
-                    bytes = sb; /* the style networks are freed before x's network exists */
-            }
+            size_t sb = stylize_objective_style_memory_bytes(c->weights, &spec, sw, sh,
+                                                             c->style_masks[i] != NULL) +
+                        (size_t)3 * sw * sh * sizeof(float);
+            if (sb > bytes)
+                bytes = sb; /* the style networks are freed before x's network exists */
         }
         if (bytes > peak)
             peak = bytes;
     }
     return peak + loaded;
+}
+
+/* Rows per strip that a run uses: c->tile_rows when set; for
+ * STYLIZE_TILE_AUTO, whole images when the estimate fits max_memory (or
+ * there is no limit), else the largest power-of-two strips (from 2048 rows
+ * down to 16) that fit, or 16 if none does (the caller then reports the
+ * estimate). Gradient normalisation needs whole layers: never tiled. */
+static int choose_tile(const stylize_run_config *c)
+{
+    if (c->tile_rows != STYLIZE_TILE_AUTO)
+        return c->tile_rows > 0 ? c->tile_rows : 0;
+    if (c->normalize_gradients || c->max_memory == 0 || estimate_tiled(c, 0) <= c->max_memory)
+        return 0;
+    int t = 2048;
+    while (t > 16 && estimate_tiled(c, t) > c->max_memory)
+        t /= 2;
+    return t;
+}
+
+size_t stylize_run_memory_estimate(const stylize_run_config *c)
+{
+    return estimate_tiled(c, choose_tile(c));
 }
 
 stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn progress, void *puser,
@@ -454,6 +473,12 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     for (int i = 0; i < c->n_styles; i++)
         if (c->style_masks[i] && !c->content_masks[0])
             return stylize_error_set(err, STYLIZE_ERR_ARG, "style masks need content masks");
+    if (c->tile_rows < STYLIZE_TILE_AUTO)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "tile rows %d must be >= 0", c->tile_rows);
+    if (c->tile_rows > 0 && c->normalize_gradients)
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "gradient normalisation needs whole layers: not with tiling");
+    int tile = choose_tile(c);
     if (c->max_memory > 0) {
         size_t need = stylize_run_memory_estimate(c);
         if (need > c->max_memory)
@@ -462,6 +487,9 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
                                      "(--max-memory); lower --size or raise --max-memory",
                                      W, H, need >> 20, c->max_memory >> 20);
     }
+    if (tile > 0)
+        stylize_log(&c->log, STYLIZE_LOG_INFO, "tiling: strips of %d rows (estimated peak %zu MiB)",
+                    tile, stylize_run_memory_estimate(c) >> 20);
     if (c->init == STYLIZE_INIT_IMAGE && !c->init_image)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "init image missing");
     if (c->init == STYLIZE_INIT_STYLE && c->n_styles < 1)
@@ -509,7 +537,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             stylize_image_fit(W, H, c->scales[k], &w, &h);
         int iters = c->scale_iterations[k] > 0 ? c->scale_iterations[k] : c->iterations;
         stylize_objective_spec spec;
-        scale_spec(c, w, h, &spec);
+        scale_spec(c, w, h, tile, &spec);
         int masked = c->content_masks[0] != NULL;
 
         stylize_objective *obj = NULL;

@@ -148,6 +148,9 @@ expect 2 "unexpected argument" "${S[@]}" --weights "$W" -o "$OUT" stray.png --te
 expect 6 "--max-memory" "${base[@]}" --max-memory 1M
 expect 2 "--max-memory" "${base[@]}" --max-memory lots
 expect 2 "--max-memory" "${base[@]}" --max-memory -5G
+expect 2 "--tile-rows" "${base[@]}" --tile-rows -3
+expect 2 "--tile-rows" "${base[@]}" --tile-rows lots
+expect 2 "tiling" "${base[@]}" --tile-rows 16 --normalize-gradients
 expect 6 "limit" --texture "$IMG/brick.png" --weights "$W" --size 16384 -o "$OUT" --max-memory 4G
 expect 6 "--max-memory" --texture "$IMG/brick.png" --weights random --size 4096 -o "$OUT" --max-memory 2G -q
 

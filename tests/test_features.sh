@@ -25,6 +25,21 @@ check "blend 1,1 differs ($la vs $lc)" $PY -c "exit(0 if abs($la-$lc) > 1e-3*abs
 check "blend 3,1 lies between ($lc, $ld, $la)" $PY -c "exit(0 if min($la,$lc) < $ld < max($la,$lc) else 1)"
 check "report records the blend" [ "$(json_get "$T/d.json" 'r["settings"]["style_blend"]')" = "[3, 1]" ]
 
+# --- spatial tiling: strips give the whole image's loss (iteration 0) and,
+# after a few iterations, nearly the same loss; --max-memory too small for
+# the whole image makes the run tile by itself.
+run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 0 --tile-rows 0 -o "$T/t0.png" --report "$T/t0.json"
+run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 0 --tile-rows 16 -o "$T/t1.png" --report "$T/t1.json"
+t0=$(json_get "$T/t0.json" 'r["loss_initial"]'); t1=$(json_get "$T/t1.json" 'r["loss_initial"]')
+check "tiled loss equals the whole image's ($t1 vs $t0)" $PY -c "exit(0 if abs($t0-$t1) <= 1e-5*abs($t0) and $t0 > 0 else 1)"
+run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 0 -o "$T/t2.png" --report "$T/t2.json"
+run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 32 -o "$T/t3.png" --report "$T/t3.json"
+t2=$(json_get "$T/t2.json" 'r["loss_final"]'); t3=$(json_get "$T/t3.json" 'r["loss_final"]')
+check "tiled optimisation follows the whole image's ($t3 vs $t2)" $PY -c "exit(0 if abs($t2-$t3) <= 1e-3*abs($t2) and $t2 < 0.9*$t0 else 1)"
+need=$("$STYLIZE" --weights "$W" "${C[@]}" --style "$IMG/coffee.png" --size 1200 -n 0 --tile-rows 0 --max-memory 1M -o "$T/t4.png" 2>&1 | sed -n 's/.*needs about \([0-9]*\) MiB.*/\1/p')
+"$STYLIZE" --weights "$W" "${C[@]}" --style "$IMG/coffee.png" --size 1200 -n 0 --max-memory $((need * 2 / 3))M -o "$T/t4.png" 2>"$T/t4.err"
+check "auto tiling under --max-memory $((need * 2 / 3))M (whole image: $need MiB)" grep -q "tiling: strips of" "$T/t4.err"
+
 # --- style scale changes the style target.
 run "${C[@]}" --style "$IMG/brick.png" --size 48 -n 0 -o "$T/s1.png" --report "$T/s1.json"
 run "${C[@]}" --style "$IMG/brick.png" --size 48 --style-scale 2 -n 0 -o "$T/s2.png" --report "$T/s2.json"

@@ -210,6 +210,104 @@ static void run_masked(const stylize_weights *w)
     stylize_objective_free(obj);
 }
 
+/* Spatial tiling: an objective run in strips of rows (with halos) gives the
+ * untiled loss, per-layer breakdown and gradient (to float summation order),
+ * for content, style images of another size, masks, TV and both poolings;
+ * and its gradient passes the finite-difference check. */
+static void check_tiled(const stylize_weights *w, stylize_pool_kind pool, const char *content,
+                        const char *style1, const char *style2, int regions, int tile)
+{
+    enum { W = 24, H = 203 };
+    size_t n = (size_t)3 * W * H;
+    stylize_objective_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.pool = pool;
+    spec.width = W;
+    spec.height = H;
+    spec.n_content = 1;
+    spec.content[0].layer = stylize_vgg19_layer_index(content);
+    spec.content[0].weight = 1.0;
+    spec.n_style = 2;
+    spec.style[0].layer = stylize_vgg19_layer_index(style1);
+    spec.style[0].weight = 0.7;
+    spec.style[1].layer = stylize_vgg19_layer_index(style2);
+    spec.style[1].weight = 0.3;
+    spec.alpha = 1.0;
+    spec.beta = 50.0;
+    spec.tv = 0.01;
+    spec.n_regions = regions;
+    stylize_objective *o[2] = {NULL, NULL};
+    stylize_error err;
+    float *xc = malloc(n * sizeof(float)), *xs = malloc(2 * n * sizeof(float));
+    float *x = malloc(n * sizeof(float)), *g[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    float *m0 = malloc((size_t)W * H * sizeof(float)), *m1 = malloc((size_t)W * H * sizeof(float));
+    float *sm = malloc((size_t)2 * W * H * sizeof(float));
+    double v[2] = {0, 0};
+    stylize_loss_breakdown b[2];
+    if (!xc || !xs || !x || !g[0] || !g[1] || !m0 || !m1 || !sm) {
+        CHECK(0);
+        goto done;
+    }
+    tu_fill(xc, n, 21, -2, 2);
+    tu_fill(xs, 2 * n, 22, -2, 2);
+    tu_fill(x, n, 23, -2, 2);
+    for (int y = 0; y < H; y++)
+        for (int k = 0; k < W; k++) {
+            m0[y * W + k] = y < H / 3 ? 1.0f : 0.25f;
+            m1[y * W + k] = 1.0f - m0[y * W + k];
+        }
+    for (size_t k = 0; k < (size_t)2 * W * H; k++)
+        sm[k] = k % 3 ? 1.0f : 0.0f;
+    for (int k = 0; k < 2; k++) {
+        spec.tile_rows = k ? tile : 0;
+        CHECK(stylize_objective_create(&o[k], w, &spec, &err) == STYLIZE_OK);
+        if (!o[k])
+            goto done;
+        CHECK(stylize_objective_set_content(o[k], xc, &err) == STYLIZE_OK);
+        if (regions) {
+            CHECK(stylize_objective_set_region_mask(o[k], 0, m0, &err) == STYLIZE_OK);
+            CHECK(stylize_objective_set_region_mask(o[k], 1, m1, &err) == STYLIZE_OK);
+            CHECK(stylize_objective_add_style_region(o[k], 0, xs, 2 * W, H, NULL, 1.0, &err) == STYLIZE_OK);
+            CHECK(stylize_objective_add_style_region(o[k], 1, xs, 2 * W, H, sm, 1.0, &err) == STYLIZE_OK);
+        } else {
+            CHECK(stylize_objective_add_style(o[k], xs, W, 2 * H, 1.0, &err) == STYLIZE_OK);
+        }
+        CHECK(stylize_objective_eval(o[k], x, g[k], &v[k], &err) == STYLIZE_OK);
+        stylize_objective_breakdown(o[k], &b[k]);
+    }
+    /* for a tall image, strips need less memory than the whole */
+    spec.height = 4000;
+    size_t mem_tiled = stylize_objective_memory_bytes(w, &spec);
+    spec.tile_rows = 0;
+    size_t mem_whole = stylize_objective_memory_bytes(w, &spec);
+    CHECK_MSG(mem_tiled > 0 && 3 * mem_tiled < mem_whole, "memory %zu tiled, %zu whole", mem_tiled, mem_whole);
+    CHECK_MSG(fabs(v[1] - v[0]) <= 1e-5 * fabs(v[0]) && v[0] > 0, "tiled loss %.9g vs %.9g", v[1], v[0]);
+    for (int l = 0; l < STYLIZE_VGG19_NLAYERS; l++) {
+        CHECK_MSG(fabs(b[1].content_layer[l] - b[0].content_layer[l]) <= 1e-5 * fabs(b[0].content_layer[l]),
+                  "layer %d content %g vs %g", l, b[1].content_layer[l], b[0].content_layer[l]);
+        /* E_l is a difference of near Gram matrices: a little looser */
+        CHECK_MSG(fabs(b[1].style_layer[l] - b[0].style_layer[l]) <= 1e-4 * fabs(b[0].style_layer[l]),
+                  "layer %d style %g vs %g", l, b[1].style_layer[l], b[0].style_layer[l]);
+    }
+    double gmax = 0, dmax = 0;
+    for (size_t k = 0; k < n; k++) {
+        gmax = fmax(gmax, fabs(g[0][k]));
+        dmax = fmax(dmax, fabs(g[1][k] - g[0][k]));
+    }
+    CHECK_MSG(gmax > 0 && dmax <= 1e-5 * gmax, "pool %d %s/%s/%s tile %d regions %d: gradient differs by %g of %g",
+              (int)pool, content, style1, style2, tile, regions, dmax, gmax);
+    /* the tiled gradient against finite differences of the tiled loss */
+    fctx c = {o[1], g[0]};
+    double along = dir_check(&c, x, g[1], n, 0, 1e-3f);
+    CHECK_MSG(along < 2e-3, "tiled: along-gradient rel err %g", along);
+    double dir = dir_check(&c, x, g[1], n, 7, 1e-3f);
+    CHECK_MSG(dir < 1e-3, "tiled: directional rel err %g", dir);
+done:
+    stylize_objective_free(o[0]);
+    stylize_objective_free(o[1]);
+    free(xc), free(xs), free(x), free(g[0]), free(g[1]), free(m0), free(m1), free(sm);
+}
+
 /* Adds 0.5 act + 0.01 (layer + 1) at the layers in keep (user). */
 static void inject_kept(void *user, int layer, const float *act, float *grad, int c, int h, int w)
 {
@@ -307,6 +405,9 @@ int main(void)
     }
     check_lean(w, STYLIZE_POOL_MAX);
     check_lean(w, STYLIZE_POOL_AVG);
+    check_tiled(w, STYLIZE_POOL_AVG, "relu4_2", "relu1_1", "relu5_1", 0, 32);
+    check_tiled(w, STYLIZE_POOL_MAX, "conv3_1", "pool1", "relu4_1", 0, 48);
+    check_tiled(w, STYLIZE_POOL_AVG, "relu2_2", "relu1_1", "relu3_1", 2, 20);
     /* Too small for pool5. */
     CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 36, 21, 19, NULL, &err) == STYLIZE_ERR_ARG);
 

@@ -54,6 +54,12 @@ void stylize_net_free(stylize_net *net); /* NULL is allowed */
 size_t stylize_net_memory_bytes(const stylize_weights *w, int depth, int width, int height,
                                 const unsigned char *keep);
 
+/* Makes the network run on inputs of (3, height, width) for a height up to
+ * the one it was created with, reusing its buffers (nothing is allocated).
+ * Outputs of earlier forwards are invalid afterwards. Spatial tiling runs one
+ * network over row strips of different heights this way. */
+stylize_status stylize_net_set_height(stylize_net *net, int height, stylize_error *err);
+
 int stylize_net_depth(const stylize_net *net);
 
 /* Runs layers 0..depth on x (3, height, width), in the weights' input convention. */

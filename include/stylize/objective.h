@@ -47,6 +47,17 @@ typedef struct {
      * sum m_r at that layer. Masks are carried to each layer by 2x2
      * averaging at every pooling. */
     int n_regions;
+    /* Spatial tiling: 0 runs the network on the whole of x at once. Else it
+     * runs on horizontal strips of x of tile_rows rows (rounded up to a
+     * multiple of 2^pools, the network's downsampling), each computed with
+     * enough rows of halo above and below that every loss layer's values in
+     * the strip are exact: Gram matrices and content sums accumulate strip by
+     * strip, then each strip's backward injects the loss gradients at its own
+     * positions only and the strips' image gradients add up. The result
+     * equals the untiled one (up to summation order); memory grows with the
+     * strip instead of the image, for the price of the halo and a second
+     * forward of every strip but one. Not with normalize_gradients. */
+    int tile_rows;
 } stylize_objective_spec;
 
 #define STYLIZE_MAX_REGIONS 16
@@ -77,6 +88,12 @@ stylize_status stylize_objective_prepare(stylize_objective *obj, stylize_error *
 
 /* Bytes the objective allocates (network, targets, scratch). */
 size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_objective_spec *spec);
+
+/* Bytes that add_style / add_style_region allocate for the duration of the
+ * call (the style image's network, in strips when spec tiles), for a style
+ * image of (sw, sh), with a style mask when masked != 0. */
+size_t stylize_objective_style_memory_bytes(const stylize_weights *w, const stylize_objective_spec *spec,
+                                            int sw, int sh, int masked);
 
 /* Content targets P_l from xc (3, height, width) in the input convention. */
 stylize_status stylize_objective_set_content(stylize_objective *obj, const float *xc,

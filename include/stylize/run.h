@@ -20,6 +20,7 @@ extern "C" {
 #endif
 
 #define STYLIZE_MAX_STYLES 16
+#define STYLIZE_TILE_AUTO (-1)
 #define STYLIZE_MAX_SCALES 16
 
 typedef enum {
@@ -104,6 +105,10 @@ typedef struct {
     /* Control. */
     volatile sig_atomic_t *stop_flag; /* non-NULL and non-zero: stop after the current evaluation */
     size_t max_memory;    /* 0: no limit; else fail before starting if the estimate exceeds it */
+    /* Spatial tiling (objective.h, tile_rows): 0 runs whole images; > 0
+     * strips of that many rows; STYLIZE_TILE_AUTO whole images unless the
+     * estimate exceeds max_memory, then the largest strips that fit. */
+    int tile_rows;
     stylize_style_cache *style_cache; /* NULL: compute style targets every run */
     int inject_nan_at;    /* tests only: evaluation number whose loss becomes NaN (0: never) */
     stylize_logger log;

@@ -91,6 +91,10 @@ static void usage(FILE *f)
 "      --threads N            threads (default: all cores)\n"
 "      --max-memory SIZE      refuse runs estimated to need more, e.g. 2G, 512M\n"
 "                             (default: the machine's available memory)\n"
+"      --tile-rows N|auto     run the network over strips of N image rows (exact: each\n"
+"                             strip has a halo); memory then grows with the strip, not\n"
+"                             the image. 0: never; auto (default): only when the whole\n"
+"                             image would not fit in --max-memory\n"
 "      --print-every N        progress line every N iterations when not on a terminal (default 10)\n"
 "  -q, --quiet                print nothing but errors\n"
 "  -h, --help                 this help\n"
@@ -105,7 +109,7 @@ enum {
     OPT_STYLE_BLEND = 256, OPT_OUTPUT_DIR, OPT_JPEG_QUALITY, OPT_REPORT, OPT_PLOT, OPT_SAVE_EVERY,
     OPT_SIZE, OPT_WIDTH, OPT_HEIGHT, OPT_STYLE_SCALE, OPT_SCALES, OPT_TV, OPT_CONTENT_LAYERS,
     OPT_STYLE_LAYERS, OPT_POOL, OPT_NORMGRAD, OPT_COLORS, OPT_INIT, OPT_SEED, OPT_OPTIMIZER,
-    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY, OPT_CONTENT_MASK, OPT_STYLE_MASK, OPT_MAX_MEMORY, OPT_MAX_EVALS
+    OPT_LR, OPT_HISTORY, OPT_TOL, OPT_THREADS, OPT_PRINT_EVERY, OPT_CONTENT_MASK, OPT_STYLE_MASK, OPT_MAX_MEMORY, OPT_MAX_EVALS, OPT_TILE_ROWS
 };
 
 static const struct option long_opts[] = {
@@ -141,6 +145,7 @@ static const struct option long_opts[] = {
     {"learning-rate", required_argument, 0, OPT_LR},
     {"lbfgs-history", required_argument, 0, OPT_HISTORY},
     {"max-evals", required_argument, 0, OPT_MAX_EVALS},
+    {"tile-rows", required_argument, 0, OPT_TILE_ROWS},
     {"tolerance", required_argument, 0, OPT_TOL},
     {"weights", required_argument, 0, 'w'},
     {"threads", required_argument, 0, OPT_THREADS},
@@ -485,6 +490,13 @@ int main(int argc, char **argv)
         case OPT_SAVE_EVERY: INT("--save-every", 0, 1000000, cfg.save_every); break;
         case OPT_HISTORY: INT("--lbfgs-history", 1, 1000, cfg.lbfgs_history); break;
         case OPT_MAX_EVALS: INT("--max-evals", 0, 10000000, cfg.max_evaluations); break;
+        case OPT_TILE_ROWS:
+            if (strcmp(optarg, "auto") == 0) {
+                cfg.tile_rows = STYLIZE_TILE_AUTO;
+            } else {
+                INT("--tile-rows", 0, STYLIZE_IMAGE_MAX_SIDE, cfg.tile_rows);
+            }
+            break;
         case OPT_THREADS: INT("--threads", 1, 1024, threads); break;
         case OPT_PRINT_EVERY: INT("--print-every", 1, 1000000, print_every); break;
         case OPT_SEED: {
