@@ -63,6 +63,11 @@ typedef struct {
     size_t maxact;                               /* floats of each scratch buffer */
 } net_plan;
 
+int stylize_vgg19_convs_needed(int i)
+{
+    return i < 0 ? 0 : conv_ordinal(i < STYLIZE_VGG19_NLAYERS ? i : STYLIZE_VGG19_NLAYERS - 1) + 1;
+}
+
 struct stylize_net {
     const stylize_weights *weights; /* borrowed */
     stylize_pool_kind pool;

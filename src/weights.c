@@ -105,3 +105,28 @@ int stylize_weights_find(const stylize_weights *w, const char *name)
             return i;
     return -1;
 }
+
+void stylize_weights_trim(stylize_weights *w, int n_conv)
+{
+    if (!w || n_conv < 1 || n_conv >= w->n_layers)
+        return;
+    size_t keep = (size_t)(w->layers[n_conv - 1].bias - w->blob) + (size_t)w->layers[n_conv - 1].out_ch;
+    size_t woff[STYLIZE_VGG19_NCONV], boff[STYLIZE_VGG19_NCONV];
+    for (int i = 0; i < n_conv; i++) {
+        woff[i] = (size_t)(w->layers[i].weight - w->blob);
+        boff[i] = (size_t)(w->layers[i].bias - w->blob);
+    }
+    float *b = realloc(w->blob, keep * sizeof(float));
+    if (b) /* a shrinking realloc that fails leaves the blob as it was */
+        w->blob = b;
+    w->blob_floats = keep;
+    for (int i = 0; i < n_conv; i++) {
+        w->layers[i].weight = w->blob + woff[i];
+        w->layers[i].bias = w->blob + boff[i];
+    }
+    for (int i = n_conv; i < STYLIZE_VGG19_NCONV; i++) {
+        w->layers[i].weight = NULL;
+        w->layers[i].bias = NULL;
+    }
+    w->n_layers = n_conv;
+}

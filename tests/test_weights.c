@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "stylize/weights.h"
+#include "stylize/network.h"
 #include "testutil.h"
 #include "../src/fileutil.h"
 
@@ -665,8 +666,40 @@ static void test_fileutil(void)
     CHECK(stylize_file_open_read(dir, &fd, &size, &err) == STYLIZE_ERR_IO && fd == -1);
 }
 
+/* Trimming keeps the first layers' values and drops the rest. */
+static void check_trim(void)
+{
+    stylize_weights *w = NULL;
+    stylize_error err;
+    CHECK(stylize_weights_random(&w, 3, 8, &err) == STYLIZE_OK);
+    if (!w)
+        return;
+    size_t n12 = (size_t)(w->layers[12].bias - w->blob) + (size_t)w->layers[12].out_ch;
+    float *copy = malloc(n12 * sizeof(float));
+    if (!copy) {
+        CHECK(0);
+        stylize_weights_free(w);
+        return;
+    }
+    memcpy(copy, w->blob, n12 * sizeof(float));
+    size_t before = w->blob_floats;
+    CHECK(stylize_vgg19_convs_needed(stylize_vgg19_layer_index("relu5_1")) == 13);
+    CHECK(stylize_vgg19_convs_needed(stylize_vgg19_layer_index("pool4")) == 12);
+    CHECK(stylize_vgg19_convs_needed(stylize_vgg19_layer_index("conv1_1")) == 1);
+    stylize_weights_trim(w, 13);
+    CHECK(w->n_layers == 13 && w->blob_floats == n12 && n12 < before);
+    CHECK(w->layers[13].weight == NULL && w->layers[15].bias == NULL);
+    CHECK(memcmp(copy, w->layers[0].weight, n12 * sizeof(float)) == 0);
+    CHECK(w->layers[12].bias + w->layers[12].out_ch == w->blob + w->blob_floats);
+    stylize_weights_trim(w, 14); /* more than there are: no change */
+    CHECK(w->n_layers == 13);
+    free(copy);
+    stylize_weights_free(w);
+}
+
 int main(void)
 {
+    check_trim();
     const char *base = tu_tmpdir();
     if (mkdir(base, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "cannot create %s\n", base);

@@ -28,6 +28,8 @@ const char *stylize_vgg19_layer_name(int i);
 /* Index of a layer name, or -1. */
 int stylize_vgg19_layer_index(const char *name);
 stylize_layer_kind stylize_vgg19_layer_kind(int i);
+/* Convolutions that layers 0..i contain (0 for i < 0). */
+int stylize_vgg19_convs_needed(int i);
 
 typedef struct stylize_net stylize_net; /* opaque */
 

@@ -91,6 +91,13 @@ stylize_status stylize_weights_save(const stylize_weights *w, const char *manife
 /* Frees w and its blob. NULL is allowed. */
 void stylize_weights_free(stylize_weights *w);
 
+/* Keeps only the first n_conv convolutions (n_layers becomes n_conv) and
+ * returns the memory of the others, for runs whose deepest loss layer needs
+ * no more (stylize_vgg19_convs_needed). Needs the canonical blob layout of
+ * stylize_weights_alloc (every loader and importer makes it). Trimmed
+ * weights cannot be saved. n_conv outside 1..n_layers: no change. */
+void stylize_weights_trim(stylize_weights *w, int n_conv);
+
 /* Index of the conv layer with this name in w, or -1. */
 int stylize_weights_find(const stylize_weights *w, const char *name);
 

@@ -795,6 +795,15 @@ int main(int argc, char **argv)
         free_list(contents, n_contents);
         return EXIT_WEIGHTS;
     }
+    {
+        /* only the convolutions up to the deepest loss layer stay in memory */
+        int deepest = -1;
+        for (int i = 0; i < cfg.n_content; i++)
+            deepest = cfg.content_layers[i].layer > deepest ? cfg.content_layers[i].layer : deepest;
+        for (int i = 0; i < cfg.n_style; i++)
+            deepest = cfg.style_layers[i].layer > deepest ? cfg.style_layers[i].layer : deepest;
+        stylize_weights_trim(weights, stylize_vgg19_convs_needed(deepest));
+    }
     cfg.weights = weights;
     if (cfg.max_memory == 0)
         cfg.max_memory = available_memory();
