@@ -36,9 +36,11 @@ run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 0 -o "$T/t2.
 run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 32 -o "$T/t3.png" --report "$T/t3.json"
 t2=$(json_get "$T/t2.json" 'r["loss_final"]'); t3=$(json_get "$T/t3.json" 'r["loss_final"]')
 check "tiled optimisation follows the whole image's ($t3 vs $t2)" $PY -c "exit(0 if abs($t2-$t3) <= 1e-3*abs($t2) and $t2 < 0.9*$t0 else 1)"
-need=$("$STYLIZE" --weights "$W" "${C[@]}" --style "$IMG/coffee.png" --size 1200 -n 0 --tile-rows 0 --max-memory 1M -o "$T/t4.png" 2>&1 | sed -n 's/.*needs about \([0-9]*\) MiB.*/\1/p')
-"$STYLIZE" --weights "$W" "${C[@]}" --style "$IMG/coffee.png" --size 1200 -n 0 --max-memory $((need * 2 / 3))M -o "$T/t4.png" 2>"$T/t4.err"
-check "auto tiling under --max-memory $((need * 2 / 3))M (whole image: $need MiB)" grep -q "tiling: strips of" "$T/t4.err"
+mib() { "$STYLIZE" --weights "$W" "${C[@]}" --style "$IMG/coffee.png" --size 1200 -n 0 --max-memory 1M -o "$T/t4.png" "$@" 2>&1 | sed -n 's/.*needs about \([0-9]*\) MiB.*/\1/p'; }
+whole=$(mib --tile-rows 0); strips=$(mib --tile-rows 64)
+lim=$(( (whole + strips) / 2 ))
+"$STYLIZE" --weights "$W" "${C[@]}" --style "$IMG/coffee.png" --size 1200 -n 0 --max-memory ${lim}M -o "$T/t4.png" 2>"$T/t4.err"
+check "auto tiling under --max-memory ${lim}M (whole image $whole MiB, 64-row strips $strips MiB)" grep -q "tiling: strips of" "$T/t4.err"
 
 # --- style scale changes the style target.
 run "${C[@]}" --style "$IMG/brick.png" --size 48 -n 0 -o "$T/s1.png" --report "$T/s1.json"
