@@ -61,6 +61,10 @@ typedef struct {
     unsigned char bits[STYLIZE_VGG19_NLAYERS];   /* ReLU keeps a bit mask for the backward */
     unsigned char argmax[STYLIZE_VGG19_NLAYERS]; /* max pooling keeps its argmax indices */
     size_t maxact;                               /* floats of each scratch buffer */
+    /* relu1_1 is kept by recomputing conv1_1 from the input when it is read
+     * (a 3-channel convolution: ~0.5% of the network's work) instead of
+     * occupying a buffer of the largest activation size */
+    int recompute1;
 } net_plan;
 
 int stylize_vgg19_convs_needed(int i)
@@ -86,6 +90,7 @@ struct stylize_net {
     /* Two buffers of the largest activation: the layers passing through in
      * the forward (lean) and the ping-pong gradients of the backward. */
     float *scratch[2];
+    int f1_ready;                    /* recompute1: relu1_1 is in scratch[0] */
     float *ws;                       /* conv workspace, max over layers */
     size_t ws_floats;
 };
@@ -117,6 +122,7 @@ static int plan_net(net_plan *p, const stylize_weights *wt, stylize_pool_kind po
         if (n > p->maxact)
             p->maxact = n;
     }
+    p->recompute1 = keep && depth >= 2 && keep[1] && !keep[0];
     int in_scratch = -1; /* the scratch buffer holding layer i's input, or -1 */
     for (int i = 0; i <= depth; i++) {
         stylize_layer_kind kind = stylize_vgg19_layer_kind(i);
@@ -125,9 +131,9 @@ static int plan_net(net_plan *p, const stylize_weights *wt, stylize_pool_kind po
             p->dest[i] = kind == STYLIZE_LAYER_CONV && i < depth ? DEST_NEXT : DEST_OWN;
             continue;
         }
-        if (keep[i])
+        if (keep[i] && !(p->recompute1 && i == 1))
             p->dest[i] = DEST_OWN;
-        else if (kind == STYLIZE_LAYER_CONV && next_relu && keep[i + 1])
+        else if (kind == STYLIZE_LAYER_CONV && next_relu && keep[i + 1] && !(p->recompute1 && i == 0))
             p->dest[i] = DEST_NEXT;
         else if (kind == STYLIZE_LAYER_RELU && in_scratch >= 0)
             p->dest[i] = (signed char)in_scratch; /* in place */
@@ -135,7 +141,7 @@ static int plan_net(net_plan *p, const stylize_weights *wt, stylize_pool_kind po
             p->dest[i] = (signed char)(in_scratch == 0 ? 1 : 0);
         in_scratch = p->dest[i] >= 0 ? p->dest[i] : -1;
         if (kind == STYLIZE_LAYER_RELU && !keep[i])
-            p->bits[i] = 1;
+            p->bits[i] = 1; /* (relu1_1 recomputed: its mask comes with it) */
         if (kind == STYLIZE_LAYER_POOL && pool == STYLIZE_POOL_MAX)
             p->argmax[i] = 1;
     }
@@ -311,6 +317,7 @@ void stylize_net_forward(stylize_net *net, const float *x)
     const net_plan *p = &net->plan;
     const float *in = x;
     net->input = x;
+    net->f1_ready = 0;
     for (int i = 0; i <= net->depth; i++) {
         size_t n = plan_elems(p, i);
         switch (stylize_vgg19_layer_kind(i)) {
@@ -336,13 +343,28 @@ void stylize_net_forward(stylize_net *net, const float *x)
     }
 }
 
-/* Layer i's output, if it is still readable after the forward. */
-static const float *readable(const stylize_net *net, int i)
+/* relu1_1 = relu(conv1_1(input)) into dst (recompute1). */
+static void recompute_f1(stylize_net *net, float *dst)
 {
+    const net_plan *p = &net->plan;
+    stylize_conv_forward(net->conv[0], dst, net->input, p->h[0], p->w[0], net->ws);
+    stylize_relu_forward(dst, dst, plan_elems(p, 1));
+}
+
+/* Layer i's output, if it is still readable after the forward. */
+static const float *readable(stylize_net *net, int i)
+{
+    if (i == 1 && net->plan.recompute1) {
+        if (!net->f1_ready) {
+            recompute_f1(net, net->scratch[0]);
+            net->f1_ready = 1;
+        }
+        return net->scratch[0];
+    }
     return !net->lean || net->keep[i] ? net->act[i] : NULL;
 }
 
-const float *stylize_net_output(const stylize_net *net, int layer, int *c, int *h, int *w)
+const float *stylize_net_output(stylize_net *net, int layer, int *c, int *h, int *w)
 {
     if (layer < 0 || layer > net->depth)
         return NULL;
@@ -361,13 +383,23 @@ void stylize_net_backward(stylize_net *net, float *gx, stylize_grad_inject_fn in
     int cur = 0;
     float *g = net->scratch[cur]; /* dL/d(output of layer i), shape (c[i], h[i], w[i]) */
     int d = net->depth;
+    net->f1_ready = 0; /* the scratch buffers now hold gradients */
     memset(g, 0, plan_elems(p, d) * sizeof(float));
     for (int i = d; i >= 0; i--) {
+        const float *act;
+        if (i == 1 && p->recompute1) { /* into the free scratch buffer */
+            recompute_f1(net, net->scratch[1 - cur]);
+            act = net->scratch[1 - cur];
+        } else {
+            act = readable(net, i);
+        }
         if (inject)
-            inject(user, i, readable(net, i), g, p->c[i], p->h[i], p->w[i]);
+            inject(user, i, act, g, p->c[i], p->h[i], p->w[i]);
         switch (stylize_vgg19_layer_kind(i)) {
         case STYLIZE_LAYER_RELU:
-            if (net->bits[i])
+            if (i == 1 && p->recompute1)
+                stylize_relu_backward(g, g, act, plan_elems(p, i));
+            else if (net->bits[i])
                 stylize_relu_backward_mask(g, g, net->bits[i], plan_elems(p, i));
             else
                 stylize_relu_backward(g, g, net->act[i], plan_elems(p, i));

@@ -70,8 +70,10 @@ void stylize_net_forward(stylize_net *net, const float *x);
 /* Output of layer i (0 <= i <= depth) from the last forward, shape
  * (*c, *h, *w) (set even when the result is NULL). Without keep, a conv
  * layer's output is its ReLU's (the ReLU runs in place). With keep, NULL
- * for a layer not in keep. */
-const float *stylize_net_output(const stylize_net *net, int layer, int *c, int *h, int *w);
+ * for a layer not in keep. A lean network keeps relu1_1 by recomputing it
+ * from the input (cheap: conv1_1 has 3 input channels) into a scratch
+ * buffer: its pointer is valid until the next forward or backward. */
+const float *stylize_net_output(stylize_net *net, int layer, int *c, int *h, int *w);
 
 /* Called by the backward pass when it reaches the output of a layer, before
  * propagating through it: add dL/d(output of layer) into grad (shape as
