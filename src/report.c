@@ -332,6 +332,7 @@ static cJSON *settings_json(const stylize_run_config *cfg, int *ok)
         j_num(o, "iterations",
               cfg->scale_iterations[i] > 0 ? cfg->scale_iterations[i] : cfg->iterations, ok);
     }
+    j_num(s, "tile_rows", cfg->weights ? stylize_run_tile_rows(cfg) : 0, ok);
     j_num(s, "print_every", cfg->print_every, ok);
     j_num(s, "save_every", cfg->save_every, ok);
     /* The caller's key/value echo; a key already written above keeps the

@@ -414,7 +414,7 @@ static size_t estimate_tiled(const stylize_run_config *c, int tile)
  * there is no limit), else the largest power-of-two strips (from 2048 rows
  * down to 16) that fit, or 16 if none does (the caller then reports the
  * estimate). Gradient normalisation needs whole layers: never tiled. */
-static int choose_tile(const stylize_run_config *c)
+int stylize_run_tile_rows(const stylize_run_config *c)
 {
     if (c->tile_rows != STYLIZE_TILE_AUTO)
         return c->tile_rows > 0 ? c->tile_rows : 0;
@@ -428,7 +428,7 @@ static int choose_tile(const stylize_run_config *c)
 
 size_t stylize_run_memory_estimate(const stylize_run_config *c)
 {
-    return estimate_tiled(c, choose_tile(c));
+    return estimate_tiled(c, stylize_run_tile_rows(c));
 }
 
 stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn progress, void *puser,
@@ -478,7 +478,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     if (c->tile_rows > 0 && c->normalize_gradients)
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "gradient normalisation needs whole layers: not with tiling");
-    int tile = choose_tile(c);
+    int tile = stylize_run_tile_rows(c);
     if (c->max_memory > 0) {
         size_t need = stylize_run_memory_estimate(c);
         if (need > c->max_memory)

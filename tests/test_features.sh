@@ -31,6 +31,7 @@ check "report records the blend" [ "$(json_get "$T/d.json" 'r["settings"]["style
 run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 0 --tile-rows 0 -o "$T/t0.png" --report "$T/t0.json"
 run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 0 --tile-rows 16 -o "$T/t1.png" --report "$T/t1.json"
 t0=$(json_get "$T/t0.json" 'r["loss_initial"]'); t1=$(json_get "$T/t1.json" 'r["loss_initial"]')
+check "report records the strips" test "$(json_get "$T/t1.json" 'r["settings"]["tile_rows"]')" = 16 -a "$(json_get "$T/t0.json" 'r["settings"]["tile_rows"]')" = 0
 check "tiled loss equals the whole image's ($t1 vs $t0)" $PY -c "exit(0 if abs($t0-$t1) <= 1e-5*abs($t0) and $t0 > 0 else 1)"
 run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 0 -o "$T/t2.png" --report "$T/t2.json"
 run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 32 -o "$T/t3.png" --report "$T/t3.json"

@@ -149,6 +149,10 @@ typedef struct {
     int width, height;               /* output size */
 } stylize_run_result;
 
+/* Rows per strip that stylize_run will use (0: whole images): tile_rows
+ * when set, else for STYLIZE_TILE_AUTO the choice described there. */
+int stylize_run_tile_rows(const stylize_run_config *c);
+
 /* Estimated peak bytes of a run with this configuration: the largest scale's
  * network, targets, optimiser history and image buffers, the temporary
  * network of the largest style image, plus the loaded images. */
