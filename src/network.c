@@ -72,6 +72,12 @@ int stylize_vgg19_convs_needed(int i)
     return i < 0 ? 0 : conv_ordinal(i < STYLIZE_VGG19_NLAYERS ? i : STYLIZE_VGG19_NLAYERS - 1) + 1;
 }
 
+int stylize_vgg19_layer_channels(const stylize_weights *w, int i)
+{
+    int k = stylize_vgg19_convs_needed(i);
+    return k > 0 ? w->layers[k - 1].out_ch : 3;
+}
+
 struct stylize_net {
     const stylize_weights *weights; /* borrowed */
     stylize_pool_kind pool;

@@ -75,15 +75,11 @@ static void spec_keep(const stylize_objective_spec *s, unsigned char *keep)
 static void layer_dims(const stylize_weights *w, int layer, int width, int height, int *C, int *H,
                        int *W)
 {
-    int c = 3, h = height, wd = width, k = 0;
-    for (int i = 0; i <= layer; i++) {
-        switch (stylize_vgg19_layer_kind(i)) {
-        case STYLIZE_LAYER_CONV: c = w->layers[k++].out_ch; break;
-        case STYLIZE_LAYER_RELU: break;
-        case STYLIZE_LAYER_POOL: h /= 2, wd /= 2; break;
-        }
-    }
-    *C = c, *H = h, *W = wd;
+    int h = height, wd = width;
+    for (int i = 0; i <= layer; i++)
+        if (stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL)
+            h /= 2, wd /= 2;
+    *C = stylize_vgg19_layer_channels(w, layer), *H = h, *W = wd;
 }
 
 static void layer_shape(const stylize_weights *w, int layer, int width, int height, int *C, int *M)

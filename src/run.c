@@ -219,12 +219,7 @@ static void cache_store(stylize_style_cache *cache, const stylize_weights *w,
     memset(e, 0, sizeof *e);
     e->style = style, e->sw = sw, e->sh = sh, e->n = spec->n_style;
     for (int i = 0; i < spec->n_style; i++) {
-        /* channels of the style layer: those of the conv that feeds it */
-        int k = -1;
-        for (int l = 0; l <= spec->style[i].layer; l++)
-            if (stylize_vgg19_layer_kind(l) == STYLIZE_LAYER_CONV)
-                k++;
-        int c = w->layers[k].out_ch;
+        int c = stylize_vgg19_layer_channels(w, spec->style[i].layer);
         e->grams[i] = malloc((size_t)c * c * sizeof(float));
         if (!e->grams[i]) {
             for (int j = 0; j < i; j++)

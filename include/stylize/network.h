@@ -30,6 +30,9 @@ int stylize_vgg19_layer_index(const char *name);
 stylize_layer_kind stylize_vgg19_layer_kind(int i);
 /* Convolutions that layers 0..i contain (0 for i < 0). */
 int stylize_vgg19_convs_needed(int i);
+/* Channels of layer i's output with weights w (those of the convolution
+ * that feeds it; 3 for i < 0). */
+int stylize_vgg19_layer_channels(const stylize_weights *w, int i);
 
 typedef struct stylize_net stylize_net; /* opaque */
 
