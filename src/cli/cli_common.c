@@ -86,14 +86,22 @@ void cli_blas_autoselect(char **argv)
 {
     const char *preload = getenv("LD_PRELOAD");
     const char *autosel = getenv("STYLIZE_BLAS_AUTO");
-    if (getenv("OPENBLAS_CORETYPE") || getenv("STYLIZE_BLAS_REEXEC") ||
-        (autosel && strcmp(autosel, "0") == 0) || (preload && strstr(preload, "vgpreload")))
+    if (getenv("STYLIZE_BLAS_REEXEC") || (autosel && strcmp(autosel, "0") == 0) ||
+        (preload && strstr(preload, "vgpreload")))
         return;
-    const char *hint = stylize_blas_coretype_hint();
-    if (!hint)
+    const char *hint = getenv("OPENBLAS_CORETYPE") ? NULL : stylize_blas_coretype_hint();
+    int timeout = !getenv("OPENBLAS_THREAD_TIMEOUT") && !getenv("GOTO_THREAD_TIMEOUT");
+    if (!hint && !timeout)
         return;
-    if (setenv("OPENBLAS_CORETYPE", hint, 1) != 0 || setenv("STYLIZE_BLAS_REEXEC", "1", 1) != 0)
+    if ((hint && setenv("OPENBLAS_CORETYPE", hint, 1) != 0) ||
+        (timeout && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1) != 0) ||
+        setenv("STYLIZE_BLAS_REEXEC", "1", 1) != 0)
         return;
     execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the generic kernel */
+    /* exec failed: carry on with OpenBLAS as it loaded */
+    if (hint)
+        unsetenv("OPENBLAS_CORETYPE");
+    if (timeout)
+        unsetenv("OPENBLAS_THREAD_TIMEOUT");
+    unsetenv("STYLIZE_BLAS_REEXEC");
 }

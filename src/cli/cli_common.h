@@ -38,12 +38,18 @@ typedef struct {
 } cli_log_ctx;
 void cli_log(void *user, stylize_log_level level, const char *msg);
 
-/* OpenBLAS 0.3.21 does not recognise some recent x86 CPUs and falls back to
- * its generic kernel, about ten times slower. When that happened, the CPU
- * has AVX2/AVX-512, OPENBLAS_CORETYPE is unset and STYLIZE_BLAS_AUTO is not
- * "0", this sets OPENBLAS_CORETYPE to the matching kernel and re-executes
- * the program once (OpenBLAS reads it only when it loads). Skipped under
- * valgrind. Returns only if nothing was done or the exec failed. */
+/* OpenBLAS settings that it reads only when it loads, so the program
+ * re-executes itself once with them set (unless STYLIZE_BLAS_AUTO is "0",
+ * under valgrind, or nothing needs setting):
+ *  - OPENBLAS_CORETYPE: OpenBLAS 0.3.21 does not recognise some recent x86
+ *    CPUs and falls back to its generic kernel, about ten times slower. When
+ *    that happened and the CPU has AVX2/AVX-512, set to the matching kernel.
+ *  - OPENBLAS_THREAD_TIMEOUT (when neither it nor GOTO_THREAD_TIMEOUT is
+ *    set): 4, the shortest. OpenBLAS's idle threads otherwise spin on
+ *    sched_yield for about 2^28 cycles after each threaded call, taking the
+ *    cores from the library's own pool between calls (about 10% of an
+ *    evaluation's time on 2 cores).
+ * Returns only if nothing was done or the exec failed. */
 void cli_blas_autoselect(char **argv);
 
 #endif
