@@ -7,6 +7,11 @@
 
 #include "parallel.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define HAVE_SSE2 1
+#endif
+
 #define RELU_BLOCK ((size_t)1 << 16) /* elements per task */
 
 typedef struct {
@@ -46,7 +51,16 @@ static void relu_bwd_range(float *gin, const float *gout, const float *out, size
 static void relu_fwd_mask_range(float *out, const float *in, size_t lo, size_t hi, uint8_t *bits)
 {
     relu_fwd_range(out + lo, in + lo, hi - lo);
-    for (size_t i = lo; i < hi; i += 8) {
+    size_t i = lo;
+#ifdef HAVE_SSE2
+    const __m128 zero = _mm_setzero_ps(); /* out > 0: false for NaN and -0, as below */
+    for (; i + 8 <= hi; i += 8) {
+        int m0 = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(out + i), zero));
+        int m1 = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(out + i + 4), zero));
+        bits[i / 8] = (uint8_t)(m0 | (m1 << 4));
+    }
+#endif
+    for (; i < hi; i += 8) {
         unsigned byte = 0;
         for (size_t k = 0; k < 8 && i + k < hi; k++)
             byte |= (unsigned)(out[i + k] > 0.0f) << k;
@@ -57,7 +71,20 @@ static void relu_fwd_mask_range(float *out, const float *in, size_t lo, size_t h
 static void relu_bwd_mask_range(float *gin, const float *gout, size_t lo, size_t hi,
                                 const uint8_t *bits)
 {
-    for (size_t i = lo; i < hi; i++) {
+    size_t i = lo;
+#ifdef HAVE_SSE2
+    const __m128i sel = _mm_setr_epi32(1, 2, 4, 8);
+    for (; i + 8 <= hi; i += 8) {
+        unsigned b = bits[i / 8];
+        __m128i b0 = _mm_set1_epi32((int)(b & 15u)), b1 = _mm_set1_epi32((int)(b >> 4));
+        __m128 m0 = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(b0, sel), sel));
+        __m128 m1 = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(b1, sel), sel));
+        __m128 g0 = _mm_loadu_ps(gout + i), g1 = _mm_loadu_ps(gout + i + 4);
+        _mm_storeu_ps(gin + i, _mm_and_ps(g0, m0));
+        _mm_storeu_ps(gin + i + 4, _mm_and_ps(g1, m1));
+    }
+#endif
+    for (; i < hi; i++) {
         float g = gout[i];
         uint32_t v, mask = (uint32_t)0 - (uint32_t)((bits[i / 8] >> (i % 8)) & 1u);
         memcpy(&v, &g, sizeof v);
