@@ -34,9 +34,8 @@ struct stylize_objective {
     float *scratch;  /* (max loss-layer size) for normalize_gradients, else NULL */
     /* spatial tiling (spec.tile_rows): strips of tile rows of x, each run
      * with halo rows above and below */
-    int tile;        /* rows per strip, a multiple of align; 0: no tiling */
-    int halo;        /* a multiple of align */
-    int align;       /* 2^(pools up to depth) */
+    int tile;        /* rows per strip, a multiple of 2^(pools up to depth); 0: no tiling */
+    int halo;        /* a multiple of the same */
     int nstrips;     /* strips of x (1 without tiling) */
     int strip_max;   /* height of x's network */
     int level[NL];   /* pools at or before layer i */
@@ -131,24 +130,24 @@ static int strip_halo(int depth, int align, const unsigned char *keep)
     }
 }
 
-/* Tiling geometry of a spec: tile rows (0: none), halo, align, strip height. */
+/* Tiling geometry of a spec: tile rows (0: none), halo, strip height. */
 static void spec_tiling(const stylize_objective_spec *s, int depth, const unsigned char *keep,
-                        int *tile, int *halo, int *align, int *strip_max)
+                        int *tile, int *halo, int *strip_max)
 {
     int pools = 0;
     for (int i = 0; i <= depth; i++)
         pools += stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL;
-    *align = 1 << pools;
+    int align = 1 << pools; /* strip starts line up with every pooled grid */
     *tile = 0;
     *halo = 0;
     *strip_max = s->height;
     if (s->tile_rows <= 0)
         return;
-    int t = (s->tile_rows + *align - 1) / *align * *align;
+    int t = (s->tile_rows + align - 1) / align * align;
     if (t >= s->height)
         return; /* one strip: the whole image */
     *tile = t;
-    *halo = strip_halo(depth, *align, keep);
+    *halo = strip_halo(depth, align, keep);
     *strip_max = t + 2 * *halo < s->height ? t + 2 * *halo : s->height;
 }
 
@@ -247,8 +246,8 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
         return 0;
     spec_keep(s, keep);
     int nreg = s->n_regions > 0 ? s->n_regions : 1;
-    int tile, halo, align, strip;
-    spec_tiling(s, depth, keep, &tile, &halo, &align, &strip);
+    int tile, halo, strip;
+    spec_tiling(s, depth, keep, &tile, &halo, &strip);
     size_t total = stylize_net_memory_bytes(w, depth, s->width, strip, keep);
     if (tile > 0)
         total += 2 * (size_t)3 * s->width * strip * sizeof(float);
@@ -286,8 +285,8 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
 static int style_net_height(const stylize_objective_spec *s, int depth, const unsigned char *keep,
                             int sh, int *sdepth)
 {
-    int tile, halo, align, strip;
-    spec_tiling(s, depth, keep, &tile, &halo, &align, &strip);
+    int tile, halo, strip;
+    spec_tiling(s, depth, keep, &tile, &halo, &strip);
     *sdepth = -1;
     for (int i = 0; i < s->n_style; i++)
         if (s->style[i].layer > *sdepth)
@@ -335,7 +334,7 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
     obj->nreg = spec->n_regions > 0 ? spec->n_regions : 1;
     obj->depth = spec_depth(spec);
     spec_keep(spec, obj->keep);
-    spec_tiling(spec, obj->depth, obj->keep, &obj->tile, &obj->halo, &obj->align, &obj->strip_max);
+    spec_tiling(spec, obj->depth, obj->keep, &obj->tile, &obj->halo, &obj->strip_max);
     obj->nstrips = strip_count(spec->height, obj->tile);
     for (int i = 0, k = 0; i < NL; i++) {
         k += stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL;
@@ -535,6 +534,32 @@ stylize_status stylize_objective_set_region_mask(stylize_objective *obj, int reg
     return STYLIZE_OK;
 }
 
+/* fm (N, m) = F o mk over m positions of F (rows ld floats apart), the mask
+ * broadcast over channels. */
+static void apply_mask(float *fm, const float *F, size_t ld, const float *mk, int N, int m)
+{
+    for (int c = 0; c < N; c++)
+        for (int k = 0; k < m; k++)
+            fm[(size_t)c * m + k] = F[(size_t)c * ld + k] * mk[k];
+}
+
+/* G (c, c) = (first) or += the Gram matrix of the current strip's own rows
+ * of layer l, whose strip output F is (c, h, w); with mask (the layer's
+ * whole-image mask) the features are masked first, through fm (c, m). */
+static void strip_gram(const stylize_objective *obj, float *G, const float *F, int l, int c, int h,
+                       int w, const float *mask, float *fm, int first)
+{
+    int lo = obj->own_lo[l], m = (obj->own_hi[l] - lo) * w;
+    if (m <= 0)
+        return;
+    if (mask) {
+        apply_mask(fm, F + (size_t)lo * w, (size_t)h * w, mask + (size_t)(obj->row0[l] + lo) * w, c, m);
+        stylize_gram_strided(G, fm, c, m, (size_t)m, !first);
+    } else {
+        stylize_gram_strided(G, F + (size_t)lo * w, c, m, (size_t)h * w, !first);
+    }
+}
+
 stylize_status stylize_objective_add_style_region(stylize_objective *obj, int region, const float *xs,
                                                   int sw, int sh, const float *smask, double blend,
                                                   stylize_error *err)
@@ -585,19 +610,8 @@ stylize_status stylize_objective_add_style_region(stylize_objective *obj, int re
         for (int i = 0; i < s->n_style; i++) {
             int c, h, w, l = s->style[i].layer;
             const float *F = stylize_net_output(snet, l, &c, &h, &w);
-            int lo = obj->own_lo[l], m = (obj->own_hi[l] - lo) * w;
-            float *G = obj->G[i][region]; /* free until the next eval; see last_style_grams */
-            if (m <= 0)
-                continue;
-            if (smask) {
-                const float *mk = lm[i] + (size_t)(obj->row0[l] + lo) * w;
-                for (int ch = 0; ch < c; ch++)
-                    for (int k = 0; k < m; k++)
-                        fm[(size_t)ch * m + k] = F[((size_t)ch * h + lo) * w + k] * mk[k];
-                stylize_gram_strided(G, fm, c, m, (size_t)m, t > 0);
-            } else {
-                stylize_gram_strided(G, F + (size_t)lo * w, c, m, (size_t)h * w, t > 0);
-            }
+            /* G is free until the next eval; see last_style_grams */
+            strip_gram(obj, obj->G[i][region], F, l, c, h, w, lm[i], fm, t == 0);
         }
     }
     for (int i = 0; i < s->n_style; i++) {
@@ -679,15 +693,6 @@ static void add_normalized(float *grad, const float *g, size_t n, double scale)
     float f = (float)(scale / (l1 + 1e-8));
     for (size_t k = 0; k < n; k++)
         grad[k] += f * g[k];
-}
-
-/* fm (N, m) = F o mk over m positions of F (rows ld floats apart), the mask
- * broadcast over channels. */
-static void apply_mask(float *fm, const float *F, size_t ld, const float *mk, int N, int m)
-{
-    for (int c = 0; c < N; c++)
-        for (int k = 0; k < m; k++)
-            fm[(size_t)c * m + k] = F[(size_t)c * ld + k] * mk[k];
 }
 
 /* grad (N, m) += scale / (N^2 area^2) ((G - A) (F o mk)) o mk over m
@@ -792,18 +797,8 @@ static void accumulate_strip(stylize_objective *obj, int first, stylize_loss_bre
     for (int i = 0; i < s->n_style; i++) {
         int c, h, w, l = s->style[i].layer;
         const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
-        int lo = obj->own_lo[l], m = (obj->own_hi[l] - lo) * w;
-        if (m <= 0)
-            continue;
-        for (int r = 0; r < obj->nreg; r++) {
-            if (obj->mask[i][r]) {
-                apply_mask(obj->fm, F + (size_t)lo * w, (size_t)h * w,
-                           obj->mask[i][r] + (size_t)(obj->row0[l] + lo) * w, c, m);
-                stylize_gram_strided(obj->G[i][r], obj->fm, c, m, (size_t)m, !first);
-            } else {
-                stylize_gram_strided(obj->G[i][r], F + (size_t)lo * w, c, m, (size_t)h * w, !first);
-            }
-        }
+        for (int r = 0; r < obj->nreg; r++)
+            strip_gram(obj, obj->G[i][r], F, l, c, h, w, obj->mask[i][r], obj->fm, first);
     }
 }
 
