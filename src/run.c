@@ -470,21 +470,19 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             return stylize_error_set(err, STYLIZE_ERR_ARG, "style masks need content masks");
     if (c->tile_rows < STYLIZE_TILE_AUTO)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "tile rows %d must be >= 0", c->tile_rows);
-    if (c->tile_rows > 0 && c->normalize_gradients)
+    if (c->tile_rows > 0 && c->normalize_gradients) /* before any work (objective.c checks too) */
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "gradient normalisation needs whole layers: not with tiling");
     int tile = stylize_run_tile_rows(c);
-    if (c->max_memory > 0) {
-        size_t need = stylize_run_memory_estimate(c);
-        if (need > c->max_memory)
-            return stylize_error_set(err, STYLIZE_ERR_LIMIT,
-                                     "a %dx%d run needs about %zu MiB, more than the %zu MiB allowed "
-                                     "(--max-memory); lower --size or raise --max-memory",
-                                     W, H, need >> 20, c->max_memory >> 20);
-    }
+    size_t need = estimate_tiled(c, tile);
+    if (c->max_memory > 0 && need > c->max_memory)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                 "a %dx%d run needs about %zu MiB, more than the %zu MiB allowed "
+                                 "(--max-memory); lower --size or raise --max-memory",
+                                 W, H, need >> 20, c->max_memory >> 20);
     if (tile > 0)
         stylize_log(&c->log, STYLIZE_LOG_INFO, "tiling: strips of %d rows (estimated peak %zu MiB)",
-                    tile, stylize_run_memory_estimate(c) >> 20);
+                    tile, need >> 20);
     if (c->init == STYLIZE_INIT_IMAGE && !c->init_image)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "init image missing");
     if (c->init == STYLIZE_INIT_STYLE && c->n_styles < 1)
