@@ -54,11 +54,10 @@ static double dir_check(fctx *c, float *x, const float *g, size_t n, uint64_t se
     return fabs(fd - gv) / (sqrt(gn) * sqrt(vn));
 }
 
-static void run_case(const stylize_weights *w, stylize_pool_kind pool, const char *content,
-                     const char *style1, const char *style2, double tv, int normalize_by_target)
+/* One content layer (weight 1) and two style layers (0.7, 0.3), alpha 1, beta 50. */
+static stylize_objective_spec two_style_spec(stylize_pool_kind pool, int W, int H, const char *content,
+                                             const char *style1, const char *style2, double tv)
 {
-    enum { W = 21, H = 19 };
-    size_t n = 3 * W * H;
     stylize_objective_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.pool = pool;
@@ -75,6 +74,15 @@ static void run_case(const stylize_weights *w, stylize_pool_kind pool, const cha
     spec.alpha = 1.0;
     spec.beta = 50.0;
     spec.tv = tv;
+    return spec;
+}
+
+static void run_case(const stylize_weights *w, stylize_pool_kind pool, const char *content,
+                     const char *style1, const char *style2, double tv, int normalize_by_target)
+{
+    enum { W = 21, H = 19 };
+    size_t n = 3 * W * H;
+    stylize_objective_spec spec = two_style_spec(pool, W, H, content, style1, style2, tv);
     spec.normalize_by_target = normalize_by_target;
     stylize_objective *obj = NULL;
     stylize_error err;
@@ -219,22 +227,7 @@ static void check_tiled(const stylize_weights *w, stylize_pool_kind pool, const 
 {
     enum { W = 24, H = 203 };
     size_t n = (size_t)3 * W * H;
-    stylize_objective_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.pool = pool;
-    spec.width = W;
-    spec.height = H;
-    spec.n_content = 1;
-    spec.content[0].layer = stylize_vgg19_layer_index(content);
-    spec.content[0].weight = 1.0;
-    spec.n_style = 2;
-    spec.style[0].layer = stylize_vgg19_layer_index(style1);
-    spec.style[0].weight = 0.7;
-    spec.style[1].layer = stylize_vgg19_layer_index(style2);
-    spec.style[1].weight = 0.3;
-    spec.alpha = 1.0;
-    spec.beta = 50.0;
-    spec.tv = 0.01;
+    stylize_objective_spec spec = two_style_spec(pool, W, H, content, style1, style2, 0.01);
     spec.n_regions = regions;
     stylize_objective *o[2] = {NULL, NULL};
     stylize_error err;
