@@ -26,17 +26,19 @@ check "blend 3,1 lies between ($lc, $ld, $la)" $PY -c "exit(0 if min($la,$lc) < 
 check "report records the blend" [ "$(json_get "$T/d.json" 'r["settings"]["style_blend"]')" = "[3, 1]" ]
 
 # --- spatial tiling: strips give the whole image's loss (iteration 0) and,
-# after a few iterations, nearly the same loss; --max-memory too small for
-# the whole image makes the run tile by itself.
+# after a few iterations, nearly the same loss (with Adam, whose path follows
+# the gradient smoothly: L-BFGS's line search may take one evaluation more or
+# less on rounding noise, and its paths then part); --max-memory too small
+# for the whole image makes the run tile by itself.
 run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 0 --tile-rows 0 -o "$T/t0.png" --report "$T/t0.json"
 run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 0 --tile-rows 16 -o "$T/t1.png" --report "$T/t1.json"
 t0=$(json_get "$T/t0.json" 'r["loss_initial"]'); t1=$(json_get "$T/t1.json" 'r["loss_initial"]')
 check "report records the strips" test "$(json_get "$T/t1.json" 'r["settings"]["tile_rows"]')" = 16 -a "$(json_get "$T/t0.json" 'r["settings"]["tile_rows"]')" = 0
 check "tiled loss equals the whole image's ($t1 vs $t0)" $PY -c "exit(0 if abs($t0-$t1) <= 1e-5*abs($t0) and $t0 > 0 else 1)"
-run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 0 -o "$T/t2.png" --report "$T/t2.json"
-run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --tile-rows 32 -o "$T/t3.png" --report "$T/t3.json"
+run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --optimizer adam --learning-rate 0.05 --tile-rows 0 -o "$T/t2.png" --report "$T/t2.json"
+run "${C[@]}" --style "$IMG/coffee.png" --size 200 -n 5 --optimizer adam --learning-rate 0.05 --tile-rows 32 -o "$T/t3.png" --report "$T/t3.json"
 t2=$(json_get "$T/t2.json" 'r["loss_final"]'); t3=$(json_get "$T/t3.json" 'r["loss_final"]')
-check "tiled optimisation follows the whole image's ($t3 vs $t2)" $PY -c "exit(0 if abs($t2-$t3) <= 1e-3*abs($t2) and $t2 < 0.9*$t0 else 1)"
+check "tiled optimisation follows the whole image's ($t3 vs $t2)" $PY -c "exit(0 if abs($t2-$t3) <= 1e-5*abs($t2) and $t2 < 0.9*$t0 else 1)"
 mib() { "$STYLIZE" --weights "$W" "${C[@]}" --style "$IMG/coffee.png" --size 1200 -n 0 --max-memory 1M -o "$T/t4.png" "$@" 2>&1 | sed -n 's/.*needs about \([0-9]*\) MiB.*/\1/p'; }
 whole=$(mib --tile-rows 0); strips=$(mib --tile-rows 64)
 lim=$(( (whole + strips) / 2 ))
