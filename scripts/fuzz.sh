@@ -73,8 +73,8 @@ common=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L
 san=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 
 # Newest header: any object older than it is rebuilt.
-newest_header=$(ls -t "$root"/include/stylize/*.h "$root"/src/*.h "$root"/src/cli/*.h \
-    "$root"/tests/fuzz/*.h | head -n 1)
+newest_header=$(ls -t "$root"/include/stylize/*.h "$root"/include/stylize/*/*.h \
+    $(find "$root/src" -name '*.h') "$root"/tests/fuzz/*.h | head -n 1)
 
 compile() { # SRC OBJ FLAGS...
     local src=$1 obj=$2
@@ -85,7 +85,9 @@ compile() { # SRC OBJ FLAGS...
 }
 
 lib_objs=()
-for src in "$root"/src/*.c; do
+# The library's sources: src/<stage>/... except the front ends in src/cli/.
+mapfile -t lib_srcs < <(find "$root/src" -name '*.c' -not -path "$root/src/cli/*" | sort)
+for src in "${lib_srcs[@]}"; do
     obj=$build/obj/$(basename "$src" .c).o
     if [ "$(basename "$src")" = stb_image_impl.c ]; then
         # stb_image's decoders (Debian's header): coverage and AddressSanitizer,

@@ -1,22 +1,26 @@
 /* stylize: umbrella header. Every exported name starts with stylize_ or
- * STYLIZE_. See each header for ownership rules. */
+ * STYLIZE_. See each header for ownership rules. The folders follow the
+ * pipeline: core (status, threads), nn (tensor ops), vgg (the frozen
+ * feature network and its weights), style (losses and the objective),
+ * optim (L-BFGS, Adam), io (images, reports), run (one Gatys run). */
 #ifndef STYLIZE_STYLIZE_H
 #define STYLIZE_STYLIZE_H
 
-#include "stylize/activation.h"
-#include "stylize/colour.h"
-#include "stylize/conv.h"
-#include "stylize/image.h"
-#include "stylize/import.h"
-#include "stylize/losses.h"
-#include "stylize/network.h"
-#include "stylize/objective.h"
-#include "stylize/optim.h"
-#include "stylize/pool.h"
-#include "stylize/report.h"
-#include "stylize/run.h"
-#include "stylize/status.h"
-#include "stylize/threads.h"
-#include "stylize/weights.h"
+#include "stylize/core/status.h"
+#include "stylize/core/threads.h"
+#include "stylize/nn/activation.h"
+#include "stylize/nn/conv.h"
+#include "stylize/nn/pool.h"
+#include "stylize/vgg/import.h"
+#include "stylize/vgg/network.h"
+#include "stylize/vgg/normalise.h"
+#include "stylize/vgg/weights.h"
+#include "stylize/style/colour.h"
+#include "stylize/style/losses.h"
+#include "stylize/style/objective.h"
+#include "stylize/optim/optim.h"
+#include "stylize/io/image.h"
+#include "stylize/io/report.h"
+#include "stylize/run/run.h"
 
 #endif

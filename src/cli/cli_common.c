@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "stylize/threads.h"
+#include "stylize/core/threads.h"
 
 /* Numbers start with a digit, a sign or a point: no leading white space
  * (strtod and friends would skip it). */

@@ -4,7 +4,7 @@
 #define STYLIZE_CLI_COMMON_H
 
 #include <stdio.h>
-#include "stylize/status.h"
+#include "stylize/core/status.h"
 
 /* Documented exit codes (README "Exit codes"). */
 enum {

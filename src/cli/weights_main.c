@@ -16,10 +16,10 @@
 #include <string.h>
 
 #include "cli_common.h"
-#include "stylize/image.h"
-#include "stylize/import.h"
-#include "stylize/normalise.h"
-#include "stylize/weights.h"
+#include "stylize/io/image.h"
+#include "stylize/vgg/import.h"
+#include "stylize/vgg/normalise.h"
+#include "stylize/vgg/weights.h"
 
 #ifndef STYLIZE_VERSION
 #define STYLIZE_VERSION "unknown"

@@ -31,10 +31,10 @@
 
 #include <cblas.h>
 
-#include "stylize/conv.h"
-#include "stylize/network.h"
-#include "stylize/threads.h"
-#include "stylize/weights.h"
+#include "stylize/nn/conv.h"
+#include "stylize/vgg/network.h"
+#include "stylize/core/threads.h"
+#include "stylize/vgg/weights.h"
 
 #define MAX_SIZES 8
 #define MAX_ALGOS 3

@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "stylize/status.h"
-#include "stylize/weights.h"
+#include "stylize/core/status.h"
+#include "stylize/vgg/weights.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

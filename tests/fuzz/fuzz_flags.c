@@ -26,8 +26,8 @@
 
 #include "cli_common.h"
 #include "fuzz_common.h"
-#include "stylize/network.h"
-#include "stylize/run.h"
+#include "stylize/vgg/network.h"
+#include "stylize/run/run.h"
 
 /* Reference decimal reader: optional leading white space (isspace), an
  * optional sign (if allow_sign or it is '+'), then one or more digits and

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "stylize/image.h"
+#include "stylize/io/image.h"
 
 /* Every value of img must be in [lo, hi] (so finite). */
 static void check_values(const float *x, size_t n, float lo, float hi, const char *what)

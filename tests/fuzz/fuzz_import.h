@@ -10,7 +10,7 @@
 #define STYLIZE_FUZZ_IMPORT_H
 
 #include "fuzz_common.h"
-#include "stylize/import.h"
+#include "stylize/vgg/import.h"
 
 static char fuzz_import_path[4200];
 

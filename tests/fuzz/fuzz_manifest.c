@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "stylize/weights.h"
+#include "stylize/vgg/weights.h"
 
 static char manifest_path[4200];
 

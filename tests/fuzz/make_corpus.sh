@@ -33,7 +33,7 @@ if [ -z "$seeds_bin" ]; then
     # shellcheck disable=SC2046
     cc -std=c11 -O1 -D_POSIX_C_SOURCE=200809L -I"$root/include" -I"$root/src" \
         $(pkg-config --cflags openblas libcjson stb) \
-        "$root"/src/*.c "$root/tests/fuzz/make_seeds.c" -o "$seeds_bin" \
+        $(find "$root/src" -name '*.c' -not -path "$root/src/cli/*") "$root/tests/fuzz/make_seeds.c" -o "$seeds_bin" \
         $(pkg-config --libs openblas libcjson stb) -lm -lpthread
 fi
 "$seeds_bin" "$work"

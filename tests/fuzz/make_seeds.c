@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stylize/image.h"
-#include "stylize/weights.h"
+#include "stylize/io/image.h"
+#include "stylize/vgg/weights.h"
 
 static int fail(const stylize_error *err)
 {

@@ -1,0 +1,69 @@
+/* stylize: images. Loading (JPEG, PNG, BMP, TGA, PSD, GIF, grey and alpha
+ * converted to RGB, 16-bit reduced to float), resizing, saving (PNG or JPEG
+ * by extension, written atomically), and conversion to and from a network's
+ * input convention. */
+#ifndef STYLIZE_IMAGE_H
+#define STYLIZE_IMAGE_H
+
+#include <stddef.h>
+#include "stylize/core/status.h"
+#include "stylize/vgg/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits checked before any pixel is decoded or allocated. */
+#define STYLIZE_IMAGE_MAX_SIDE 16384
+#define STYLIZE_IMAGE_MAX_PIXELS ((size_t)64 * 1024 * 1024)
+
+/* RGB planar float image: data is (3, height, width), values nominally in
+ * [0, 1]. data is owned by the image: free with stylize_image_free. */
+typedef struct {
+    int width;
+    int height;
+    float *data;
+} stylize_image;
+
+/* Allocates a zeroed width x height image. Sizes are checked against the limits. */
+stylize_status stylize_image_alloc(stylize_image *img, int width, int height, stylize_error *err);
+
+/* Frees img->data and zeroes the struct. NULL is allowed. */
+void stylize_image_free(stylize_image *img);
+
+/* Loads path; on success *img owns its data. Errors name the file. */
+stylize_status stylize_image_load(stylize_image *img, const char *path, stylize_error *err);
+
+/* Decodes an encoded image held in memory (same rules as stylize_image_load;
+ * name is used in messages only). */
+stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char *bytes, size_t len,
+                                         const char *name, stylize_error *err);
+
+/* out = in resized to width x height (stb_image_resize, linear-light is not
+ * assumed: values are resized as stored). out is allocated here; in and out
+ * must be different images. */
+stylize_status stylize_image_resize(stylize_image *out, const stylize_image *in, int width,
+                                    int height, stylize_error *err);
+
+/* Size that fits the longest side of (w, h) to max_side, keeping the aspect
+ * ratio (rounded, at least 1). max_side <= 0 keeps the size. */
+void stylize_image_fit(int w, int h, int max_side, int *out_w, int *out_h);
+
+/* Writes img as PNG (.png) or JPEG (.jpg, .jpeg; quality 1..100) chosen by
+ * the extension, values clamped to [0, 1] and rounded to 8 bits. The file is
+ * written to a temporary file in the same directory and renamed into place,
+ * so a failure leaves the old file or nothing. */
+stylize_status stylize_image_save(const stylize_image *img, const char *path, int jpeg_quality,
+                                  stylize_error *err);
+
+/* x (3, h, w) in the network's channel order = convention applied to img. */
+void stylize_image_to_input(const stylize_image *img, const stylize_input_convention *conv, float *x);
+
+/* img (already allocated at the right size) = inverse convention of x (3, h, w).
+ * No clamping here. */
+void stylize_image_from_input(stylize_image *img, const stylize_input_convention *conv, const float *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,170 @@
+/* stylize: one complete style-transfer or texture-synthesis run, from loaded
+ * images to the written output image and JSON report.
+ *
+ * Coarse to fine: the run visits each scale in turn (longest side of the
+ * output at that scale); the first scale starts from the chosen init, each
+ * later one from the previous result upsampled; content and style targets
+ * are recomputed at every scale. */
+#ifndef STYLIZE_RUN_H
+#define STYLIZE_RUN_H
+
+#include <signal.h>
+#include "stylize/io/image.h"
+#include "stylize/style/objective.h"
+#include "stylize/optim/optim.h"
+#include "stylize/core/status.h"
+#include "stylize/vgg/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STYLIZE_MAX_STYLES 16
+#define STYLIZE_TILE_AUTO (-1)
+#define STYLIZE_MAX_SCALES 16
+
+typedef enum {
+    STYLIZE_INIT_CONTENT = 0, /* the content image (texture mode: noise) */
+    STYLIZE_INIT_NOISE,       /* white noise, uniform in [0, 1] per pixel */
+    STYLIZE_INIT_STYLE,       /* the first style image, resized to the output */
+    STYLIZE_INIT_IMAGE        /* a given image, resized to the output */
+} stylize_init_kind;
+
+typedef enum { STYLIZE_OPTIM_LBFGS = 0, STYLIZE_OPTIM_ADAM } stylize_optim_kind;
+
+typedef enum {
+    STYLIZE_COLORS_NONE = 0,
+    STYLIZE_COLORS_LUMINANCE, /* transfer on luminance, keep the content's colours */
+    STYLIZE_COLORS_HISTOGRAM  /* match the style's colour statistics to the content first */
+} stylize_colors;
+
+/* Parses "relu1_1:0.2,relu2_1,pool1:1e-3" into layers (index + weight,
+ * default weight 1). Returns STYLIZE_ERR_ARG naming the bad item. */
+stylize_status stylize_parse_layers(const char *s, stylize_layer_weight *out, int *n,
+                                    stylize_error *err);
+
+/* Style targets kept between runs that share their styles and settings (a
+ * batch over several contents): each style's Gram matrices at each style
+ * size are computed once. Owned by the caller; free with
+ * stylize_style_cache_free. Only valid for runs with the same weights,
+ * pooling, style layers, styles and style masks. */
+typedef struct stylize_style_cache stylize_style_cache;
+stylize_status stylize_style_cache_create(stylize_style_cache **out, stylize_error *err);
+void stylize_style_cache_free(stylize_style_cache *cache); /* NULL is allowed */
+/* Number of times the cache supplied a style's targets. */
+int stylize_style_cache_hits(const stylize_style_cache *cache);
+
+typedef struct {
+    /* Network. */
+    const stylize_weights *weights; /* borrowed */
+    stylize_pool_kind pool;
+    int random_features;            /* per-layer loss normalised by target energy */
+    /* Images (borrowed, RGB in [0, 1] at their loaded size). */
+    const stylize_image *content;   /* NULL: texture synthesis */
+    int n_styles;
+    const stylize_image *styles[STYLIZE_MAX_STYLES];
+    double style_blend[STYLIZE_MAX_STYLES]; /* normalised to sum 1 by the run */
+    const stylize_image *init_image;        /* for STYLIZE_INIT_IMAGE */
+    /* Spatial control (Gatys et al. 2017): when content_masks[0] is set,
+     * style k applies where content_masks[k] (grey, white = apply; resized
+     * to the output) is bright, using only the part of style k where
+     * style_masks[k] (optional) is bright. One mask per style. */
+    const stylize_image *content_masks[STYLIZE_MAX_STYLES];
+    const stylize_image *style_masks[STYLIZE_MAX_STYLES];
+    /* Sizes. */
+    int size;             /* longest side of the output (content mode); <= 0 keeps the content's */
+    int width, height;    /* texture output size; 0: the (resized) source's */
+    double style_scale;   /* style's longest side = style_scale * output's longest side */
+    int n_scales;         /* coarse to fine: longest side at each scale */
+    int scales[STYLIZE_MAX_SCALES];
+    int scale_iterations[STYLIZE_MAX_SCALES]; /* 0: use iterations */
+    /* Losses. */
+    int n_content;
+    stylize_layer_weight content_layers[STYLIZE_VGG19_NLAYERS];
+    int n_style;
+    stylize_layer_weight style_layers[STYLIZE_VGG19_NLAYERS];
+    double alpha, beta, tv;
+    int normalize_gradients;
+    stylize_colors preserve_colors;
+    /* Optimisation. */
+    stylize_init_kind init;
+    unsigned long long seed;
+    stylize_optim_kind optimizer;
+    int iterations;       /* per scale; 0: evaluate once and write the initial image */
+    int max_evaluations;  /* per scale, L-BFGS only; 0: no limit besides iterations */
+    int lbfgs_history;
+    double learning_rate; /* Adam */
+    double tol_change;
+    /* Output. */
+    const char *output_path;
+    int jpeg_quality;
+    int save_every;       /* 0: off; else write <output>_NNNN.<ext> every N iterations */
+    int print_every;      /* history entries every N iterations (and first/last) */
+    const char *report_path; /* NULL: no report */
+    const char *plot_path;   /* NULL: no SVG plot */
+    /* Control. */
+    volatile sig_atomic_t *stop_flag; /* non-NULL and non-zero: stop after the current evaluation */
+    size_t max_memory;    /* 0: no limit; else fail before starting if the estimate exceeds it */
+    /* Spatial tiling (objective.h, tile_rows): 0 runs whole images; > 0
+     * strips of that many rows; STYLIZE_TILE_AUTO whole images unless the
+     * estimate exceeds max_memory, then the largest strips that fit. */
+    int tile_rows;
+    stylize_style_cache *style_cache; /* NULL: compute style targets every run */
+    int inject_nan_at;    /* tests only: evaluation number whose loss becomes NaN (0: never) */
+    stylize_logger log;
+    /* Settings echoed into the report (may be NULL): key/value strings. */
+    int n_settings;
+    const char *setting_keys[64];
+    const char *setting_values[64];
+} stylize_run_config;
+
+/* Defaults (README "Flags"): avg pooling, size 512, alpha 1, beta 1000,
+ * tv 0, L-BFGS with history 10, 500 iterations, init content. */
+void stylize_run_defaults(stylize_run_config *c);
+
+/* The default style weight for a network's input convention: 1000 (the
+ * paper's alpha/beta = 1e-3) for inputs on Caffe's 0..255 scale, scaled by
+ * (255 / s)^2 where s = pixel_scale / mean(std) is the network's input scale,
+ * because E_l grows as the fourth power of the feature scale and L_content as
+ * the square: about 3.3e6 for torchvision's convention. */
+double stylize_default_beta(const stylize_input_convention *c);
+
+typedef struct {
+    int scale_index, n_scales;
+    int width, height;
+    int iteration, max_iterations; /* within the scale */
+    int evaluations;               /* within the scale */
+    double loss;
+    const stylize_loss_breakdown *breakdown;
+    double seconds;                /* since the run started */
+} stylize_run_progress;
+
+typedef void (*stylize_run_progress_fn)(void *user, const stylize_run_progress *p);
+
+typedef struct {
+    int iterations, evaluations; /* summed over scales */
+    double seconds;
+    double loss_initial, loss_final; /* first scale's initial, last scale's final */
+    stylize_stop_reason reason;      /* of the last scale */
+    int width, height;               /* output size */
+} stylize_run_result;
+
+/* Rows per strip that stylize_run will use (0: whole images): tile_rows
+ * when set, else for STYLIZE_TILE_AUTO the choice described there. */
+int stylize_run_tile_rows(const stylize_run_config *c);
+
+/* Estimated peak bytes of a run with this configuration: the largest scale's
+ * network, targets, optimiser history and image buffers, the temporary
+ * network of the largest style image, plus the loaded images. */
+size_t stylize_run_memory_estimate(const stylize_run_config *c);
+
+/* Runs, writes the output image (and report / plot if asked). On an
+ * interrupt (stop_flag) or a numerical fault the best image so far and the
+ * report are still written, and the status says why. progress may be NULL. */
+stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn progress, void *puser,
+                           stylize_run_result *res, stylize_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+/* stylize: the VGG-19 feature network (the 37 layers of torchvision's
+ * vgg19().features: conv, relu and pool), forward and backward with respect
+ * to the input image only.
+ *
+ * Layer indices match torchvision's: 0 conv1_1, 1 relu1_1, 2 conv1_2,
+ * 3 relu1_2, 4 pool1, 5 conv2_1, ..., 36 pool5. The network runs only up to
+ * the deepest layer that a loss needs (depth). Every buffer is allocated by
+ * stylize_net_create; forward and backward allocate nothing. */
+#ifndef STYLIZE_NETWORK_H
+#define STYLIZE_NETWORK_H
+
+#include <stddef.h>
+#include "stylize/nn/conv.h"
+#include "stylize/nn/pool.h"
+#include "stylize/core/status.h"
+#include "stylize/vgg/weights.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STYLIZE_VGG19_NLAYERS 37
+
+typedef enum { STYLIZE_LAYER_CONV = 0, STYLIZE_LAYER_RELU, STYLIZE_LAYER_POOL } stylize_layer_kind;
+
+/* Name of layer i ("conv1_1", "relu1_1", "pool1", ...), or NULL. */
+const char *stylize_vgg19_layer_name(int i);
+/* Index of a layer name, or -1. */
+int stylize_vgg19_layer_index(const char *name);
+stylize_layer_kind stylize_vgg19_layer_kind(int i);
+/* Convolutions that layers 0..i contain (0 for i < 0). */
+int stylize_vgg19_convs_needed(int i);
+/* Channels of layer i's output with weights w (those of the convolution
+ * that feeds it; 3 for i < 0). */
+int stylize_vgg19_layer_channels(const stylize_weights *w, int i);
+
+typedef struct stylize_net stylize_net; /* opaque */
+
+/* Builds a network over w (borrowed: must outlive the network) for an input
+ * of size (3, height, width), running layers 0..depth.
+ *
+ * keep == NULL: every layer's output stays readable after the forward (a
+ * conv layer's as its ReLU's output, which runs in place). keep != NULL
+ * ("lean"): only the layers i with keep[i] != 0 stay readable (a conv layer
+ * in keep is readable before its ReLU); all other outputs pass through two
+ * scratch buffers, and the backward uses bit masks of the ReLUs and argmax
+ * indices of max pooling instead, which needs about a third of the memory
+ * at the paper's loss layers. The results are identical either way.
+ *
+ * *out is owned by the caller: free with stylize_net_free. Fails with
+ * STYLIZE_ERR_ARG if the image is too small for the pooling layers up to
+ * depth (every pooled size must be >= 1). */
+stylize_status stylize_net_create(stylize_net **out, const stylize_weights *w, stylize_pool_kind pool,
+                                  int depth, int width, int height, const unsigned char *keep,
+                                  stylize_error *err);
+void stylize_net_free(stylize_net *net); /* NULL is allowed */
+
+/* Bytes of buffers that stylize_net_create would allocate (weights excluded). */
+size_t stylize_net_memory_bytes(const stylize_weights *w, int depth, int width, int height,
+                                const unsigned char *keep);
+
+/* Makes the network run on inputs of (3, height, width) for a height up to
+ * the one it was created with, reusing its buffers (nothing is allocated).
+ * Outputs of earlier forwards are invalid afterwards. Spatial tiling runs one
+ * network over row strips of different heights this way. */
+stylize_status stylize_net_set_height(stylize_net *net, int height, stylize_error *err);
+
+int stylize_net_depth(const stylize_net *net);
+
+/* Runs layers 0..depth on x (3, height, width), in the weights' input convention. */
+void stylize_net_forward(stylize_net *net, const float *x);
+
+/* Output of layer i (0 <= i <= depth) from the last forward, shape
+ * (*c, *h, *w) (set even when the result is NULL). Without keep, a conv
+ * layer's output is its ReLU's (the ReLU runs in place). With keep, NULL
+ * for a layer not in keep. A lean network keeps relu1_1 by recomputing it
+ * from the input (cheap: conv1_1 has 3 input channels) into a scratch
+ * buffer: its pointer is valid until the next forward or backward. */
+const float *stylize_net_output(stylize_net *net, int layer, int *c, int *h, int *w);
+
+/* Called by the backward pass when it reaches the output of a layer, before
+ * propagating through it: add dL/d(output of layer) into grad (shape as
+ * stylize_net_output). act is the layer's forward output. */
+typedef void (*stylize_grad_inject_fn)(void *user, int layer, const float *act, float *grad, int c,
+                                       int h, int w);
+
+/* gx (3, height, width) = dL/dx, where the loss gradients at each layer are
+ * added by inject (called for every layer from depth down to 0, with act as
+ * stylize_net_output: NULL for a layer a lean network did not keep).
+ * Requires a preceding forward on the same x. */
+void stylize_net_backward(stylize_net *net, float *gx, stylize_grad_inject_fn inject, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
