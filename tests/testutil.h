@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stylize/core/rng.h"
+
 static int tu_passed, tu_failed;
 
 #define CHECK(cond)                                                                   \
@@ -52,13 +54,10 @@ static int tu_passed, tu_failed;
 #define TEST_SUMMARY()                                                  \
     (printf("%d passed, %d failed\n", tu_passed, tu_failed), tu_failed ? 1 : 0)
 
-/* splitmix64: deterministic, platform-independent. */
+/* The library's splitmix64 (stylize/core/rng.h): deterministic, platform-independent. */
 static inline uint64_t tu_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return stylize_splitmix64(s);
 }
 
 /* Uniform in [lo, hi). */

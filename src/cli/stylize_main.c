@@ -461,7 +461,7 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("stylize %s (OpenBLAS core %s)\n", STYLIZE_VERSION, stylize_blas_core()); return 0;
-        case OPT_NORMGRAD: cfg.normalize_gradients = 1; break;
+        case OPT_NORMGRAD: cfg.normalise_gradients = 1; break;
 #define NUM(flag, lo, hi, dst)                                                              \
     if (cli_parse_double(optarg, lo, hi, &d) != 0) {                                        \
         cli_error(prog, "%s: '%s' is not a number in [%g, %g]", flag, optarg, (double)(lo), \
@@ -530,11 +530,11 @@ int main(int argc, char **argv)
             break;
         case OPT_COLORS:
             if (strcmp(optarg, "none") == 0)
-                cfg.preserve_colors = STYLIZE_COLORS_NONE;
+                cfg.preserve_colours = STYLIZE_COLOURS_NONE;
             else if (strcmp(optarg, "luminance") == 0)
-                cfg.preserve_colors = STYLIZE_COLORS_LUMINANCE;
+                cfg.preserve_colours = STYLIZE_COLOURS_LUMINANCE;
             else if (strcmp(optarg, "histogram") == 0)
-                cfg.preserve_colors = STYLIZE_COLORS_HISTOGRAM;
+                cfg.preserve_colours = STYLIZE_COLOURS_HISTOGRAM;
             else {
                 cli_error(prog, "--preserve-colors: '%s' is not none, luminance or histogram", optarg);
                 return EXIT_USAGE;

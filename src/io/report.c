@@ -239,12 +239,12 @@ static const char *init_str(stylize_init_kind k)
     return "unknown";
 }
 
-static const char *colors_str(stylize_colors c)
+static const char *colours_str(stylize_colours c)
 {
     switch (c) {
-    case STYLIZE_COLORS_NONE: return "none";
-    case STYLIZE_COLORS_LUMINANCE: return "luminance";
-    case STYLIZE_COLORS_HISTOGRAM: return "histogram";
+    case STYLIZE_COLOURS_NONE: return "none";
+    case STYLIZE_COLOURS_LUMINANCE: return "luminance";
+    case STYLIZE_COLOURS_HISTOGRAM: return "histogram";
     }
     return "unknown";
 }
@@ -317,8 +317,8 @@ static cJSON *settings_json(const stylize_run_config *cfg, int *ok)
         snprintf(buf, sizeof buf, "%llu", cfg->seed);
         j_str(s, "seed", buf, ok);
     }
-    j_bool(s, "normalize_gradients", cfg->normalize_gradients, ok);
-    j_str(s, "preserve_colors", colors_str(cfg->preserve_colors), ok);
+    j_bool(s, "normalize_gradients", cfg->normalise_gradients, ok);
+    j_str(s, "preserve_colors", colours_str(cfg->preserve_colours), ok);
     j_bool(s, "random_features", cfg->random_features, ok);
     j_add(s, "content_layers", layer_array(cfg->content_layers, cfg->n_content, ok), ok);
     j_add(s, "style_layers", layer_array(cfg->style_layers, cfg->n_style, ok), ok);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "stylize/core/rng.h"
 #include "stylize/style/colour.h"
 #include "stylize/io/report.h"
 
@@ -98,14 +99,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 /* Everything one scale's optimisation callbacks need. */
@@ -350,8 +343,8 @@ static void scale_spec(const stylize_run_config *c, int w, int h, int tile,
     spec->alpha = c->alpha;
     spec->beta = c->beta;
     spec->tv = c->tv;
-    spec->normalize_gradients = c->normalize_gradients;
-    spec->normalize_by_target = c->random_features;
+    spec->normalise_gradients = c->normalise_gradients;
+    spec->normalise_by_target = c->random_features;
     spec->tile_rows = tile;
     if (c->content_masks[0])
         spec->n_regions = c->n_styles;
@@ -413,7 +406,7 @@ int stylize_run_tile_rows(const stylize_run_config *c)
 {
     if (c->tile_rows != STYLIZE_TILE_AUTO)
         return c->tile_rows > 0 ? c->tile_rows : 0;
-    if (c->normalize_gradients || c->max_memory == 0 || estimate_tiled(c, 0) <= c->max_memory)
+    if (c->normalise_gradients || c->max_memory == 0 || estimate_tiled(c, 0) <= c->max_memory)
         return 0;
     int t = 2048;
     while (t > 16 && estimate_tiled(c, t) > c->max_memory)
@@ -470,7 +463,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             return stylize_error_set(err, STYLIZE_ERR_ARG, "style masks need content masks");
     if (c->tile_rows < STYLIZE_TILE_AUTO)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "tile rows %d must be >= 0", c->tile_rows);
-    if (c->tile_rows > 0 && c->normalize_gradients) /* before any work (objective.c checks too) */
+    if (c->tile_rows > 0 && c->normalise_gradients) /* before any work (objective.c checks too) */
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "gradient normalisation needs whole layers: not with tiling");
     int tile = stylize_run_tile_rows(c);
@@ -495,14 +488,14 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     const stylize_image *styles[STYLIZE_MAX_STYLES];
     for (int i = 0; i < c->n_styles; i++)
         styles[i] = c->styles[i];
-    if (c->preserve_colors != STYLIZE_COLORS_NONE && c->content) {
-        if (c->preserve_colors == STYLIZE_COLORS_LUMINANCE) {
+    if (c->preserve_colours != STYLIZE_COLOURS_NONE && c->content) {
+        if (c->preserve_colours == STYLIZE_COLOURS_LUMINANCE) {
             if ((st = stylize_colour_luminance_image(&content_l, c->content, err)) != STYLIZE_OK)
                 goto done;
             content = &content_l;
         }
         for (int i = 0; i < c->n_styles; i++) {
-            if (c->preserve_colors == STYLIZE_COLORS_LUMINANCE)
+            if (c->preserve_colours == STYLIZE_COLOURS_LUMINANCE)
                 st = stylize_colour_luminance_matched(&styles_c[i], c->styles[i], c->content, err);
             else
                 st = stylize_colour_histogram_matched(&styles_c[i], c->styles[i], c->content, err);
@@ -658,9 +651,10 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             if (init == STYLIZE_INIT_NOISE) {
                 if ((st = stylize_image_alloc(&img, w, h, err)) != STYLIZE_OK)
                     goto scale_done;
-                uint64_t s = c->seed;
+                stylize_rng rng;
+                stylize_rng_seed(&rng, c->seed);
                 for (size_t i = 0; i < n; i++)
-                    img.data[i] = (float)((splitmix(&s) >> 40) * (1.0 / 16777216.0));
+                    img.data[i] = stylize_rng_uniform(&rng);
                 borrowed = 0;
             } else if ((st = resized(&img, src, w, h, &borrowed, err)) != STYLIZE_OK) {
                 goto scale_done;
@@ -749,7 +743,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             *err = run_err;
         goto done;
     }
-    if (c->preserve_colors == STYLIZE_COLORS_LUMINANCE && c->content) {
+    if (c->preserve_colours == STYLIZE_COLOURS_LUMINANCE && c->content) {
         if ((st = stylize_colour_restore(&result, c->content, err)) != STYLIZE_OK)
             goto done;
     }

@@ -31,7 +31,7 @@ struct stylize_objective {
     float *D;        /* (Nmax, Nmax) scratch for the style gradient */
     float *fm;       /* (max style-layer size) masked features, masks only */
     float *fm2;      /* (max style-layer size) (G - A) (F o m), masks only */
-    float *scratch;  /* (max loss-layer size) for normalize_gradients, else NULL */
+    float *scratch;  /* (max loss-layer size) for normalise_gradients, else NULL */
     /* spatial tiling (spec.tile_rows): strips of tile rows of x, each run
      * with halo rows above and below */
     int tile;        /* rows per strip, a multiple of 2^(pools up to depth); 0: no tiling */
@@ -229,7 +229,7 @@ static stylize_status validate_spec(const stylize_objective_spec *s, stylize_err
     }
     if (s->tile_rows < 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "tile rows %d must be >= 0", s->tile_rows);
-    if (s->tile_rows > 0 && s->normalize_gradients)
+    if (s->tile_rows > 0 && s->normalise_gradients)
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "gradient normalisation needs whole layers: not with tiling");
     if (!isfinite(s->alpha) || s->alpha < 0 || !isfinite(s->beta) || s->beta < 0 ||
@@ -276,7 +276,7 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
     total += nmax * nmax * sizeof(float);
     if (s->n_regions > 0)
         total += 2 * smax * sizeof(float);
-    if (s->normalize_gradients)
+    if (s->normalise_gradients)
         total += amax * sizeof(float);
     return total;
 }
@@ -402,7 +402,7 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
         if (!obj->fm || !obj->fm2)
             goto nomem;
     }
-    if (spec->normalize_gradients) {
+    if (spec->normalise_gradients) {
         obj->scratch = malloc(amax * sizeof(float));
         if (!obj->scratch)
             goto nomem;
@@ -443,7 +443,7 @@ static void update_norms(stylize_objective *obj)
     const stylize_objective_spec *s = &obj->spec;
     for (int i = 0; i < s->n_content; i++) {
         obj->content_norm[i] = 1.0;
-        if (s->normalize_by_target && obj->has_content) {
+        if (s->normalise_by_target && obj->has_content) {
             int C, M;
             layer_shape(obj->weights, s->content[i].layer, s->width, s->height, &C, &M);
             double e = 0;
@@ -457,7 +457,7 @@ static void update_norms(stylize_objective *obj)
         layer_shape(obj->weights, s->style[i].layer, s->width, s->height, &C, &M);
         for (int r = 0; r < obj->nreg; r++) {
             obj->style_norm[i][r] = 1.0;
-            if (s->normalize_by_target && obj->n_styles_added) {
+            if (s->normalise_by_target && obj->n_styles_added) {
                 double e = 0;
                 for (size_t k = 0; k < (size_t)C * C; k++)
                     e += (double)obj->A[i][r][k] * obj->A[i][r][k];
@@ -685,7 +685,7 @@ stylize_status stylize_objective_add_style_grams(stylize_objective *obj, int reg
 }
 
 /* Adds scale * g / (|g|_1 + 1e-8) into grad. */
-static void add_normalized(float *grad, const float *g, size_t n, double scale)
+static void add_normalised(float *grad, const float *g, size_t n, double scale)
 {
     double l1 = 0;
     for (size_t k = 0; k < n; k++)
@@ -759,7 +759,7 @@ static void inject(void *user, int layer, const float *act, float *grad, int c, 
         if (obj->scratch) { /* no tiling: the strip is the whole layer */
             memset(obj->scratch, 0, n * sizeof(float));
             content_rows(obj, i, act, c, h, w, obj->scratch, 1.0f);
-            add_normalized(grad, obj->scratch, n, s->alpha * s->content[i].weight);
+            add_normalised(grad, obj->scratch, n, s->alpha * s->content[i].weight);
         } else {
             content_rows(obj, i, act, c, h, w, grad, (float)scale);
         }
@@ -777,7 +777,7 @@ static void inject(void *user, int layer, const float *act, float *grad, int c, 
             }
             style_rows_grad(obj, i, r, act, dst, c, h, w, scale);
             if (obj->scratch)
-                add_normalized(grad, obj->scratch, n, s->beta * s->style[i].weight);
+                add_normalised(grad, obj->scratch, n, s->beta * s->style[i].weight);
         }
     }
 }

@@ -296,7 +296,7 @@ static void test_json(void)
     cfg.style_layers[1].layer = layer("relu1_1");
     cfg.optimizer = STYLIZE_OPTIM_ADAM;
     cfg.pool = STYLIZE_POOL_MAX;
-    cfg.preserve_colors = STYLIZE_COLORS_HISTOGRAM;
+    cfg.preserve_colours = STYLIZE_COLOURS_HISTOGRAM;
     cfg.init = STYLIZE_INIT_NOISE;
     CHECK(stylize_report_write(r, &cfg, &res, STYLIZE_OK, path, &err) == STYLIZE_OK);
     j = parse_file(path);

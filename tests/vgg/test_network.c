@@ -78,12 +78,12 @@ static stylize_objective_spec two_style_spec(stylize_pool_kind pool, int W, int 
 }
 
 static void run_case(const stylize_weights *w, stylize_pool_kind pool, const char *content,
-                     const char *style1, const char *style2, double tv, int normalize_by_target)
+                     const char *style1, const char *style2, double tv, int normalise_by_target)
 {
     enum { W = 21, H = 19 };
     size_t n = 3 * W * H;
     stylize_objective_spec spec = two_style_spec(pool, W, H, content, style1, style2, tv);
-    spec.normalize_by_target = normalize_by_target;
+    spec.normalise_by_target = normalise_by_target;
     stylize_objective *obj = NULL;
     stylize_error err;
     CHECK(stylize_objective_create(&obj, w, &spec, &err) == STYLIZE_OK);

@@ -33,10 +33,10 @@ typedef enum {
 typedef enum { STYLIZE_OPTIM_LBFGS = 0, STYLIZE_OPTIM_ADAM } stylize_optim_kind;
 
 typedef enum {
-    STYLIZE_COLORS_NONE = 0,
-    STYLIZE_COLORS_LUMINANCE, /* transfer on luminance, keep the content's colours */
-    STYLIZE_COLORS_HISTOGRAM  /* match the style's colour statistics to the content first */
-} stylize_colors;
+    STYLIZE_COLOURS_NONE = 0,
+    STYLIZE_COLOURS_LUMINANCE, /* transfer on luminance, keep the content's colours */
+    STYLIZE_COLOURS_HISTOGRAM  /* match the style's colour statistics to the content first */
+} stylize_colours;
 
 /* Parses "relu1_1:0.2,relu2_1,pool1:1e-3" into layers (index + weight,
  * default weight 1). Returns STYLIZE_ERR_ARG naming the bad item. */
@@ -84,8 +84,8 @@ typedef struct {
     int n_style;
     stylize_layer_weight style_layers[STYLIZE_VGG19_NLAYERS];
     double alpha, beta, tv;
-    int normalize_gradients;
-    stylize_colors preserve_colors;
+    int normalise_gradients;
+    stylize_colours preserve_colours;
     /* Optimisation. */
     stylize_init_kind init;
     unsigned long long seed;

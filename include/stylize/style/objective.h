@@ -34,11 +34,11 @@ typedef struct {
     double alpha, beta, tv;
     /* As neural-style's -normalize_gradients: each layer's gradient is divided
      * by its L1 norm before weighting (loss values unchanged). */
-    int normalize_gradients;
+    int normalise_gradients;
     /* Random-feature mode: each layer's loss is divided by its target's
      * energy (1/2 sum P^2 for content, 1/(4 N^2 M^2) sum A^2 for style), so
      * that layers of untrained features contribute comparably. */
-    int normalize_by_target;
+    int normalise_by_target;
     /* Spatial control (Gatys et al. 2017): 0 for none, else the number of
      * regions of x, each with its own mask (set_region_mask) and its own
      * style targets (add_style_region). Each style layer's loss is then the
@@ -56,7 +56,7 @@ typedef struct {
      * positions only and the strips' image gradients add up. The result
      * equals the untiled one (up to summation order); memory grows with the
      * strip instead of the image, for the price of the halo and a second
-     * forward of every strip but one. Not with normalize_gradients. */
+     * forward of every strip but one. Not with normalise_gradients. */
     int tile_rows;
 } stylize_objective_spec;
 
