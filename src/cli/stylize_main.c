@@ -12,6 +12,7 @@
 
 #include "cli_common.h"
 #include "stylize/stylize.h"
+#include "stylize/run/testing.h"
 
 static const char *prog = "stylize";
 static volatile sig_atomic_t g_stop = 0;
@@ -811,7 +812,7 @@ int main(int argc, char **argv)
         const char *inj = getenv("STYLIZE_TEST_INJECT_NAN");
         int at;
         if (inj && cli_parse_int(inj, 1, 1000000000, &at) == 0)
-            cfg.inject_nan_at = at;
+            stylize_testing_inject_nan(at);
     }
     if (!beta_set)
         cfg.beta = cfg.random_features ? 10.0 : stylize_default_beta(&weights->input);

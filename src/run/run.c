@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "stylize/core/rng.h"
+#include "stylize/run/testing.h"
 #include "stylize/style/colour.h"
 #include "stylize/io/report.h"
 
@@ -101,6 +102,14 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Fault injection (stylize/run/testing.h): evaluation whose loss becomes NaN. */
+static int g_inject_nan_at;
+
+void stylize_testing_inject_nan(int evaluation)
+{
+    g_inject_nan_at = evaluation > 0 ? evaluation : 0;
+}
+
 /* Everything one scale's optimisation callbacks need. */
 typedef struct {
     const stylize_run_config *cfg;
@@ -125,7 +134,7 @@ static stylize_status eval_fn(void *user, const float *x, float *grad, double *v
     scale_ctx *s = user;
     stylize_status st = stylize_objective_eval(s->obj, x, grad, value, err);
     s->evaluations++;
-    if (st == STYLIZE_OK && s->cfg->inject_nan_at > 0 && s->evaluations >= s->cfg->inject_nan_at) {
+    if (st == STYLIZE_OK && g_inject_nan_at > 0 && s->evaluations >= g_inject_nan_at) {
         *value = NAN; /* fault injection for tests: as if the loss had overflowed */
         st = stylize_error_set(err, STYLIZE_ERR_NUMERIC, "loss is not finite (nan)");
     }

@@ -110,7 +110,6 @@ typedef struct {
      * estimate exceeds max_memory, then the largest strips that fit. */
     int tile_rows;
     stylize_style_cache *style_cache; /* NULL: compute style targets every run */
-    int inject_nan_at;    /* tests only: evaluation number whose loss becomes NaN (0: never) */
     stylize_logger log;
     /* Settings echoed into the report (may be NULL): key/value strings. */
     int n_settings;
