@@ -1,67 +1,23 @@
-/* 3x3, stride 1, pad 1 convolution over CHW float32 tensors.
+/* Convolution over CHW float32 tensors: the object, geometry checks,
+ * workspace sizing and the entry points (stylize/nn/conv.h).
  *
- * Two algorithms, both through cblas_sgemm and a caller-supplied workspace:
- *
- * im2col (the reference): the im2col matrix of a band of output rows times
- * the (cout, cin * 9) kernel, tiled over output rows so the matrix stays
- * within STYLIZE_CONV_WORKSPACE_MAX_FLOATS. The input gradient is the same
- * operation with the flipped, channel-swapped kernel (weight_t), no bias.
- *
- * Winograd F(m x m, 3 x 3), m = 4 or 2 (Lavin & Gray 2015): the output is cut
- * into m x m tiles, each computed from the (m + 2) x (m + 2) input patch
- * around it (zero outside the image) as Y = A^T [U .* V] A with U = G g G^T
- * (the kernel, transformed once when the algorithm is selected) and
- * V = B^T d B. Summed over input channels, the element-wise products become
- * a^2 = (m + 2)^2 independent sgemms [cout x cin] x [cin x tiles]. The tiles
- * are processed in blocks of nt (raster order over the tile grid) so the
- * transformed input V (a^2, cin, nt) and product M (a^2, cout, nt) stay
- * within the workspace bound.
- *
- * Interpolation points. F(2, 3) uses Lavin's {0, 1, -1, inf}; F(4, 3) uses
- * {0, 1, -1, 2, 1/2, inf} instead of Lavin's {0, 1, -1, 2, -2, inf}. Both
- * sets are closed under p -> 1/p (0 <-> inf), which makes the transform of
- * the 180-degree-flipped kernel a permutation of the transform of the kernel:
- * with G's rows scaled as below, G J = P G for the flip J, so
- * G (J g J) G^T = P U P^T. The input gradient is the Winograd convolution of
- * the output gradient with the flipped, channel-swapped kernel, so it reuses
- * U: element k = (i, j) of its transform is U[(pi(i), pi(j))] transposed
- * (sgemm with CblasTrans), and no second kernel transform is stored. The
- * price is rounding: ~1.7x Lavin's F(4, 3) error, ~4e-6 RMS relative at 256
- * channels (tests/test_conv.c checks < 1e-4 on VGG-like data).
- *
- * Threads: the nt columns of V and M are split into contiguous shares, one
- * task per pool thread (parallel.h). A task repeatedly takes the next run of
- * tiles (as many as its share holds) from a shared counter, transforms them
- * into its columns, runs the a^2 sgemms on its columns with OpenBLAS
- * single-threaded, and writes their output tiles: tasks never wait for each
- * other, a call synchronises once, and a thread that runs slow (a busy
- * machine) simply takes fewer runs. The workspace does not depend on the
- * thread count. im2col shares its band of output rows the same way. */
-#include "stylize/nn/conv.h"
+ * A convolution runs one of three paths, chosen at creation from its
+ * geometry and the algorithm asked for:
+ *   - 3x3, stride 1, zero padding with STYLIZE_CONV_IM2COL: banded im2col +
+ *     sgemm, input gradient through the flipped kernel (conv_im2col.c);
+ *   - the same geometry with a Winograd algorithm: F(4x4, 3x3) or
+ *     F(2x2, 3x3) over the transformed kernel (conv_winograd.c);
+ *   - any other geometry: the general im2col path, input gradient through
+ *     col2im (conv_im2col.c).
+ * The weight gradient always goes through the general im2col path. The
+ * kernel cache of the first two paths (flipped or transformed kernel) is
+ * requested through the memory plan given at creation. */
+#include "nn/conv_internal.h"
 
-#include <cblas.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#include "core/parallel.h"
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#define HAVE_SSE2 1
-#endif
-
-struct stylize_conv {
-    const float *weight; /* (cout, cin, 3, 3), borrowed */
-    const float *bias;   /* (cout) or NULL, borrowed */
-    float *weight_t;     /* (cin, cout, 3, 3), owned, im2col only: weight flipped, channels swapped */
-    float *u;            /* (a * a, cout, cin), owned, Winograd only: transform of weight */
-    int u_m;             /* output tile size of u (4 or 2); 0 when absent */
-    int cin, cout;
-    stylize_conv_algo algo;
-};
 
 static stylize_conv_algo g_default_algo = STYLIZE_CONV_WINOGRAD;
 
@@ -79,95 +35,177 @@ static int algo_tile(stylize_conv_algo algo)
     return 0;
 }
 
-/* ---- kernels ------------------------------------------------------------ */
-
-/* G (a x 3) of F(4, 3) over {0, 1, -1, 2, 1/2, inf} and of F(2, 3) over
- * {0, 1, -1, inf}, rows scaled so that reversing a row's three entries gives
- * the row pi(i) (pi4 / pi2 below). */
-static const double G4[6][3] = {{1, 0, 0},
-                                {1, 1, 1},
-                                {1.0 / 9, -1.0 / 9, 1.0 / 9},
-                                {1.0 / 9, 2.0 / 9, 4.0 / 9},
-                                {4.0 / 9, 2.0 / 9, 1.0 / 9},
-                                {0, 0, 1}};
-static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-static const int pi4[6] = {5, 1, 2, 4, 3, 0};
-static const int pi2[4] = {3, 1, 2, 0};
-
-typedef struct {
-    float *u;        /* (a * a, cout, cin) */
-    const float *wt; /* (cout, cin, 3, 3) */
-    int cout, cin, m, ntasks;
-} utrans_job;
-
-/* u[k][co][ci] = (G g G^T)[k] for g = weight[co][ci]; task t takes a band
- * of output channels. */
-static void utrans_task(void *vctx, int task)
+/* 1 when g is the geometry of the algorithm paths: 3x3, stride 1, zero padding. */
+static int geom_is_3x3(const stylize_conv_geom *g)
 {
-    const utrans_job *j = vctx;
-    int a = j->m + 2;
-    const double(*G)[3] = j->m == 4 ? G4 : G2;
-    size_t plane = (size_t)j->cout * (size_t)j->cin;
-    int r0 = (int)((long long)j->cout * task / j->ntasks);
-    int r1 = (int)((long long)j->cout * (task + 1) / j->ntasks);
-    for (int r = r0; r < r1; r++)
-        for (int c = 0; c < j->cin; c++) {
-            const float *g = j->wt + ((size_t)r * (size_t)j->cin + (size_t)c) * 9; /* (3, 3) */
-            double t[6][3];
-            for (int i = 0; i < a; i++) /* t = G g */
-                for (int x = 0; x < 3; x++)
-                    t[i][x] = G[i][0] * g[x] + G[i][1] * g[3 + x] + G[i][2] * g[6 + x];
-            float *dst = j->u + (size_t)r * (size_t)j->cin + (size_t)c;
-            for (int i = 0; i < a; i++) /* u = t G^T */
-                for (int x = 0; x < a; x++)
-                    dst[(size_t)(i * a + x) * plane] =
-                        (float)(t[i][0] * G[x][0] + t[i][1] * G[x][1] + t[i][2] * G[x][2]);
+    return g->k == 3 && g->stride == 1 && g->pad == STYLIZE_PAD_ZERO;
+}
+
+/* The algorithm a convolution of geometry g runs when algo is asked for. */
+static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
+{
+    return geom_is_3x3(g) && algo_tile(algo) ? algo : STYLIZE_CONV_IM2COL;
+}
+
+/* ---- geometry ----------------------------------------------------------- */
+
+int stylize_conv_out_side(int size, int k, int stride)
+{
+    if (size <= 0 || k <= 0 || stride <= 0)
+        return 0;
+    return (size + 2 * (k / 2) - k) / stride + 1;
+}
+
+/* The checks of g that do not depend on the input size. */
+static stylize_status geom_check_shape(const stylize_conv_geom *g, stylize_error *err)
+{
+    if (!g)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "conv: geometry is NULL");
+    if (g->k < 1 || g->k > 15 || g->k % 2 == 0)
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "conv: kernel side must be odd and in 1..15 (got %d)", g->k);
+    if (g->stride != 1 && g->stride != 2)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "conv: stride must be 1 or 2 (got %d)",
+                                 g->stride);
+    if ((unsigned)g->pad > (unsigned)STYLIZE_PAD_CIRCULAR)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "conv: unknown padding mode %d",
+                                 (int)g->pad);
+    if (g->cin <= 0 || g->cout <= 0)
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "conv: channel counts must be positive (cin %d, cout %d)", g->cin,
+                                 g->cout);
+    /* sgemm dimensions channels * k * k must fit an int (channels * 9 at least:
+     * the 3x3 paths' bound, kept for every k) */
+    int kk = g->k * g->k < 9 ? 9 : g->k * g->k;
+    if (g->cin > INT_MAX / kk || g->cout > INT_MAX / kk)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                 "conv: too many channels (cin %d, cout %d) for a %dx%d kernel",
+                                 g->cin, g->cout, g->k, g->k);
+    /* the weight and the largest kernel cache (36 floats per channel pair) */
+    size_t per_pair = (size_t)(kk < 36 ? 36 : kk) * sizeof(float);
+    if (stylize_mem_mul((size_t)g->cin, (size_t)g->cout, per_pair) == SIZE_MAX)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                 "conv: weight too large (cin %d, cout %d, %dx%d)", g->cin,
+                                 g->cout, g->k, g->k);
+    return STYLIZE_OK;
+}
+
+stylize_status stylize_conv_geom_check(const stylize_conv_geom *g, int h, int w,
+                                       stylize_error *err)
+{
+    stylize_status st = geom_check_shape(g, err);
+    if (st != STYLIZE_OK)
+        return st;
+    int p = g->k / 2;
+    if (h <= 0 || w <= 0)
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "conv: input size must be positive (got %d x %d)", h, w);
+    if (h > INT_MAX / w)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                 "conv: input %d x %d too large (h * w must fit an int)", h, w);
+    int big = g->cin > g->cout ? g->cin : g->cout;
+    if (stylize_mem_mul((size_t)big, (size_t)h * (size_t)w, sizeof(float)) == SIZE_MAX)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                 "conv: tensor of %d x %d x %d too large", big, h, w);
+    if (g->pad == STYLIZE_PAD_REFLECT && (h <= p || w <= p))
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "conv: reflect padding of %d needs an input larger than %d "
+                                 "on each side (got %d x %d)", p, p, h, w);
+    if (g->pad == STYLIZE_PAD_CIRCULAR && (h < p || w < p))
+        return stylize_error_set(err, STYLIZE_ERR_ARG,
+                                 "conv: circular padding of %d needs an input of at least %d "
+                                 "on each side (got %d x %d)", p, p, h, w);
+    return STYLIZE_OK;
+}
+
+/* ---- kernel cache ------------------------------------------------------- */
+
+size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo algo)
+{
+    if (!g || geom_check_shape(g, NULL) != STYLIZE_OK || !geom_is_3x3(g))
+        return 0;
+    int m = algo_tile(algo);
+    size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
+    return stylize_mem_mul((size_t)g->cin * (size_t)g->cout, per_pair, sizeof(float));
+}
+
+/* weight_t (cin, cout, 3, 3) = weight (cout, cin, 3, 3) flipped, channels swapped:
+ * weight_t[ci][co][ky][kx] = weight[co][ci][2 - ky][2 - kx]. */
+static void flip_kernel(float *weight_t, const float *weight, int cin, int cout)
+{
+    for (size_t co = 0; co < (size_t)cout; co++)
+        for (size_t ci = 0; ci < (size_t)cin; ci++) {
+            const float *src = weight + (co * (size_t)cin + ci) * 9;
+            float *dst = weight_t + (ci * (size_t)cout + co) * 9;
+            for (size_t k = 0; k < 9; k++)
+                dst[k] = src[8 - k];
         }
 }
 
-/* Makes the kernel(s) that algo needs and drops the other ones. Returns 0
- * on allocation failure, leaving conv unchanged. */
-static int prepare_algo(stylize_conv *c, stylize_conv_algo algo)
+void stylize_conv_refresh(stylize_conv *conv)
 {
-    size_t pairs = (size_t)c->cin * (size_t)c->cout;
-    int m = algo_tile(algo);
-    if (!m) {
-        if (!c->weight_t) {
-            c->weight_t = malloc(pairs * 9 * sizeof(float)); /* (cin, cout, 3, 3) */
-            if (!c->weight_t)
-                return 0;
-            /* weight_t[ci][co][ky][kx] = weight[co][ci][2 - ky][2 - kx] */
-            for (size_t co = 0; co < (size_t)c->cout; co++)
-                for (size_t ci = 0; ci < (size_t)c->cin; ci++) {
-                    const float *src = c->weight + (co * (size_t)c->cin + ci) * 9;
-                    float *dst = c->weight_t + (ci * (size_t)c->cout + co) * 9;
-                    for (size_t k = 0; k < 9; k++)
-                        dst[k] = src[8 - k];
-                }
-        }
-        free(c->u);
-        c->u = NULL;
-        c->u_m = 0;
-        return 1;
-    }
-    if (c->u_m != m) {
-        float *u = malloc(pairs * (size_t)(m + 2) * (size_t)(m + 2) * sizeof(float));
-        if (!u)
-            return 0;
-        stylize_parallel_init();
-        int nthr = stylize_parallel_threads();
-        utrans_job j = {u, c->weight, c->cout, c->cin, m, nthr};
-        stylize_parallel_run(nthr, utrans_task, &j);
-        free(c->u);
-        c->u = u;
-        c->u_m = m;
-    }
-    free(c->weight_t);
-    c->weight_t = NULL;
-    return 1;
+    if (!conv->cache || !conv->weight)
+        return; /* the general path, or a dry plan */
+    int m = algo_tile(conv->algo);
+    if (m)
+        stylize_conv_winograd_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
+    else
+        flip_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout);
+}
+
+/* Switches a 3x3 convolution to algo: requests its kernel cache through
+ * the plan, fills it from the weights (not on a dry plan) and returns the
+ * old one. On failure conv is unchanged. */
+static stylize_status switch_cache(stylize_conv *c, stylize_conv_algo algo, stylize_error *err)
+{
+    size_t bytes = stylize_conv_kernel_bytes(&c->g, algo);
+    char what[96];
+    snprintf(what, sizeof what, "the %d x %d %s kernel of a convolution", c->g.cin, c->g.cout,
+             algo == STYLIZE_CONV_IM2COL ? "backward" : "Winograd");
+    void *p = NULL;
+    stylize_status st = stylize_mem_alloc(c->mem, &p, bytes, what, err);
+    if (st != STYLIZE_OK)
+        return st;
+    stylize_mem_free(c->mem, c->cache, c->cache_bytes);
+    c->cache = p;
+    c->cache_bytes = bytes;
+    c->algo = algo;
+    stylize_conv_refresh(c);
+    return STYLIZE_OK;
 }
 
 /* ---- create / free ------------------------------------------------------ */
+
+stylize_status stylize_conv_create_ex(stylize_conv **out, const stylize_conv_geom *g,
+                                      const float *weight, const float *bias,
+                                      stylize_conv_algo algo, stylize_mem *mem,
+                                      stylize_error *err)
+{
+    if (!out)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "conv: output pointer is NULL");
+    *out = NULL;
+    stylize_status st = geom_check_shape(g, err);
+    if (st != STYLIZE_OK)
+        return st;
+    if (!weight && !stylize_mem_is_dry(mem))
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "conv: weight is NULL");
+    stylize_conv *c = calloc(1, sizeof *c);
+    if (!c)
+        return stylize_error_set(err, STYLIZE_ERR_NOMEM, "conv: out of memory for the layer");
+    c->g = *g;
+    c->weight = weight;
+    c->bias = bias;
+    c->mem = mem;
+    c->fast3 = geom_is_3x3(g);
+    c->algo = STYLIZE_CONV_IM2COL;
+    stylize_parallel_init();
+    if (c->fast3 && (st = switch_cache(c, effective_algo(g, algo), err)) != STYLIZE_OK) {
+        free(c);
+        return st;
+    }
+    *out = c;
+    return STYLIZE_OK;
+}
 
 stylize_status stylize_conv_create(stylize_conv **out, const float *weight, const float *bias,
                                    int cin, int cout, stylize_error *err)
@@ -177,57 +215,27 @@ stylize_status stylize_conv_create(stylize_conv **out, const float *weight, cons
     *out = NULL;
     if (!weight)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "conv: weight is NULL");
-    if (cin <= 0 || cout <= 0)
-        return stylize_error_set(err, STYLIZE_ERR_ARG,
-                                 "conv: channel counts must be positive (cin %d, cout %d)", cin,
-                                 cout);
-    /* The sgemm inner dimension (channels * 9) must fit an int, in both directions. */
-    if (cin > INT_MAX / 9 || cout > INT_MAX / 9)
-        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
-                                 "conv: too many channels (cin %d, cout %d)", cin, cout);
-    if ((size_t)cin > SIZE_MAX / sizeof(float) / 36 / (size_t)cout)
-        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
-                                 "conv: weight too large (cin %d, cout %d)", cin, cout);
-
-    stylize_conv *c = calloc(1, sizeof *c);
-    if (!c)
-        return stylize_error_set(err, STYLIZE_ERR_NOMEM, "conv: out of memory for the layer");
-    c->weight = weight;
-    c->bias = bias;
-    c->cin = cin;
-    c->cout = cout;
-    stylize_parallel_init();
-    stylize_conv_algo algo = algo_tile(g_default_algo) ? g_default_algo : STYLIZE_CONV_IM2COL;
-    if (!prepare_algo(c, algo)) {
-        size_t mib = stylize_conv_owned_bytes(algo, cin, cout) >> 20;
-        free(c);
-        return stylize_error_set(err, STYLIZE_ERR_NOMEM,
-                                 "conv: out of memory for the %d x %d %s kernel (%zu MiB)", cin,
-                                 cout, algo == STYLIZE_CONV_IM2COL ? "backward" : "Winograd", mib);
-    }
-    c->algo = algo;
-    *out = c;
-    return STYLIZE_OK;
+    stylize_conv_geom g = {cin, cout, 3, 1, STYLIZE_PAD_ZERO};
+    return stylize_conv_create_ex(out, &g, weight, bias, g_default_algo, NULL, err);
 }
 
 void stylize_conv_free(stylize_conv *conv)
 {
     if (!conv)
         return;
-    free(conv->weight_t);
-    free(conv->u);
+    stylize_mem_free(conv->mem, conv->cache, conv->cache_bytes);
     free(conv);
 }
 
-int stylize_conv_in_channels(const stylize_conv *conv) { return conv->cin; }
-int stylize_conv_out_channels(const stylize_conv *conv) { return conv->cout; }
+int stylize_conv_in_channels(const stylize_conv *conv) { return conv->g.cin; }
+int stylize_conv_out_channels(const stylize_conv *conv) { return conv->g.cout; }
+const stylize_conv_geom *stylize_conv_get_geom(const stylize_conv *conv) { return &conv->g; }
 
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo)
 {
-    if (!algo_tile(algo))
-        algo = STYLIZE_CONV_IM2COL;
-    if (prepare_algo(conv, algo)) /* else out of memory: keep the current algorithm */
-        conv->algo = algo;
+    algo = effective_algo(&conv->g, algo);
+    if (algo != conv->algo)
+        (void)switch_cache(conv, algo, NULL); /* out of memory: keep the current algorithm */
 }
 
 stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv) { return conv->algo; }
@@ -242,613 +250,43 @@ size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout)
 
 /* ---- workspace sizing --------------------------------------------------- */
 
-/* Output rows per im2col tile when the im2col matrix has cin * 9 rows of w
- * floats per output row: as many as fit the workspace bound, at least one,
- * at most h. */
-static size_t tile_rows(int cin, int h, int w)
-{
-    size_t per_row = (size_t)cin * 9 * (size_t)w; /* im2col floats per output row */
-    size_t rows = STYLIZE_CONV_WORKSPACE_MAX_FLOATS / per_row;
-    if (rows < 1)
-        rows = 1;
-    if (rows > (size_t)h)
-        rows = (size_t)h;
-    return rows;
-}
-
-static size_t im2col_floats(int cin, int h, int w)
-{
-    return (size_t)cin * 9 * (size_t)w * tile_rows(cin, h, w);
-}
-
-/* Preferred Winograd block: enough tiles for an efficient sgemm (its N),
- * few enough that V and M stay near the caches. */
-#define WINO_BLOCK_MIN_TILES 256
-#define WINO_BLOCK_TARGET_FLOATS ((size_t)1 << 20)
-
-/* Floats between consecutive (a^2) slices of V or M for a block of nt tiles
- * over `channels` channels: channels * nt rounded up to an odd multiple of
- * 16 floats (64 bytes), so the a^2 streams that a transform reads or writes
- * do not all map to the same cache sets (a multiple of 4 KiB would). */
-static size_t wino_kstride(int channels, int nt)
-{
-    size_t s = ((size_t)channels * (size_t)nt + 15) & ~(size_t)15;
-    if (((s >> 4) & 1) == 0)
-        s += 16;
-    return s;
-}
-
-/* Tiles per Winograd block for tile size m: the preferred block, capped by
- * the tile count and by the workspace bound (at least one tile). */
-static size_t wino_block_tiles(int m, int cin, int cout, int h, int w)
-{
-    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
-    size_t tiles = (size_t)((h + m - 1) / m) * (size_t)((w + m - 1) / m);
-    size_t per_tile = aa * ((size_t)cin + (size_t)cout); /* floats of V and M per tile */
-    size_t nt = WINO_BLOCK_TARGET_FLOATS / per_tile;
-    if (nt < WINO_BLOCK_MIN_TILES)
-        nt = WINO_BLOCK_MIN_TILES;
-    /* the bound, less the kstride padding (at most 31 floats per slice) */
-    size_t cap = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - 2 * 31 * aa) / per_tile;
-    if (nt > cap)
-        nt = cap;
-    if (nt > tiles)
-        nt = tiles;
-    return nt ? nt : 1;
-}
-
 size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
 {
     if (h <= 0 || w <= 0 || cin <= 0 || cout <= 0)
         return 0;
     int m = algo_tile(algo);
-    if (m) {
-        /* V (a^2, channels in, nt) + M (a^2, channels out, nt): the same sum both ways */
-        size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
-        int nt = (int)wino_block_tiles(m, cin, cout, h, w);
-        return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt));
-    }
-    size_t fwd = im2col_floats(cin, h, w);  /* forward: im2col of the input */
-    size_t bwd = im2col_floats(cout, h, w); /* backward: im2col of the gradient */
+    if (m)
+        return stylize_conv_winograd_floats(m, cin, cout, h, w);
+    /* forward: im2col of the input; backward: im2col of the gradient */
+    size_t fwd_row = (size_t)cin * 9 * (size_t)w, bwd_row = (size_t)cout * 9 * (size_t)w;
+    size_t fwd = fwd_row * stylize_conv_band_rows(fwd_row, h);
+    size_t bwd = bwd_row * stylize_conv_band_rows(bwd_row, h);
     return fwd > bwd ? fwd : bwd;
+}
+
+size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_conv_algo algo,
+                                          int h, int w, int weight_grad)
+{
+    if (!g || h <= 0 || w <= 0 || geom_check_shape(g, NULL) != STYLIZE_OK)
+        return 0;
+    if (!geom_is_3x3(g))
+        return stylize_conv_general_floats(g, h, w);
+    size_t n = stylize_conv_algo_workspace_floats(effective_algo(g, algo), g->cin, g->cout, h, w);
+    if (weight_grad) {
+        size_t wg = stylize_conv_general_floats(g, h, w); /* the im2col matrix of the input */
+        n = wg > n ? wg : n;
+    }
+    return n;
+}
+
+size_t stylize_conv_workspace_floats_ex(const stylize_conv *conv, int h, int w, int weight_grad)
+{
+    return stylize_conv_geom_workspace_floats(&conv->g, conv->algo, h, w, weight_grad);
 }
 
 size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w)
 {
-    return stylize_conv_algo_workspace_floats(conv->algo, conv->cin, conv->cout, h, w);
-}
-
-/* ---- im2col ------------------------------------------------------------- */
-
-/* Writes the im2col columns of output rows [y, y + rows) of in (cin, h, w)
- * into col, whose rows are ld floats apart: row (ci * 3 + ky) * 3 + kx,
- * column (yy - y) * w + x holds in[ci][yy + ky - 1][x + kx - 1], zero
- * outside. */
-static void im2col_rows(float *col, size_t ld, const float *in, int cin, int h, int w, int y,
-                        int rows)
-{
-    size_t wn = (size_t)w, plane = (size_t)h * wn;
-    for (int ci = 0; ci < cin; ci++) {
-        const float *src_c = in + (size_t)ci * plane; /* (h, w) */
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                /* x + kx - 1 is in range for x in [x_lo, x_hi) */
-                int x_lo = kx == 0 ? 1 : 0;
-                int x_hi = kx == 2 ? w - 1 : w;
-                for (int r = 0; r < rows; r++) {
-                    float *dst = col + (size_t)r * wn; /* (w) */
-                    int sy = y + r + ky - 1;
-                    if (sy < 0 || sy >= h || x_hi <= x_lo) {
-                        memset(dst, 0, wn * sizeof(float));
-                        continue;
-                    }
-                    const float *src = src_c + (size_t)sy * wn + (size_t)(x_lo + kx - 1);
-                    if (x_lo > 0)
-                        dst[0] = 0.0f;
-                    memcpy(dst + x_lo, src, (size_t)(x_hi - x_lo) * sizeof(float));
-                    if (x_hi < w)
-                        dst[w - 1] = 0.0f;
-                }
-                col += ld;
-            }
-    }
-}
-
-typedef struct {
-    float *ws;                      /* im2col matrix (cin * 9, band * w) */
-    float *out;                     /* (cout, h, w) */
-    const float *in, *weight, *bias;
-    int cin, cout, h, w, band, ntasks;
-    atomic_int next; /* first output row not yet taken by a task */
-} im2col_job;
-
-/* Task t owns rows [r0, r0 + cap) of the workspace band (its columns of
- * the im2col matrix), a 1/ntasks share. It takes runs of up to cap output
- * rows from the shared counter and walks each through its columns: im2col,
- * bias, sgemm. */
-static void im2col_task(void *vctx, int t)
-{
-    im2col_job *j = vctx;
-    int r0 = (int)((long long)j->band * t / j->ntasks);
-    int cap = (int)((long long)j->band * (t + 1) / j->ntasks) - r0; /* rows per step */
-    size_t wn = (size_t)j->w, plane = (size_t)j->h * wn, ld = (size_t)j->band * wn;
-    float *col = j->ws + (size_t)r0 * wn;
-    int k = j->cin * 9;
-    for (;;) {
-        int y = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);
-        if (y >= j->h)
-            break;
-        int rows = j->h - y < cap ? j->h - y : cap;
-        int cols = rows * j->w; /* <= band * w, which fits an int */
-        float *dst = j->out + (size_t)y * wn;
-        im2col_rows(col, ld, j->in, j->cin, j->h, j->w, y, rows);
-        if (j->bias)
-            for (int co = 0; co < j->cout; co++) {
-                float *o = dst + (size_t)co * plane;
-                float b = j->bias[co];
-                for (int i = 0; i < cols; i++)
-                    o[i] = b;
-            }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->cout, cols, k, 1.0f, j->weight,
-                    k, col, (int)ld, j->bias ? 1.0f : 0.0f, dst, (int)plane);
-    }
-}
-
-/* Runs ntasks tasks of fn on the pool with OpenBLAS single-threaded inside
- * them (the tasks' sgemm calls run concurrently, one per thread); with one
- * task, in the caller with OpenBLAS's own threading. */
-static void run_blas_tasks(int ntasks, stylize_task_fn fn, void *ctx)
-{
-    if (ntasks <= 1) {
-        fn(ctx, 0);
-        return;
-    }
-    int saved = openblas_get_num_threads();
-    if (saved != 1)
-        openblas_set_num_threads(1);
-    stylize_parallel_run(ntasks, fn, ctx);
-    if (saved != 1)
-        openblas_set_num_threads(saved);
-}
-
-/* out (cout, h, w) = conv(in (cin, h, w)) with weight (cout, cin, 3, 3) and
- * bias (cout) or NULL, through ws (at least im2col_floats(cin, h, w), a band
- * of tile_rows(cin, h, w) output rows). The sgemm output leading dimension
- * is h * w, which must fit an int. */
-static void conv_im2col(float *out, const float *in, const float *weight, const float *bias,
-                        int cin, int cout, int h, int w, float *ws)
-{
-    if (h <= 0 || w <= 0)
-        return;
-    int band = (int)tile_rows(cin, h, w);
-    int nthr = stylize_parallel_threads();
-    im2col_job j = {ws, out, in, weight, bias, cin, cout, h, w, band, band < nthr ? band : nthr,
-                    0};
-    atomic_init(&j.next, 0);
-    run_blas_tasks(j.ntasks, im2col_task, &j);
-}
-
-/* ---- Winograd ----------------------------------------------------------- */
-
-/* One convolution call. V and M have nt columns (the block); each task owns
- * a contiguous share of them and streams runs of tiles through it. */
-typedef struct {
-    const float *in;   /* (cin, h, w) */
-    float *out;        /* (cout, h, w) */
-    const float *u;    /* (a^2, cout, cin) */
-    const float *bias; /* (cout) or NULL */
-    float *V, *M;      /* (a^2, cin, nt), (a^2, cout, nt); slices vstride, mstride apart */
-    size_t vstride, mstride;
-    int cin, cout, h, w, m, tw;
-    long long tiles;   /* tiles of the image */
-    int nt;            /* columns of V and M: tiles per block */
-    int ntasks;        /* tasks: each owns a 1/ntasks share of the columns */
-    const int *perm;   /* NULL: sgemm k uses u[k]; else u[(perm[i], perm[j])]^T, k = (i, j) */
-    atomic_llong next; /* first tile not yet taken by a task */
-} wino_job;
-
-/* The transforms work on row segments of up to SEG tiles of one tile row:
- * each loop over the SEG lanes has a constant trip count, so compilers turn
- * it into SIMD code at -O2. Lanes past the segment's n tiles compute on
- * zeros and are not stored. */
-#define SEG 16
-
-/* P[p][t] = src[s t + p] for p < s, t < cnt: splits interleaved tiles into
- * s phase arrays of stride SEG + 1. */
-static void deinterleave(float *P, int s, const float *src, int cnt)
-{
-    int t = 0;
-#ifdef HAVE_SSE2
-    if (s == 4) {
-        for (; t + 4 <= cnt; t += 4) {
-            __m128 a0 = _mm_loadu_ps(src + 4 * t), a1 = _mm_loadu_ps(src + 4 * t + 4);
-            __m128 a2 = _mm_loadu_ps(src + 4 * t + 8), a3 = _mm_loadu_ps(src + 4 * t + 12);
-            _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
-            _mm_storeu_ps(P + t, a0);
-            _mm_storeu_ps(P + (SEG + 1) + t, a1);
-            _mm_storeu_ps(P + 2 * (SEG + 1) + t, a2);
-            _mm_storeu_ps(P + 3 * (SEG + 1) + t, a3);
-        }
-    } else {
-        for (; t + 4 <= cnt; t += 4) {
-            __m128 a0 = _mm_loadu_ps(src + 2 * t), a1 = _mm_loadu_ps(src + 2 * t + 4);
-            _mm_storeu_ps(P + t, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)));
-            _mm_storeu_ps(P + (SEG + 1) + t, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)));
-        }
-    }
-#endif
-    for (; t < cnt; t++)
-        for (int p = 0; p < s; p++)
-            P[p * (SEG + 1) + t] = src[s * t + p];
-}
-
-/* P[p][t] = row[x0 + s t + p] for p < s, t <= n (the n tiles plus the next
- * one, whose first values the last tile's patch reaches); zero outside
- * [0, w) and for t > n. row == NULL: all zero. */
-static void load_phases(float *P, int s, const float *row, int w, int x0, int n)
-{
-    if (!row) {
-        memset(P, 0, (size_t)s * (SEG + 1) * sizeof(float));
-        return;
-    }
-    /* groups t in [lo, hi) lie inside [0, w): deinterleaved in bulk; the
-     * (at most a few) groups across the image edges element by element */
-    int lo = x0 < 0 ? (-x0 + s - 1) / s : 0, hi = x0 < w ? (w - x0) / s : 0;
-    if (hi > n + 1)
-        hi = n + 1;
-    if (lo > n + 1)
-        lo = n + 1;
-    if (hi < lo)
-        hi = lo;
-    if (hi > lo)
-        deinterleave(P + lo, s, row + x0 + s * lo, hi - lo);
-    for (int t = 0; t <= n; t++) {
-        if (t == lo)
-            t = hi;
-        if (t > n)
-            break;
-        for (int p = 0; p < s; p++) {
-            int x = x0 + s * t + p;
-            P[p * (SEG + 1) + t] = x >= 0 && x < w ? row[x] : 0.0f;
-        }
-    }
-    for (int p = 0; p < s; p++)
-        for (int t = n + 1; t <= SEG; t++)
-            P[p * (SEG + 1) + t] = 0.0f;
-}
-
-/* row[s t + j] = Y[j][t] for j < s, t < n: interleaves tile outputs. */
-static void interleave(float *row, int s, const float Y[4][SEG], int n)
-{
-    int t = 0;
-#ifdef HAVE_SSE2
-    if (s == 4) {
-        for (; t + 4 <= n; t += 4) {
-            __m128 a0 = _mm_loadu_ps(&Y[0][t]), a1 = _mm_loadu_ps(&Y[1][t]);
-            __m128 a2 = _mm_loadu_ps(&Y[2][t]), a3 = _mm_loadu_ps(&Y[3][t]);
-            _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
-            _mm_storeu_ps(row + 4 * t, a0);
-            _mm_storeu_ps(row + 4 * t + 4, a1);
-            _mm_storeu_ps(row + 4 * t + 8, a2);
-            _mm_storeu_ps(row + 4 * t + 12, a3);
-        }
-    } else {
-        for (; t + 4 <= n; t += 4) {
-            __m128 a0 = _mm_loadu_ps(&Y[0][t]), a1 = _mm_loadu_ps(&Y[1][t]);
-            _mm_storeu_ps(row + 2 * t, _mm_unpacklo_ps(a0, a1));
-            _mm_storeu_ps(row + 2 * t + 4, _mm_unpackhi_ps(a0, a1));
-        }
-    }
-#endif
-    for (; t < n; t++)
-        for (int j = 0; j < s; j++)
-            row[s * t + j] = Y[j][t];
-}
-
-/* Writes one output row of n tiles of width s (Y[j][t]: column j of tile t)
- * at row: interleaved when every tile fits (full), else clipped to the
- * avail columns left in the image. Shared by the F(4, 3) and F(2, 3) paths. */
-static void store_tile_row(float *row, int s, const float Y[4][SEG], int n, int full, int avail)
-{
-    if (full) {
-        interleave(row, s, Y, n);
-        return;
-    }
-    for (int t = 0; t < n; t++)
-        for (int j = 0; j < s && s * t + j < avail; j++)
-            row[s * t + j] = Y[j][t];
-}
-
-
-/* o[k * 6 ks + t] = (B^T d(t))[k], k < 6, for the six rows d0..d5 of SEG
- * lanes (F(4, 3)), with
- *   B^T = [1 -5/2 0 5/2 -1 0; 0 -1 3/2 3/2 -1 0; 0 -1 7/2 -7/2 1 0;
- *          0 1/2 -1 -1/2 1 0; 0 8 -4 -8 4 0; 0 -1 5/2 0 -5/2 1]. The six outputs are separate restrict pointers so that
- * the lanes vectorize without alias checks. */
-static void bt4_store(float *restrict o0, float *restrict o1, float *restrict o2,
-                      float *restrict o3, float *restrict o4, float *restrict o5,
-                      const float *restrict d0, const float *restrict d1, const float *restrict d2,
-                      const float *restrict d3, const float *restrict d4, const float *restrict d5)
-{
-    for (int t = 0; t < SEG; t++) {
-        float a = d1[t] - d3[t], b = d4[t] - d2[t];
-        o0[t] = (d0[t] - d4[t]) - 2.5f * a;
-        o1[t] = 1.5f * (d2[t] + d3[t]) - (d1[t] + d4[t]);
-        o2[t] = 3.5f * (d2[t] - d3[t]) + (d4[t] - d1[t]);
-        o3[t] = 0.5f * a + b;
-        o4[t] = 8.0f * a + 4.0f * b;
-        o5[t] = 2.5f * (d2[t] - d4[t]) + (d5[t] - d1[t]);
-    }
-}
-
-static void bt4_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
-                        const float *d3, const float *d4, const float *d5)
-{
-    bt4_store(v, v + 6 * ks, v + 12 * ks, v + 18 * ks, v + 24 * ks, v + 30 * ks, d0, d1, d2, d3,
-              d4, d5);
-}
-
-/* F(2, 3): o[k * 4 ks + t] = (B^T d(t))[k], k < 4. */
-static void bt2_store(float *restrict o0, float *restrict o1, float *restrict o2,
-                      float *restrict o3, const float *restrict d0, const float *restrict d1,
-                      const float *restrict d2, const float *restrict d3)
-{
-    for (int t = 0; t < SEG; t++) {
-        o0[t] = d0[t] - d2[t];
-        o1[t] = d1[t] + d2[t];
-        o2[t] = d2[t] - d1[t];
-        o3[t] = d1[t] - d3[t];
-    }
-}
-
-static void bt2_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
-                        const float *d3)
-{
-    bt2_store(v, v + 4 * ks, v + 8 * ks, v + 12 * ks, d0, d1, d2, d3);
-}
-
-/* F(4, 3) input transform of n <= SEG tiles (tile row ty, first tile column
- * tx) of one channel plane (h, w): v[k * ks + t] = (B^T d_t B)[k], k < 36,
- * for all SEG lanes t (lanes past n get the transform of zeros). */
-static void wino4_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
-                            int n)
-{
-    float P[4][SEG + 1], H[6][6][SEG]; /* H[i][k2][t]: row i of the patch, B-transformed */
-    for (int i = 0; i < 6; i++) {
-        int y = 4 * ty - 1 + i;
-        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
-        load_phases(&P[0][0], 4, row, w, 4 * tx - 1, n);
-        for (int t = 0; t < SEG; t++) {
-            float d0 = P[0][t], d1 = P[1][t], d2 = P[2][t], d3 = P[3][t];
-            float d4 = P[0][t + 1], d5 = P[1][t + 1];
-            float a = d1 - d3, b = d4 - d2;
-            H[i][0][t] = (d0 - d4) - 2.5f * a;
-            H[i][1][t] = 1.5f * (d2 + d3) - (d1 + d4);
-            H[i][2][t] = 3.5f * (d2 - d3) + (d4 - d1);
-            H[i][3][t] = 0.5f * a + b;
-            H[i][4][t] = 8.0f * a + 4.0f * b;
-            H[i][5][t] = 2.5f * (d2 - d4) + (d5 - d1);
-        }
-    }
-    for (int k2 = 0; k2 < 6; k2++)
-        bt4_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2], H[4][k2],
-                    H[5][k2]);
-}
-
-/* F(2, 3) input transform: v[k * ks + t] = (B^T d_t B)[k], k < 16. */
-static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
-                            int n)
-{
-    float P[2][SEG + 1], H[4][4][SEG];
-    for (int i = 0; i < 4; i++) {
-        int y = 2 * ty - 1 + i;
-        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
-        load_phases(&P[0][0], 2, row, w, 2 * tx - 1, n);
-        for (int t = 0; t < SEG; t++) {
-            float d0 = P[0][t], d1 = P[1][t], d2 = P[0][t + 1], d3 = P[1][t + 1];
-            H[i][0][t] = d0 - d2;
-            H[i][1][t] = d1 + d2;
-            H[i][2][t] = d2 - d1;
-            H[i][3][t] = d1 - d3;
-        }
-    }
-    for (int k2 = 0; k2 < 4; k2++)
-        bt2_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2]);
-}
-
-/* F(4, 3) output transform of n <= SEG tiles from mm[k * ks + t] (k < 36):
- * the 4 x 4 tiles A^T m_t A + bias into rows ty * 4 .. of plane (h, w),
- * clipped to the plane, with
- *   A^T = [1 1 1 1 1 0; 0 1 -1 2 1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 1/8 1]. */
-static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
-                             const float *mm, size_t ks, float bias)
-{
-    float T[4][6][SEG], Y[4][SEG]; /* T[r][k2][t] = (A^T m)[r][k2]; Y[j][t]: row r of the tile */
-    for (int k2 = 0; k2 < 6; k2++)
-        for (int t = 0; t < SEG; t++) {
-            float m0 = mm[(size_t)k2 * ks + (size_t)t], m1 = mm[(size_t)(6 + k2) * ks + (size_t)t];
-            float m2 = mm[(size_t)(12 + k2) * ks + (size_t)t];
-            float m3 = mm[(size_t)(18 + k2) * ks + (size_t)t];
-            float m4 = mm[(size_t)(24 + k2) * ks + (size_t)t];
-            float m5 = mm[(size_t)(30 + k2) * ks + (size_t)t];
-            float s1 = m1 + m2, d1 = m1 - m2;
-            T[0][k2][t] = m0 + s1 + (m3 + m4);
-            T[1][k2][t] = d1 + (2.0f * m3 + 0.5f * m4);
-            T[2][k2][t] = s1 + (4.0f * m3 + 0.25f * m4);
-            T[3][k2][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5;
-        }
-    int x0 = 4 * tx, full = x0 + 4 * n <= w;
-    for (int r = 0; r < 4; r++) {
-        int y = 4 * ty + r;
-        if (y >= h)
-            break;
-        for (int t = 0; t < SEG; t++) {
-            float m0 = T[r][0][t], m1 = T[r][1][t], m2 = T[r][2][t];
-            float m3 = T[r][3][t], m4 = T[r][4][t], m5 = T[r][5][t];
-            float s1 = m1 + m2, d1 = m1 - m2;
-            Y[0][t] = m0 + s1 + (m3 + m4) + bias;
-            Y[1][t] = d1 + (2.0f * m3 + 0.5f * m4) + bias;
-            Y[2][t] = s1 + (4.0f * m3 + 0.25f * m4) + bias;
-            Y[3][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5 + bias;
-        }
-        float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
-        store_tile_row(row, 4, Y, n, full, w - x0);
-    }
-}
-
-/* F(2, 3) output transform: 2 x 2 tiles A^T m_t A + bias, clipped. */
-static void wino2_output_seg(float *plane, int h, int w, int ty, int tx, int n,
-                             const float *mm, size_t ks, float bias)
-{
-    float T[2][4][SEG], Y[4][SEG];
-    for (int k2 = 0; k2 < 4; k2++)
-        for (int t = 0; t < SEG; t++) {
-            float m0 = mm[(size_t)k2 * ks + (size_t)t], m1 = mm[(size_t)(4 + k2) * ks + (size_t)t];
-            float m2 = mm[(size_t)(8 + k2) * ks + (size_t)t];
-            float m3 = mm[(size_t)(12 + k2) * ks + (size_t)t];
-            T[0][k2][t] = m0 + m1 + m2;
-            T[1][k2][t] = m1 - m2 - m3;
-        }
-    int x0 = 2 * tx, full = x0 + 2 * n <= w;
-    for (int r = 0; r < 2; r++) {
-        int y = 2 * ty + r;
-        if (y >= h)
-            break;
-        for (int t = 0; t < SEG; t++) {
-            Y[0][t] = T[r][0][t] + T[r][1][t] + T[r][2][t] + bias;
-            Y[1][t] = T[r][1][t] - T[r][2][t] - T[r][3][t] + bias;
-        }
-        float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
-        store_tile_row(row, 2, Y, n, full, w - x0);
-    }
-}
-
-/* Input transform of tiles [t0, t0 + n) into columns [b0, b0 + n) of V,
- * every input channel: V[k][c][b] = (B^T d B)[k]. */
-static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
-{
-    int m = j->m, aa = (m + 2) * (m + 2);
-    size_t plane = (size_t)j->h * (size_t)j->w;
-    float v[36 * SEG];
-    for (int c = 0; c < j->cin; c++) {
-        const float *src = j->in + (size_t)c * plane;
-        float *vc = j->V + (size_t)c * (size_t)j->nt;
-        for (int i = 0; i < n;) {
-            long long t = t0 + i;
-            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
-            int cnt = n - i < SEG ? n - i : SEG;
-            if (cnt > j->tw - tx)
-                cnt = j->tw - tx;
-            /* a full segment is written in place; a short one through v, as
-             * its SEG lanes would overrun the tiles that follow */
-            float *dst = cnt == SEG ? vc + b : v;
-            size_t ks = cnt == SEG ? j->vstride : SEG;
-            if (m == 4)
-                wino4_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
-            else
-                wino2_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
-            if (cnt < SEG)
-                for (int k = 0; k < aa; k++)
-                    memcpy(vc + (size_t)k * j->vstride + (size_t)b, v + k * SEG,
-                           (size_t)cnt * sizeof(float));
-            i += cnt;
-        }
-    }
-}
-
-/* Output transform of columns [b0, b0 + n) of M into tiles [t0, t0 + n),
- * every output channel: the m x m output tiles A^T M A + bias. */
-static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
-{
-    int m = j->m, aa = (m + 2) * (m + 2);
-    size_t plane = (size_t)j->h * (size_t)j->w;
-    float mm[36 * SEG];
-    memset(mm, 0, sizeof mm); /* lanes past cnt stay defined */
-    for (int c = 0; c < j->cout; c++) {
-        float bias = j->bias ? j->bias[c] : 0.0f;
-        float *dst = j->out + (size_t)c * plane;
-        const float *mc = j->M + (size_t)c * (size_t)j->nt;
-        for (int i = 0; i < n;) {
-            long long t = t0 + i;
-            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
-            int cnt = n - i < SEG ? n - i : SEG;
-            if (cnt > j->tw - tx)
-                cnt = j->tw - tx;
-            /* a full segment is read in place, a short one through mm */
-            const float *src = mc + b;
-            size_t ks = j->mstride;
-            if (cnt < SEG) {
-                for (int k = 0; k < aa; k++)
-                    memcpy(mm + k * SEG, mc + (size_t)k * j->mstride + (size_t)b,
-                           (size_t)cnt * sizeof(float));
-                src = mm;
-                ks = SEG;
-            }
-            if (m == 4)
-                wino4_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
-            else
-                wino2_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
-            i += cnt;
-        }
-    }
-}
-
-/* Task t owns columns [b0, b0 + cap) of V and M, a 1/ntasks share. It
- * takes runs of up to cap tiles from the shared counter (so a thread that
- * runs slow takes fewer) and walks each through its columns: input
- * transform, the a^2 sgemms on its columns, output transform. Tasks touch
- * disjoint columns and disjoint output tiles, so they never wait for each
- * other. */
-static void wino_task(void *vctx, int t)
-{
-    wino_job *j = vctx;
-    int a = j->m + 2, aa = a * a;
-    int b0 = (int)((long long)j->nt * t / j->ntasks);
-    int cap = (int)((long long)j->nt * (t + 1) / j->ntasks) - b0;
-    size_t usize = (size_t)j->cout * (size_t)j->cin;
-    for (;;) {
-        long long s = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);
-        if (s >= j->tiles)
-            break;
-        int n = j->tiles - s < cap ? (int)(j->tiles - s) : cap;
-        wino_input_range(j, s, b0, n);
-        for (int k = 0; k < aa; k++) {
-            /* forward: M[k] = u[k] V[k], u[k] (cout, cin); input gradient
-             * (cout, cin here are the gradient's channels): M[k] =
-             * u[k']^T V[k] with u[k'] (cin, cout) as the forward stores it */
-            int kk = j->perm ? j->perm[k / a] * a + j->perm[k % a] : k;
-            cblas_sgemm(CblasRowMajor, j->perm ? CblasTrans : CblasNoTrans, CblasNoTrans,
-                        j->cout, n, j->cin, 1.0f, j->u + (size_t)kk * usize,
-                        j->perm ? j->cout : j->cin, j->V + (size_t)k * j->vstride + (size_t)b0,
-                        j->nt, 0.0f, j->M + (size_t)k * j->mstride + (size_t)b0, j->nt);
-        }
-        wino_output_range(j, s, b0, n);
-    }
-}
-
-#define WINO_TASK_MIN_TILES 32 /* fewer columns per task than this: fewer tasks */
-
-/* out (cout, h, w) = conv(in (cin, h, w)) through Winograd F(m, 3) with the
- * transformed kernel u and bias (cout) or NULL. Forward (backward = 0): u
- * is (a^2, cout, cin). Input gradient (backward = 1): u is the forward's
- * (a^2, cin, cout), used permuted and transposed (the flipped kernel). ws
- * holds stylize_conv_algo_workspace_floats floats for (cin, cout, h, w). */
-static void conv_winograd(float *out, const float *in, const float *u, const float *bias, int m,
-                          int backward, int cin, int cout, int h, int w, float *ws)
-{
-    if (h <= 0 || w <= 0)
-        return;
-    int a = m + 2, aa = a * a;
-    int th = (h + m - 1) / m, tw = (w + m - 1) / m;
-    int nt = (int)wino_block_tiles(m, cin, cout, h, w);
-    int nthr = stylize_parallel_threads();
-    int ntasks = nt / WINO_TASK_MIN_TILES < nthr ? nt / WINO_TASK_MIN_TILES : nthr;
-    size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
-    wino_job j = {in, out, u, bias, ws, ws + (size_t)aa * vstride, vstride, mstride,
-                  cin, cout, h, w, m, tw, (long long)th * tw, nt, ntasks < 1 ? 1 : ntasks,
-                  backward ? (m == 4 ? pi4 : pi2) : NULL, 0};
-    atomic_init(&j.next, 0);
-    run_blas_tasks(j.ntasks, wino_task, &j);
+    return stylize_conv_workspace_floats_ex(conv, h, w, 0);
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -856,21 +294,68 @@ static void conv_winograd(float *out, const float *in, const float *u, const flo
 void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
                           float *ws)
 {
-    if (conv->u)
-        conv_winograd(out, in, conv->u, conv->bias, conv->u_m, 0, conv->cin, conv->cout, h, w, ws);
+    const stylize_conv_geom *g = &conv->g;
+    int m = algo_tile(conv->algo);
+    if (!conv->fast3)
+        stylize_conv_general_forward(g, conv->weight, conv->bias, out, in, h, w, ws);
+    else if (m)
+        stylize_conv_winograd(out, in, conv->cache, conv->bias, m, 0, g->cin, g->cout, h, w, ws);
     else
-        conv_im2col(out, in, conv->weight, conv->bias, conv->cin, conv->cout, h, w, ws);
+        stylize_conv_im2col3x3(out, in, conv->weight, conv->bias, g->cin, g->cout, h, w, ws);
 }
 
 void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *gout, int h, int w,
                            float *ws)
 {
-    /* dL/din[ci][p][q] = sum_{co,ky,kx} weight[co][ci][ky][kx] gout[co][p - ky + 1][q - kx + 1],
-     * i.e. a pad-1 convolution of gout with weight_t and no bias. */
-    if (conv->u)
-        conv_winograd(gin, gout, conv->u, NULL, conv->u_m, 1, conv->cout, conv->cin, h, w, ws);
+    /* 3x3 paths: dL/din[ci][p][q] = sum_{co,ky,kx} weight[co][ci][ky][kx]
+     * gout[co][p - ky + 1][q - kx + 1], i.e. a pad-1 convolution of gout with
+     * the flipped kernel and no bias. */
+    const stylize_conv_geom *g = &conv->g;
+    int m = algo_tile(conv->algo);
+    if (!conv->fast3)
+        stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);
+    else if (m)
+        stylize_conv_winograd(gin, gout, conv->cache, NULL, m, 1, g->cout, g->cin, h, w, ws);
     else
-        conv_im2col(gin, gout, conv->weight_t, NULL, conv->cout, conv->cin, h, w, ws);
+        stylize_conv_im2col3x3(gin, gout, conv->cache, NULL, g->cout, g->cin, h, w, ws);
+}
+
+void stylize_conv_backward_weights(const stylize_conv *conv, float *gw, float *gb, const float *in,
+                                   const float *gout, int h, int w, float *ws)
+{
+    stylize_conv_general_weights(&conv->g, gw, gb, in, gout, h, w, ws);
+}
+
+/* ---- references --------------------------------------------------------- */
+
+void stylize_conv_direct(float *out, const float *in, const float *weight, const float *bias,
+                         const stylize_conv_geom *g, int h, int w)
+{
+    int k = g->k, s = g->stride, p = k / 2;
+    int oh = stylize_conv_out_side(h, k, s), ow = stylize_conv_out_side(w, k, s);
+    size_t plane = (size_t)h * (size_t)w, oplane = (size_t)oh * (size_t)ow;
+    for (int co = 0; co < g->cout; co++)
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) {
+                double acc = bias ? (double)bias[co] : 0.0;
+                for (int ci = 0; ci < g->cin; ci++) {
+                    const float *wk = weight + ((size_t)co * (size_t)g->cin + (size_t)ci) *
+                                                   (size_t)(k * k); /* (k, k) */
+                    const float *src = in + (size_t)ci * plane;   /* (h, w) */
+                    for (int ky = 0; ky < k; ky++) {
+                        int sy = stylize_conv_pad_index(y * s + ky - p, h, g->pad);
+                        if (sy < 0)
+                            continue;
+                        for (int kx = 0; kx < k; kx++) {
+                            int sx = stylize_conv_pad_index(x * s + kx - p, w, g->pad);
+                            if (sx >= 0)
+                                acc += (double)wk[ky * k + kx] *
+                                       (double)src[(size_t)sy * (size_t)w + (size_t)sx];
+                        }
+                    }
+                }
+                out[(size_t)co * oplane + (size_t)y * (size_t)ow + (size_t)x] = (float)acc;
+            }
 }
 
 void stylize_conv3x3_direct(float *out, const float *in, const float *weight, const float *bias,

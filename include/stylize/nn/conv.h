@@ -1,26 +1,36 @@
-/* stylize: 3x3, stride 1, pad 1 convolution over CHW float32 tensors.
+/* stylize: convolution over CHW float32 tensors.
  *
- * Forward computes out = W * in + b. Backward computes the gradient with
- * respect to the input only (the weights are constants: no weight gradient
- * is ever computed). The backward of a 3x3 pad-1 convolution is itself a
- * 3x3 pad-1 convolution with the kernel flipped and its in/out channels
- * swapped.
+ * Any odd square kernel (1x1 .. 15x15), stride 1 or 2, k / 2 pixels of
+ * zero, reflect, replicate or circular padding on every side (PyTorch's
+ * Conv2d with padding = k // 2 and padding_mode). Forward computes
+ * out = W * in + b; backward the gradient with respect to the input;
+ * stylize_conv_backward_weights accumulates the gradients of the weight and
+ * bias (for trainable networks).
  *
- * Two algorithms: im2col + sgemm (the reference; owns the flipped backward
- * kernel, 9 floats per channel pair) and Winograd F(4x4, 3x3) (or
- * F(2x2, 3x3)), which needs 4x (2.25x) fewer multiplications and owns one
- * transformed kernel, 36 (16) floats per channel pair, that serves both
- * directions; it is made when the algorithm is selected. Winograd rounds
- * differently: ~3e-6 RMS relative error (F(4x4)), ~3e-7 (F(2x2)) on VGG-like
- * data, against ~2e-7 for im2col. Both directions run through a
- * caller-supplied workspace whose size is bounded by tiling
- * (stylize_conv_workspace_floats), so no allocation happens in forward or
- * backward. Forward and backward split their work over the library's thread
- * pool (stylize/threads.h), one sgemm per pool thread. */
+ * The 3x3, stride 1, zero-padding geometry (VGG's) has three algorithms:
+ * im2col + sgemm (the reference; owns the flipped backward kernel, 9 floats
+ * per channel pair: the backward of a 3x3 pad-1 convolution is itself a 3x3
+ * pad-1 convolution with the kernel flipped and its in/out channels swapped)
+ * and Winograd F(4x4, 3x3) (or F(2x2, 3x3)), which needs 4x (2.25x) fewer
+ * multiplications and owns one transformed kernel, 36 (16) floats per
+ * channel pair, that serves both directions; it is made when the algorithm
+ * is selected. Winograd rounds differently: ~3e-6 RMS relative error
+ * (F(4x4)), ~3e-7 (F(2x2)) on VGG-like data, against ~2e-7 for im2col.
+ * Every other geometry runs the general im2col path (no kernel cache): the
+ * forward is im2col + sgemm, the input gradient W^T gout followed by col2im
+ * (the adjoint of im2col: a padded position's gradient goes to the pixel it
+ * was read from). The weight gradient of every convolution goes through the
+ * im2col matrix of the input.
+ *
+ * Every call runs through a caller-supplied workspace whose size is bounded
+ * by tiling (stylize_conv_workspace_floats_ex), so no allocation happens in
+ * forward or backward. The work is split over the library's thread pool
+ * (stylize/threads.h), one sgemm per pool thread. */
 #ifndef STYLIZE_CONV_H
 #define STYLIZE_CONV_H
 
 #include <stddef.h>
+#include "stylize/core/mem.h"
 #include "stylize/core/status.h"
 
 #ifdef __cplusplus
@@ -42,45 +52,128 @@ typedef enum {
 void stylize_conv_set_default_algo(stylize_conv_algo algo);
 stylize_conv_algo stylize_conv_get_default_algo(void);
 
+/* Padding modes, as PyTorch's padding_mode 'zeros', 'reflect', 'replicate',
+ * 'circular': a position i outside a line of n pixels reads zero, pixel -i or
+ * 2 (n - 1) - i (reflect: -1 -> 1, n -> n - 2), the nearest edge pixel
+ * (replicate), or pixel i mod n (circular). */
+typedef enum {
+    STYLIZE_PAD_ZERO = 0,
+    STYLIZE_PAD_REFLECT = 1,
+    STYLIZE_PAD_REPLICATE = 2,
+    STYLIZE_PAD_CIRCULAR = 3
+} stylize_pad_mode;
+
+typedef struct {
+    int cin, cout;
+    int k;                /* odd kernel side: 1, 3, 5, 7, 9, ... up to 15 */
+    int stride;           /* 1 or 2 */
+    stylize_pad_mode pad; /* k / 2 pixels of padding on every side */
+} stylize_conv_geom;
+
+/* Output side for an input side `size`: (size + 2 (k / 2) - k) / stride + 1
+ * (PyTorch's formula); 0 when size, k or stride is not positive. */
+int stylize_conv_out_side(int size, int k, int stride);
+
+/* Checks geometry g (odd k in 1..15, stride 1 or 2, a known padding mode,
+ * channels > 0, sizes that fit int sgemm dimensions) for an input of h x w
+ * (h * w must fit an int): reflect needs h, w > k / 2; circular needs h, w
+ * >= k / 2. STYLIZE_ERR_ARG or STYLIZE_ERR_LIMIT with a one-line message.
+ * Forward, backward and backward_weights expect sizes that pass it; for an
+ * empty input, or padding wider than reflect or circular allow, they do
+ * nothing (their outputs are left unwritten). */
+stylize_status stylize_conv_geom_check(const stylize_conv_geom *g, int h, int w,
+                                       stylize_error *err);
+
 typedef struct stylize_conv stylize_conv; /* opaque */
 
-/* Creates a convolution over weight (cout, cin, 3, 3) and bias (cout), both
- * borrowed: the caller keeps them alive and unchanged until stylize_conv_free.
- * bias may be NULL (zero bias). The kernel the default algorithm needs (the
- * flipped backward kernel for im2col, the transformed kernel for Winograd)
- * is allocated and owned by the convolution (stylize_conv_owned_bytes). *out
- * is owned by the caller and freed with stylize_conv_free. */
+/* Creates a convolution of any geometry g (checked as by
+ * stylize_conv_geom_check without the size) over weight (cout, cin, k, k)
+ * and bias (cout) or NULL, both borrowed: the caller keeps them alive until
+ * stylize_conv_free, and may change them between calls (then call
+ * stylize_conv_refresh). algo is used when the geometry allows it (the
+ * Winograd algorithms and the 3x3 im2col need k 3, stride 1, zero padding),
+ * otherwise the general im2col path is used (stylize_conv_get_algo then
+ * reports STYLIZE_CONV_IM2COL). The kernel cache the algorithm needs
+ * (Winograd transform, flipped kernel, or nothing: stylize_conv_kernel_bytes)
+ * is requested through mem (NULL: plain allocation, uncounted). On a dry plan
+ * (stylize_mem_is_dry) no kernel is allocated or computed and weight may be
+ * NULL: the object only answers size queries and must be freed (only the
+ * small object itself is allocated, outside the plan). mem must outlive the
+ * convolution. *out is owned by the caller and freed with stylize_conv_free,
+ * which returns the kernel memory to mem. */
+stylize_status stylize_conv_create_ex(stylize_conv **out, const stylize_conv_geom *g,
+                                      const float *weight, const float *bias,
+                                      stylize_conv_algo algo, stylize_mem *mem,
+                                      stylize_error *err);
+
+/* The 3x3, stride 1, zero-padding convolution cin -> cout with the default
+ * algorithm (stylize_conv_get_default_algo) and no memory plan: create_ex
+ * with that geometry and mem NULL. weight (cout, cin, 3, 3) and bias (cout)
+ * or NULL are borrowed as above. *out is owned by the caller. */
 stylize_status stylize_conv_create(stylize_conv **out, const float *weight, const float *bias,
                                    int cin, int cout, stylize_error *err);
 void stylize_conv_free(stylize_conv *conv); /* NULL is allowed */
 
 int stylize_conv_in_channels(const stylize_conv *conv);
 int stylize_conv_out_channels(const stylize_conv *conv);
+/* The geometry, owned by conv (valid until stylize_conv_free). */
+const stylize_conv_geom *stylize_conv_get_geom(const stylize_conv *conv);
 
-/* Selects the algorithm (default: stylize_conv_get_default_algo() at create).
- * Makes the kernel the new algorithm needs and frees the old one (if the
- * allocation fails the algorithm stays unchanged: see stylize_conv_get_algo).
+/* Selects the algorithm (default: the one given at create). Makes the kernel
+ * the new algorithm needs, through the convolution's memory plan, and frees
+ * the old one (if the allocation fails the algorithm stays unchanged: see
+ * stylize_conv_get_algo). The general path (a geometry other than 3x3,
+ * stride 1, zero padding) ignores the call and stays STYLIZE_CONV_IM2COL.
  * The workspace need changes with the algorithm: query
  * stylize_conv_workspace_floats again after this call. */
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo);
 stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv);
 
-/* Floats of workspace that forward and backward need at spatial size h x w
- * with the algorithm currently selected (exact, not an estimate). Never more
- * than STYLIZE_CONV_WORKSPACE_MAX_FLOATS unless one row of the im2col matrix
- * (im2col) or one tile's transforms, (m + 2)^2 * (cin + cout) floats
- * (Winograd), alone is larger. */
+/* Floats of workspace that forward and backward need at input size h x w
+ * with the algorithm currently selected (exact, not an estimate):
+ * stylize_conv_workspace_floats_ex(conv, h, w, 0). */
 size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w);
 
-/* The same for a convolution not yet created: algorithm algo, cin -> cout. */
+/* Workspace floats that forward and backward (and, when weight_grad != 0,
+ * backward_weights) need at input size h x w; exact; 0 for an input that
+ * fails stylize_conv_geom_check's size rules. Never more than
+ * STYLIZE_CONV_WORKSPACE_MAX_FLOATS unless one band alone is larger: one
+ * output row of the im2col matrix, channels * k * k * ow floats (im2col
+ * paths, channels = cin for the general path and the weight gradient, the
+ * larger of cin and cout for the 3x3 im2col), or one tile's transforms,
+ * (m + 2)^2 * (cin + cout) floats (Winograd). With weight_grad == 0 and a
+ * 3x3, stride 1, zero-padding geometry it equals
+ * stylize_conv_algo_workspace_floats: frozen networks need no more memory. */
+size_t stylize_conv_workspace_floats_ex(const stylize_conv *conv, int h, int w, int weight_grad);
+
+/* The same for a convolution not yet created: geometry g, algorithm algo
+ * (as create_ex would select it). 0 for an invalid geometry. */
+size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_conv_algo algo,
+                                          int h, int w, int weight_grad);
+
+/* The same for a 3x3, stride 1, zero-padding convolution cin -> cout with
+ * algorithm algo, without the weight gradient. */
 size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 
-/* Bytes that a convolution cin -> cout with algorithm algo allocates and owns
- * (backward or Winograd kernel), excluding the borrowed weights. */
+/* Bytes of kernel cache that create_ex requests through its plan for g and
+ * algo (0 when none: the general path, or an invalid geometry). */
+size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo algo);
+
+/* Bytes that a 3x3 convolution cin -> cout with algorithm algo allocates and
+ * owns (backward or Winograd kernel, and the object), excluding the borrowed
+ * weights. */
 size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout);
 
-/* out (cout, h, w) = conv(in (cin, h, w)) + bias. ws: workspace floats as above.
- * out and in must not overlap. With more than one thread (stylize/threads.h)
+/* After the borrowed weights changed (an optimiser step): recomputes the
+ * cached kernel (Winograd transform or flipped kernel) in place from the
+ * current weights. Allocates nothing. No-op for the general path and on a
+ * dry plan. Without it, forward (Winograd) and backward (every 3x3
+ * algorithm) keep using the old weights' kernel. */
+void stylize_conv_refresh(stylize_conv *conv);
+
+/* out (cout, oh, ow) = conv(in (cin, h, w)) + bias, with oh =
+ * stylize_conv_out_side(h, k, stride) and ow likewise: h, w are always the
+ * input size. ws: workspace floats as above. out and in must not overlap. With more than one thread (stylize/threads.h)
  * the work runs on the library's pool with OpenBLAS switched to one thread
  * for the duration of the call (its thread count is restored afterwards), so
  * no other thread should call BLAS meanwhile. Forward and backward of
@@ -88,10 +181,28 @@ size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout);
 void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
                           float *ws);
 
-/* gin (cin, h, w) = dL/din given gout (cout, h, w) = dL/dout. gin is
- * overwritten (not accumulated). gin and gout must not overlap. */
+/* gin (cin, h, w) = dL/din given gout (cout, oh, ow) = dL/dout, for the
+ * input size h x w. gin is overwritten (not accumulated). gin and gout must
+ * not overlap. */
 void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *gout, int h, int w,
                            float *ws);
+
+/* gw (cout, cin, k, k) += dL/dW and, if gb != NULL, gb (cout) += dL/db,
+ * given the forward's input in (cin, h, w) and gout (cout, oh, ow) = dL/dout.
+ * Accumulates (+=) so that a batch or several calls add up. Through the
+ * im2col matrix of the input, banded over output rows within the workspace
+ * (stylize_conv_workspace_floats_ex with weight_grad != 0), and one sgemm
+ * per band and thread: gw (cout, cin k k) += gout_band (cout, cols)
+ * col_band^T. Works for every algorithm. gw and gb must not overlap in or
+ * gout. Threads and BLAS as stylize_conv_forward. */
+void stylize_conv_backward_weights(const stylize_conv *conv, float *gw, float *gb, const float *in,
+                                   const float *gout, int h, int w, float *ws);
+
+/* Reference for tests: direct loops in double, any geometry valid for h x w,
+ * bias may be NULL. out (cout, oh, ow) = conv(in (cin, h, w)) with weight
+ * (cout, cin, k, k). */
+void stylize_conv_direct(float *out, const float *in, const float *weight, const float *bias,
+                         const stylize_conv_geom *g, int h, int w);
 
 /* Reference kernels for tests: direct six-loop convolution, no BLAS.
  * out (cout, h, w) = conv(in (cin, h, w)) with weight (cout, cin, 3, 3), bias (cout) or NULL. */

@@ -1,0 +1,100 @@
+/* stylize internal: the convolution object and the kernels of its three
+ * paths, shared by src/nn/conv.c (object, sizing, entry points),
+ * src/nn/conv_im2col.c (the 3x3 im2col path and the general im2col path of
+ * any geometry) and src/nn/conv_winograd.c (Winograd F(4x4, 3x3) and
+ * F(2x2, 3x3)). Not a public header. */
+#ifndef STYLIZE_CONV_INTERNAL_H
+#define STYLIZE_CONV_INTERNAL_H
+
+#include <stddef.h>
+
+#include "core/parallel.h"
+#include "stylize/core/mem.h"
+#include "stylize/nn/conv.h"
+
+struct stylize_conv {
+    stylize_conv_geom g;
+    const float *weight;     /* (cout, cin, k, k), borrowed; NULL allowed on a dry plan */
+    const float *bias;       /* (cout) or NULL, borrowed */
+    stylize_conv_algo algo;  /* selected; STYLIZE_CONV_IM2COL on the general path */
+    int fast3;               /* 1: 3x3, stride 1, zero padding: algo's own path; 0: general */
+    float *cache;            /* kernel cache through mem (NULL on a dry plan or when none):
+                              * fast3 im2col: (cin, cout, 3, 3), weight flipped, channels swapped;
+                              * fast3 Winograd F(m): (a * a, cout, cin), a = m + 2;
+                              * general path: none */
+    size_t cache_bytes;      /* bytes counted in mem for cache (0 when none) */
+    stylize_mem *mem;        /* borrowed, or NULL: plain allocation */
+};
+
+/* Index that position i of a padded line of n pixels reads under mode, or
+ * -1 for a zero. i lies in [-n, 2n) (geometry checks keep the padding
+ * within the line: reflect needs n > pad, circular n >= pad). */
+static inline int stylize_conv_pad_index(int i, int n, stylize_pad_mode mode)
+{
+    if (i >= 0 && i < n)
+        return i;
+    switch (mode) {
+    case STYLIZE_PAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;
+    case STYLIZE_PAD_REPLICATE: return i < 0 ? 0 : n - 1;
+    case STYLIZE_PAD_CIRCULAR: return i < 0 ? i + n : i - n;
+    case STYLIZE_PAD_ZERO: break;
+    }
+    return -1;
+}
+
+/* Runs ntasks tasks of fn on the pool with OpenBLAS single-threaded inside
+ * them (the tasks' sgemm calls run concurrently, one per thread); with one
+ * task, in the caller with OpenBLAS's own threading. */
+void stylize_conv_run_blas_tasks(int ntasks, stylize_task_fn fn, void *ctx);
+
+/* Output rows per im2col band when one output row needs per_row floats of
+ * the im2col matrix: as many as fit STYLIZE_CONV_WORKSPACE_MAX_FLOATS, at
+ * least one, at most rows. */
+size_t stylize_conv_band_rows(size_t per_row, int rows);
+
+/* ---- 3x3, stride 1, zero padding: im2col (conv_im2col.c) ---------------- */
+
+/* out (cout, h, w) = conv(in (cin, h, w)) with weight (cout, cin, 3, 3) and
+ * bias (cout) or NULL, through ws (cin * 9 * w * band floats, band =
+ * stylize_conv_band_rows(cin * 9 * w, h)). The input gradient is the same
+ * call with the flipped kernel, the channels swapped and no bias. */
+void stylize_conv_im2col3x3(float *out, const float *in, const float *weight, const float *bias,
+                            int cin, int cout, int h, int w, float *ws);
+
+/* ---- general im2col path, any geometry (conv_im2col.c) ------------------ */
+
+/* Workspace floats of every general-path call for input h x w: one band of
+ * the im2col matrix, cin k k rows of band * ow floats (forward, input
+ * gradient and weight gradient use the same shape). */
+size_t stylize_conv_general_floats(const stylize_conv_geom *g, int h, int w);
+
+/* out (cout, oh, ow) = conv(in (cin, h, w)) with weight (cout, cin, k, k). */
+void stylize_conv_general_forward(const stylize_conv_geom *g, const float *weight,
+                                  const float *bias, float *out, const float *in, int h, int w,
+                                  float *ws);
+/* gin (cin, h, w) = dL/din (overwritten) given gout (cout, oh, ow). */
+void stylize_conv_general_backward(const stylize_conv_geom *g, const float *weight, float *gin,
+                                   const float *gout, int h, int w, float *ws);
+/* gw (cout, cin, k, k) += dL/dW, gb (cout) or NULL += dL/db. */
+void stylize_conv_general_weights(const stylize_conv_geom *g, float *gw, float *gb,
+                                  const float *in, const float *gout, int h, int w, float *ws);
+
+/* ---- Winograd F(m x m, 3 x 3), m = 4 or 2 (conv_winograd.c) ------------- */
+
+/* u (a^2, cout, cin) = G g G^T of every (co, ci) kernel g of weight
+ * (cout, cin, 3, 3), on the pool. */
+void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int cout, int m);
+
+/* Workspace floats of stylize_conv_winograd for (cin, cout, h, w): the
+ * same in both directions. */
+size_t stylize_conv_winograd_floats(int m, int cin, int cout, int h, int w);
+
+/* out (cout, h, w) = conv(in (cin, h, w)) through Winograd F(m, 3) with the
+ * transformed kernel u and bias (cout) or NULL. Forward (backward = 0): u
+ * is (a^2, cout, cin). Input gradient (backward = 1): u is the forward's
+ * (a^2, cin, cout), used permuted and transposed (the flipped kernel). ws
+ * holds stylize_conv_winograd_floats(m, cin, cout, h, w) floats. */
+void stylize_conv_winograd(float *out, const float *in, const float *u, const float *bias, int m,
+                           int backward, int cin, int cout, int h, int w, float *ws);
+
+#endif

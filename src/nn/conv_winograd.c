@@ -1,0 +1,562 @@
+/* Winograd F(m x m, 3 x 3), m = 4 or 2 (Lavin & Gray 2015), for the 3x3,
+ * stride 1, zero-padding convolution (stylize/nn/conv.h).
+ *
+ * The output is cut into m x m tiles, each computed from the (m + 2) x (m + 2)
+ * input patch around it (zero outside the image) as Y = A^T [U .* V] A with
+ * U = G g G^T (the kernel, transformed once when the algorithm is selected or
+ * the weights are refreshed) and V = B^T d B. Summed over input channels, the
+ * element-wise products become a^2 = (m + 2)^2 independent sgemms
+ * [cout x cin] x [cin x tiles]. The tiles are processed in blocks of nt
+ * (raster order over the tile grid) so the transformed input V (a^2, cin, nt)
+ * and product M (a^2, cout, nt) stay within the workspace bound.
+ *
+ * Interpolation points. F(2, 3) uses Lavin's {0, 1, -1, inf}; F(4, 3) uses
+ * {0, 1, -1, 2, 1/2, inf} instead of Lavin's {0, 1, -1, 2, -2, inf}. Both
+ * sets are closed under p -> 1/p (0 <-> inf), which makes the transform of
+ * the 180-degree-flipped kernel a permutation of the transform of the kernel:
+ * with G's rows scaled as below, G J = P G for the flip J, so
+ * G (J g J) G^T = P U P^T. The input gradient is the Winograd convolution of
+ * the output gradient with the flipped, channel-swapped kernel, so it reuses
+ * U: element k = (i, j) of its transform is U[(pi(i), pi(j))] transposed
+ * (sgemm with CblasTrans), and no second kernel transform is stored. The
+ * price is rounding: ~1.7x Lavin's F(4, 3) error, ~4e-6 RMS relative at 256
+ * channels (tests/nn/test_conv.c checks < 1e-4 on VGG-like data).
+ *
+ * Threads: the nt columns of V and M are split into contiguous shares, one
+ * task per pool thread (parallel.h). A task repeatedly takes the next run of
+ * tiles (as many as its share holds) from a shared counter, transforms them
+ * into its columns, runs the a^2 sgemms on its columns with OpenBLAS
+ * single-threaded, and writes their output tiles: tasks never wait for each
+ * other, a call synchronises once, and a thread that runs slow (a busy
+ * machine) simply takes fewer runs. The workspace does not depend on the
+ * thread count. */
+#include "nn/conv_internal.h"
+
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define HAVE_SSE2 1
+#endif
+
+/* ---- kernel transform --------------------------------------------------- */
+
+/* G (a x 3) of F(4, 3) over {0, 1, -1, 2, 1/2, inf} and of F(2, 3) over
+ * {0, 1, -1, inf}, rows scaled so that reversing a row's three entries gives
+ * the row pi(i) (pi4 / pi2 below). */
+static const double G4[6][3] = {{1, 0, 0},
+                                {1, 1, 1},
+                                {1.0 / 9, -1.0 / 9, 1.0 / 9},
+                                {1.0 / 9, 2.0 / 9, 4.0 / 9},
+                                {4.0 / 9, 2.0 / 9, 1.0 / 9},
+                                {0, 0, 1}};
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const int pi4[6] = {5, 1, 2, 4, 3, 0};
+static const int pi2[4] = {3, 1, 2, 0};
+
+typedef struct {
+    float *u;        /* (a * a, cout, cin) */
+    const float *wt; /* (cout, cin, 3, 3) */
+    int cout, cin, m, ntasks;
+} utrans_job;
+
+/* u[k][co][ci] = (G g G^T)[k] for g = weight[co][ci]; task t takes a band
+ * of output channels. */
+static void utrans_task(void *vctx, int task)
+{
+    const utrans_job *j = vctx;
+    int a = j->m + 2;
+    const double(*G)[3] = j->m == 4 ? G4 : G2;
+    size_t plane = (size_t)j->cout * (size_t)j->cin;
+    int r0 = (int)((long long)j->cout * task / j->ntasks);
+    int r1 = (int)((long long)j->cout * (task + 1) / j->ntasks);
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < j->cin; c++) {
+            const float *g = j->wt + ((size_t)r * (size_t)j->cin + (size_t)c) * 9; /* (3, 3) */
+            double t[6][3];
+            for (int i = 0; i < a; i++) /* t = G g */
+                for (int x = 0; x < 3; x++)
+                    t[i][x] = G[i][0] * g[x] + G[i][1] * g[3 + x] + G[i][2] * g[6 + x];
+            float *dst = j->u + (size_t)r * (size_t)j->cin + (size_t)c;
+            for (int i = 0; i < a; i++) /* u = t G^T */
+                for (int x = 0; x < a; x++)
+                    dst[(size_t)(i * a + x) * plane] =
+                        (float)(t[i][0] * G[x][0] + t[i][1] * G[x][1] + t[i][2] * G[x][2]);
+        }
+}
+
+
+void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int cout, int m)
+{
+    stylize_parallel_init();
+    int nthr = stylize_parallel_threads();
+    utrans_job j = {u, weight, cout, cin, m, nthr};
+    stylize_parallel_run(nthr, utrans_task, &j);
+}
+
+/* ---- workspace sizing --------------------------------------------------- */
+
+/* Preferred Winograd block: enough tiles for an efficient sgemm (its N),
+ * few enough that V and M stay near the caches. */
+#define WINO_BLOCK_MIN_TILES 256
+#define WINO_BLOCK_TARGET_FLOATS ((size_t)1 << 20)
+
+/* Floats between consecutive (a^2) slices of V or M for a block of nt tiles
+ * over `channels` channels: channels * nt rounded up to an odd multiple of
+ * 16 floats (64 bytes), so the a^2 streams that a transform reads or writes
+ * do not all map to the same cache sets (a multiple of 4 KiB would). */
+static size_t wino_kstride(int channels, int nt)
+{
+    size_t s = ((size_t)channels * (size_t)nt + 15) & ~(size_t)15;
+    if (((s >> 4) & 1) == 0)
+        s += 16;
+    return s;
+}
+
+/* Tiles per Winograd block for tile size m: the preferred block, capped by
+ * the tile count and by the workspace bound (at least one tile). */
+static size_t wino_block_tiles(int m, int cin, int cout, int h, int w)
+{
+    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
+    size_t tiles = (size_t)((h + m - 1) / m) * (size_t)((w + m - 1) / m);
+    size_t per_tile = aa * ((size_t)cin + (size_t)cout); /* floats of V and M per tile */
+    size_t nt = WINO_BLOCK_TARGET_FLOATS / per_tile;
+    if (nt < WINO_BLOCK_MIN_TILES)
+        nt = WINO_BLOCK_MIN_TILES;
+    /* the bound, less the kstride padding (at most 31 floats per slice) */
+    size_t cap = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - 2 * 31 * aa) / per_tile;
+    if (nt > cap)
+        nt = cap;
+    if (nt > tiles)
+        nt = tiles;
+    return nt ? nt : 1;
+}
+
+size_t stylize_conv_winograd_floats(int m, int cin, int cout, int h, int w)
+{
+    /* V (a^2, channels in, nt) + M (a^2, channels out, nt): the same sum both ways */
+    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
+    int nt = (int)wino_block_tiles(m, cin, cout, h, w);
+    return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt));
+}
+
+/* ---- transforms --------------------------------------------------------- */
+
+/* One convolution call. V and M have nt columns (the block); each task owns
+ * a contiguous share of them and streams runs of tiles through it. */
+typedef struct {
+    const float *in;   /* (cin, h, w) */
+    float *out;        /* (cout, h, w) */
+    const float *u;    /* (a^2, cout, cin) */
+    const float *bias; /* (cout) or NULL */
+    float *V, *M;      /* (a^2, cin, nt), (a^2, cout, nt); slices vstride, mstride apart */
+    size_t vstride, mstride;
+    int cin, cout, h, w, m, tw;
+    long long tiles;   /* tiles of the image */
+    int nt;            /* columns of V and M: tiles per block */
+    int ntasks;        /* tasks: each owns a 1/ntasks share of the columns */
+    const int *perm;   /* NULL: sgemm k uses u[k]; else u[(perm[i], perm[j])]^T, k = (i, j) */
+    atomic_llong next; /* first tile not yet taken by a task */
+} wino_job;
+
+/* The transforms work on row segments of up to SEG tiles of one tile row:
+ * each loop over the SEG lanes has a constant trip count, so compilers turn
+ * it into SIMD code at -O2. Lanes past the segment's n tiles compute on
+ * zeros and are not stored. */
+#define SEG 16
+
+/* P[p][t] = src[s t + p] for p < s, t < cnt: splits interleaved tiles into
+ * s phase arrays of stride SEG + 1. */
+static void deinterleave(float *P, int s, const float *src, int cnt)
+{
+    int t = 0;
+#ifdef HAVE_SSE2
+    if (s == 4) {
+        for (; t + 4 <= cnt; t += 4) {
+            __m128 a0 = _mm_loadu_ps(src + 4 * t), a1 = _mm_loadu_ps(src + 4 * t + 4);
+            __m128 a2 = _mm_loadu_ps(src + 4 * t + 8), a3 = _mm_loadu_ps(src + 4 * t + 12);
+            _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+            _mm_storeu_ps(P + t, a0);
+            _mm_storeu_ps(P + (SEG + 1) + t, a1);
+            _mm_storeu_ps(P + 2 * (SEG + 1) + t, a2);
+            _mm_storeu_ps(P + 3 * (SEG + 1) + t, a3);
+        }
+    } else {
+        for (; t + 4 <= cnt; t += 4) {
+            __m128 a0 = _mm_loadu_ps(src + 2 * t), a1 = _mm_loadu_ps(src + 2 * t + 4);
+            _mm_storeu_ps(P + t, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)));
+            _mm_storeu_ps(P + (SEG + 1) + t, _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)));
+        }
+    }
+#endif
+    for (; t < cnt; t++)
+        for (int p = 0; p < s; p++)
+            P[p * (SEG + 1) + t] = src[s * t + p];
+}
+
+/* P[p][t] = row[x0 + s t + p] for p < s, t <= n (the n tiles plus the next
+ * one, whose first values the last tile's patch reaches); zero outside
+ * [0, w) and for t > n. row == NULL: all zero. */
+static void load_phases(float *P, int s, const float *row, int w, int x0, int n)
+{
+    if (!row) {
+        memset(P, 0, (size_t)s * (SEG + 1) * sizeof(float));
+        return;
+    }
+    /* groups t in [lo, hi) lie inside [0, w): deinterleaved in bulk; the
+     * (at most a few) groups across the image edges element by element */
+    int lo = x0 < 0 ? (-x0 + s - 1) / s : 0, hi = x0 < w ? (w - x0) / s : 0;
+    if (hi > n + 1)
+        hi = n + 1;
+    if (lo > n + 1)
+        lo = n + 1;
+    if (hi < lo)
+        hi = lo;
+    if (hi > lo)
+        deinterleave(P + lo, s, row + x0 + s * lo, hi - lo);
+    for (int t = 0; t <= n; t++) {
+        if (t == lo)
+            t = hi;
+        if (t > n)
+            break;
+        for (int p = 0; p < s; p++) {
+            int x = x0 + s * t + p;
+            P[p * (SEG + 1) + t] = x >= 0 && x < w ? row[x] : 0.0f;
+        }
+    }
+    for (int p = 0; p < s; p++)
+        for (int t = n + 1; t <= SEG; t++)
+            P[p * (SEG + 1) + t] = 0.0f;
+}
+
+/* row[s t + j] = Y[j][t] for j < s, t < n: interleaves tile outputs. */
+static void interleave(float *row, int s, const float Y[4][SEG], int n)
+{
+    int t = 0;
+#ifdef HAVE_SSE2
+    if (s == 4) {
+        for (; t + 4 <= n; t += 4) {
+            __m128 a0 = _mm_loadu_ps(&Y[0][t]), a1 = _mm_loadu_ps(&Y[1][t]);
+            __m128 a2 = _mm_loadu_ps(&Y[2][t]), a3 = _mm_loadu_ps(&Y[3][t]);
+            _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+            _mm_storeu_ps(row + 4 * t, a0);
+            _mm_storeu_ps(row + 4 * t + 4, a1);
+            _mm_storeu_ps(row + 4 * t + 8, a2);
+            _mm_storeu_ps(row + 4 * t + 12, a3);
+        }
+    } else {
+        for (; t + 4 <= n; t += 4) {
+            __m128 a0 = _mm_loadu_ps(&Y[0][t]), a1 = _mm_loadu_ps(&Y[1][t]);
+            _mm_storeu_ps(row + 2 * t, _mm_unpacklo_ps(a0, a1));
+            _mm_storeu_ps(row + 2 * t + 4, _mm_unpackhi_ps(a0, a1));
+        }
+    }
+#endif
+    for (; t < n; t++)
+        for (int j = 0; j < s; j++)
+            row[s * t + j] = Y[j][t];
+}
+
+/* Writes one output row of n tiles of width s (Y[j][t]: column j of tile t)
+ * at row: interleaved when every tile fits (full), else clipped to the
+ * avail columns left in the image. Shared by the F(4, 3) and F(2, 3) paths. */
+static void store_tile_row(float *row, int s, const float Y[4][SEG], int n, int full, int avail)
+{
+    if (full) {
+        interleave(row, s, Y, n);
+        return;
+    }
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < s && s * t + j < avail; j++)
+            row[s * t + j] = Y[j][t];
+}
+
+
+/* o[k * 6 ks + t] = (B^T d(t))[k], k < 6, for the six rows d0..d5 of SEG
+ * lanes (F(4, 3)), with
+ *   B^T = [1 -5/2 0 5/2 -1 0; 0 -1 3/2 3/2 -1 0; 0 -1 7/2 -7/2 1 0;
+ *          0 1/2 -1 -1/2 1 0; 0 8 -4 -8 4 0; 0 -1 5/2 0 -5/2 1]. The six outputs are separate restrict pointers so that
+ * the lanes vectorize without alias checks. */
+static void bt4_store(float *restrict o0, float *restrict o1, float *restrict o2,
+                      float *restrict o3, float *restrict o4, float *restrict o5,
+                      const float *restrict d0, const float *restrict d1, const float *restrict d2,
+                      const float *restrict d3, const float *restrict d4, const float *restrict d5)
+{
+    for (int t = 0; t < SEG; t++) {
+        float a = d1[t] - d3[t], b = d4[t] - d2[t];
+        o0[t] = (d0[t] - d4[t]) - 2.5f * a;
+        o1[t] = 1.5f * (d2[t] + d3[t]) - (d1[t] + d4[t]);
+        o2[t] = 3.5f * (d2[t] - d3[t]) + (d4[t] - d1[t]);
+        o3[t] = 0.5f * a + b;
+        o4[t] = 8.0f * a + 4.0f * b;
+        o5[t] = 2.5f * (d2[t] - d4[t]) + (d5[t] - d1[t]);
+    }
+}
+
+static void bt4_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
+                        const float *d3, const float *d4, const float *d5)
+{
+    bt4_store(v, v + 6 * ks, v + 12 * ks, v + 18 * ks, v + 24 * ks, v + 30 * ks, d0, d1, d2, d3,
+              d4, d5);
+}
+
+/* F(2, 3): o[k * 4 ks + t] = (B^T d(t))[k], k < 4. */
+static void bt2_store(float *restrict o0, float *restrict o1, float *restrict o2,
+                      float *restrict o3, const float *restrict d0, const float *restrict d1,
+                      const float *restrict d2, const float *restrict d3)
+{
+    for (int t = 0; t < SEG; t++) {
+        o0[t] = d0[t] - d2[t];
+        o1[t] = d1[t] + d2[t];
+        o2[t] = d2[t] - d1[t];
+        o3[t] = d1[t] - d3[t];
+    }
+}
+
+static void bt2_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
+                        const float *d3)
+{
+    bt2_store(v, v + 4 * ks, v + 8 * ks, v + 12 * ks, d0, d1, d2, d3);
+}
+
+/* F(4, 3) input transform of n <= SEG tiles (tile row ty, first tile column
+ * tx) of one channel plane (h, w): v[k * ks + t] = (B^T d_t B)[k], k < 36,
+ * for all SEG lanes t (lanes past n get the transform of zeros). */
+static void wino4_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
+                            int n)
+{
+    float P[4][SEG + 1], H[6][6][SEG]; /* H[i][k2][t]: row i of the patch, B-transformed */
+    for (int i = 0; i < 6; i++) {
+        int y = 4 * ty - 1 + i;
+        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
+        load_phases(&P[0][0], 4, row, w, 4 * tx - 1, n);
+        for (int t = 0; t < SEG; t++) {
+            float d0 = P[0][t], d1 = P[1][t], d2 = P[2][t], d3 = P[3][t];
+            float d4 = P[0][t + 1], d5 = P[1][t + 1];
+            float a = d1 - d3, b = d4 - d2;
+            H[i][0][t] = (d0 - d4) - 2.5f * a;
+            H[i][1][t] = 1.5f * (d2 + d3) - (d1 + d4);
+            H[i][2][t] = 3.5f * (d2 - d3) + (d4 - d1);
+            H[i][3][t] = 0.5f * a + b;
+            H[i][4][t] = 8.0f * a + 4.0f * b;
+            H[i][5][t] = 2.5f * (d2 - d4) + (d5 - d1);
+        }
+    }
+    for (int k2 = 0; k2 < 6; k2++)
+        bt4_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2], H[4][k2],
+                    H[5][k2]);
+}
+
+/* F(2, 3) input transform: v[k * ks + t] = (B^T d_t B)[k], k < 16. */
+static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
+                            int n)
+{
+    float P[2][SEG + 1], H[4][4][SEG];
+    for (int i = 0; i < 4; i++) {
+        int y = 2 * ty - 1 + i;
+        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
+        load_phases(&P[0][0], 2, row, w, 2 * tx - 1, n);
+        for (int t = 0; t < SEG; t++) {
+            float d0 = P[0][t], d1 = P[1][t], d2 = P[0][t + 1], d3 = P[1][t + 1];
+            H[i][0][t] = d0 - d2;
+            H[i][1][t] = d1 + d2;
+            H[i][2][t] = d2 - d1;
+            H[i][3][t] = d1 - d3;
+        }
+    }
+    for (int k2 = 0; k2 < 4; k2++)
+        bt2_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2]);
+}
+
+/* F(4, 3) output transform of n <= SEG tiles from mm[k * ks + t] (k < 36):
+ * the 4 x 4 tiles A^T m_t A + bias into rows ty * 4 .. of plane (h, w),
+ * clipped to the plane, with
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 1/8 1]. */
+static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
+                             const float *mm, size_t ks, float bias)
+{
+    float T[4][6][SEG], Y[4][SEG]; /* T[r][k2][t] = (A^T m)[r][k2]; Y[j][t]: row r of the tile */
+    for (int k2 = 0; k2 < 6; k2++)
+        for (int t = 0; t < SEG; t++) {
+            float m0 = mm[(size_t)k2 * ks + (size_t)t], m1 = mm[(size_t)(6 + k2) * ks + (size_t)t];
+            float m2 = mm[(size_t)(12 + k2) * ks + (size_t)t];
+            float m3 = mm[(size_t)(18 + k2) * ks + (size_t)t];
+            float m4 = mm[(size_t)(24 + k2) * ks + (size_t)t];
+            float m5 = mm[(size_t)(30 + k2) * ks + (size_t)t];
+            float s1 = m1 + m2, d1 = m1 - m2;
+            T[0][k2][t] = m0 + s1 + (m3 + m4);
+            T[1][k2][t] = d1 + (2.0f * m3 + 0.5f * m4);
+            T[2][k2][t] = s1 + (4.0f * m3 + 0.25f * m4);
+            T[3][k2][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5;
+        }
+    int x0 = 4 * tx, full = x0 + 4 * n <= w;
+    for (int r = 0; r < 4; r++) {
+        int y = 4 * ty + r;
+        if (y >= h)
+            break;
+        for (int t = 0; t < SEG; t++) {
+            float m0 = T[r][0][t], m1 = T[r][1][t], m2 = T[r][2][t];
+            float m3 = T[r][3][t], m4 = T[r][4][t], m5 = T[r][5][t];
+            float s1 = m1 + m2, d1 = m1 - m2;
+            Y[0][t] = m0 + s1 + (m3 + m4) + bias;
+            Y[1][t] = d1 + (2.0f * m3 + 0.5f * m4) + bias;
+            Y[2][t] = s1 + (4.0f * m3 + 0.25f * m4) + bias;
+            Y[3][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5 + bias;
+        }
+        float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
+        store_tile_row(row, 4, Y, n, full, w - x0);
+    }
+}
+
+/* F(2, 3) output transform: 2 x 2 tiles A^T m_t A + bias, clipped. */
+static void wino2_output_seg(float *plane, int h, int w, int ty, int tx, int n,
+                             const float *mm, size_t ks, float bias)
+{
+    float T[2][4][SEG], Y[4][SEG];
+    for (int k2 = 0; k2 < 4; k2++)
+        for (int t = 0; t < SEG; t++) {
+            float m0 = mm[(size_t)k2 * ks + (size_t)t], m1 = mm[(size_t)(4 + k2) * ks + (size_t)t];
+            float m2 = mm[(size_t)(8 + k2) * ks + (size_t)t];
+            float m3 = mm[(size_t)(12 + k2) * ks + (size_t)t];
+            T[0][k2][t] = m0 + m1 + m2;
+            T[1][k2][t] = m1 - m2 - m3;
+        }
+    int x0 = 2 * tx, full = x0 + 2 * n <= w;
+    for (int r = 0; r < 2; r++) {
+        int y = 2 * ty + r;
+        if (y >= h)
+            break;
+        for (int t = 0; t < SEG; t++) {
+            Y[0][t] = T[r][0][t] + T[r][1][t] + T[r][2][t] + bias;
+            Y[1][t] = T[r][1][t] - T[r][2][t] - T[r][3][t] + bias;
+        }
+        float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
+        store_tile_row(row, 2, Y, n, full, w - x0);
+    }
+}
+
+/* Input transform of tiles [t0, t0 + n) into columns [b0, b0 + n) of V,
+ * every input channel: V[k][c][b] = (B^T d B)[k]. */
+static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
+{
+    int m = j->m, aa = (m + 2) * (m + 2);
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    float v[36 * SEG];
+    for (int c = 0; c < j->cin; c++) {
+        const float *src = j->in + (size_t)c * plane;
+        float *vc = j->V + (size_t)c * (size_t)j->nt;
+        for (int i = 0; i < n;) {
+            long long t = t0 + i;
+            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
+            int cnt = n - i < SEG ? n - i : SEG;
+            if (cnt > j->tw - tx)
+                cnt = j->tw - tx;
+            /* a full segment is written in place; a short one through v, as
+             * its SEG lanes would overrun the tiles that follow */
+            float *dst = cnt == SEG ? vc + b : v;
+            size_t ks = cnt == SEG ? j->vstride : SEG;
+            if (m == 4)
+                wino4_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+            else
+                wino2_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+            if (cnt < SEG)
+                for (int k = 0; k < aa; k++)
+                    memcpy(vc + (size_t)k * j->vstride + (size_t)b, v + k * SEG,
+                           (size_t)cnt * sizeof(float));
+            i += cnt;
+        }
+    }
+}
+
+/* Output transform of columns [b0, b0 + n) of M into tiles [t0, t0 + n),
+ * every output channel: the m x m output tiles A^T M A + bias. */
+static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
+{
+    int m = j->m, aa = (m + 2) * (m + 2);
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    float mm[36 * SEG];
+    memset(mm, 0, sizeof mm); /* lanes past cnt stay defined */
+    for (int c = 0; c < j->cout; c++) {
+        float bias = j->bias ? j->bias[c] : 0.0f;
+        float *dst = j->out + (size_t)c * plane;
+        const float *mc = j->M + (size_t)c * (size_t)j->nt;
+        for (int i = 0; i < n;) {
+            long long t = t0 + i;
+            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
+            int cnt = n - i < SEG ? n - i : SEG;
+            if (cnt > j->tw - tx)
+                cnt = j->tw - tx;
+            /* a full segment is read in place, a short one through mm */
+            const float *src = mc + b;
+            size_t ks = j->mstride;
+            if (cnt < SEG) {
+                for (int k = 0; k < aa; k++)
+                    memcpy(mm + k * SEG, mc + (size_t)k * j->mstride + (size_t)b,
+                           (size_t)cnt * sizeof(float));
+                src = mm;
+                ks = SEG;
+            }
+            if (m == 4)
+                wino4_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
+            else
+                wino2_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
+            i += cnt;
+        }
+    }
+}
+
+/* Task t owns columns [b0, b0 + cap) of V and M, a 1/ntasks share. It
+ * takes runs of up to cap tiles from the shared counter (so a thread that
+ * runs slow takes fewer) and walks each through its columns: input
+ * transform, the a^2 sgemms on its columns, output transform. Tasks touch
+ * disjoint columns and disjoint output tiles, so they never wait for each
+ * other. */
+static void wino_task(void *vctx, int t)
+{
+    wino_job *j = vctx;
+    int a = j->m + 2, aa = a * a;
+    int b0 = (int)((long long)j->nt * t / j->ntasks);
+    int cap = (int)((long long)j->nt * (t + 1) / j->ntasks) - b0;
+    size_t usize = (size_t)j->cout * (size_t)j->cin;
+    for (;;) {
+        long long s = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);
+        if (s >= j->tiles)
+            break;
+        int n = j->tiles - s < cap ? (int)(j->tiles - s) : cap;
+        wino_input_range(j, s, b0, n);
+        for (int k = 0; k < aa; k++) {
+            /* forward: M[k] = u[k] V[k], u[k] (cout, cin); input gradient
+             * (cout, cin here are the gradient's channels): M[k] =
+             * u[k']^T V[k] with u[k'] (cin, cout) as the forward stores it */
+            int kk = j->perm ? j->perm[k / a] * a + j->perm[k % a] : k;
+            cblas_sgemm(CblasRowMajor, j->perm ? CblasTrans : CblasNoTrans, CblasNoTrans,
+                        j->cout, n, j->cin, 1.0f, j->u + (size_t)kk * usize,
+                        j->perm ? j->cout : j->cin, j->V + (size_t)k * j->vstride + (size_t)b0,
+                        j->nt, 0.0f, j->M + (size_t)k * j->mstride + (size_t)b0, j->nt);
+        }
+        wino_output_range(j, s, b0, n);
+    }
+}
+
+#define WINO_TASK_MIN_TILES 32 /* fewer columns per task than this: fewer tasks */
+
+void stylize_conv_winograd(float *out, const float *in, const float *u, const float *bias, int m,
+                            int backward, int cin, int cout, int h, int w, float *ws)
+{
+    if (h <= 0 || w <= 0)
+        return;
+    int a = m + 2, aa = a * a;
+    int th = (h + m - 1) / m, tw = (w + m - 1) / m;
+    int nt = (int)wino_block_tiles(m, cin, cout, h, w);
+    int nthr = stylize_parallel_threads();
+    int ntasks = nt / WINO_TASK_MIN_TILES < nthr ? nt / WINO_TASK_MIN_TILES : nthr;
+    size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
+    wino_job j = {in, out, u, bias, ws, ws + (size_t)aa * vstride, vstride, mstride,
+                  cin, cout, h, w, m, tw, (long long)th * tw, nt, ntasks < 1 ? 1 : ntasks,
+                  backward ? (m == 4 ? pi4 : pi2) : NULL, 0};
+    atomic_init(&j.next, 0);
+    stylize_conv_run_blas_tasks(j.ntasks, wino_task, &j);
+}
