@@ -155,4 +155,49 @@ static inline const char *tu_tmpdir(void)
     return d && *d ? d : "/tmp";
 }
 
+
+/* For functions with many kinks (a parameter that moves every
+ * pre-activation of a ReLU layer at once): a coordinate passes when the
+ * central difference matches within tol, or when the analytic derivative
+ * lies between the two one-sided differences (within tol): with a kink
+ * inside [x - h, x + h] the derivative at x is one of the one-sided
+ * slopes. Errors relative to max(|g|, |fd|, floor_frac * max |g|). Returns
+ * the worst error; *kinks (if non-NULL) counts the coordinates that passed
+ * only by the second rule. */
+static inline double tu_fd_check_piecewise(tu_scalar_fn f, void *user, float *x, const float *grad,
+                                           size_t n, float h, size_t max_checks, double floor_frac,
+                                           double tol, int *kinks)
+{
+    double gmax = 0, worst = 0;
+    int nk = 0;
+    for (size_t i = 0; i < n; i++)
+        gmax = fmax(gmax, fabs(grad[i]));
+    double f0 = f(user, x);
+    size_t step = n > max_checks ? n / max_checks : 1;
+    for (size_t i = 0; i < n; i += step) {
+        float x0 = x[i];
+        x[i] = x0 + h;
+        double fp = f(user, x);
+        x[i] = x0 - h;
+        double fm = f(user, x);
+        x[i] = x0;
+        double dr = (fp - f0) / h, dl = (f0 - fm) / h, c = (fp - fm) / (2.0 * h);
+        double den = fmax(fmax(fabs(c), fabs(grad[i])), floor_frac * gmax + 1e-30);
+        double rel = fabs(c - grad[i]) / den;
+        if (rel > tol) {
+            double lo = fmin(dl, dr), hi = fmax(dl, dr);
+            double out = grad[i] < lo ? (lo - grad[i]) / den : grad[i] > hi ? (grad[i] - hi) / den : 0.0;
+            if (out <= tol) {
+                nk++;
+                rel = out;
+            }
+        }
+        if (rel > worst)
+            worst = rel;
+    }
+    if (kinks)
+        *kinks = nk;
+    return worst;
+}
+
 #endif

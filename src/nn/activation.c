@@ -152,3 +152,28 @@ void stylize_relu_backward_mask(float *gin, const float *gout, const uint8_t *bi
     relu_job j = {gin, gout, NULL, (uint8_t *)bits, n};
     stylize_parallel_run((int)((n + RELU_BLOCK - 1) / RELU_BLOCK), bwd_mask_task, &j);
 }
+
+void stylize_lrelu_forward(float *out, const float *in, size_t n, float a, uint8_t *bits)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = in[i];
+        out[i] = v > 0.0f ? v : a * v;
+    }
+    if (!bits)
+        return;
+    for (size_t i = 0; i < n; i += 8) {
+        unsigned byte = 0;
+        for (size_t k = 0; k < 8 && i + k < n; k++)
+            byte |= (unsigned)(out[i + k] > 0.0f) << k;
+        bits[i / 8] = (uint8_t)byte;
+    }
+}
+
+void stylize_lrelu_backward(float *gin, const float *gout, const float *out, const uint8_t *bits,
+                            size_t n, float a)
+{
+    for (size_t i = 0; i < n; i++) {
+        int pos = out ? out[i] > 0.0f : (bits[i / 8] >> (i % 8)) & 1;
+        gin[i] = pos ? gout[i] : a * gout[i];
+    }
+}

@@ -1,0 +1,462 @@
+/* The layer graph: central finite differences of every op's input and
+ * parameter gradients through the executor (every padding mode, stride 2,
+ * odd sizes, batch 2, instance norm at a constant input), a DAG with
+ * concatenation and residual addition whose lean plan (scratch slots,
+ * in-place ops, zero-copy concatenation, ReLU masks) must give bit-identical
+ * outputs and gradients to the plan that keeps everything, with two
+ * threads; dry plans that count exactly what live ones allocate; refreshed
+ * Winograd kernels after a parameter update; and build-time errors. */
+#include "stylize/nn/graph.h"
+#include "stylize/nn/norm.h"
+#include "stylize/core/rng.h"
+#include "stylize/core/threads.h"
+
+#include "testutil.h"
+
+#define N_BATCH 2
+
+typedef struct {
+    stylize_graph_desc *d;
+    stylize_params p;
+    stylize_graph *g;
+    int out;          /* the node the loss reads */
+    float *x;         /* the input (N, C, H, W) */
+    float *gx;        /* its gradient */
+    float *R;         /* (N, C, H, W) of the output: L = sum out * R */
+    size_t nx, nr;
+} gcase;
+
+static void inject_r(void *user, int node, const float *act, float *grad, const stylize_tshape *s,
+                     size_t gs)
+{
+    const gcase *c = user;
+    (void)act;
+    if (node != c->out)
+        return;
+    size_t e = (size_t)s->c * s->h * s->w;
+    for (int b = 0; b < s->n; b++)
+        for (size_t k = 0; k < e; k++)
+            grad[(size_t)b * gs + k] += c->R[(size_t)b * e + k];
+}
+
+/* L = sum out * R after a forward at c->x. */
+static double loss(gcase *c)
+{
+    stylize_graph_params_changed(c->g);
+    const float *in = c->x;
+    stylize_graph_forward(c->g, &in);
+    stylize_tshape s;
+    stylize_graph_shape(c->g, c->out, &s);
+    const float *y = stylize_graph_output(c->g, c->out);
+    size_t e = (size_t)s.c * s.h * s.w;
+    double v = 0;
+    for (int b = 0; b < s.n; b++)
+        for (size_t k = 0; k < e; k++)
+            v += (double)y[(size_t)b * s.nstride + k] * c->R[(size_t)b * e + k];
+    return v;
+}
+
+static double f_input(void *u, const float *x)
+{
+    (void)x; /* c->x is perturbed in place */
+    return loss(u);
+}
+
+static double f_param(void *u, const float *p)
+{
+    (void)p; /* c->p.value is perturbed in place */
+    return loss(u);
+}
+
+/* Analytic gradients: input into c->gx, parameters into c->p.grad. */
+static void gradients(gcase *c)
+{
+    stylize_params_zero_grad(&c->p);
+    loss(c);
+    stylize_graph_backward(c->g, inject_r, c, &c->gx);
+}
+
+/* Creates c->g for c->d at (N, H, W) with the output kept (keep: NULL = all). */
+static int instantiate(gcase *c, int C, int H, int W, const unsigned char *keep, int param_grad)
+{
+    stylize_error err;
+    stylize_graph_opts o;
+    stylize_graph_opts_defaults(&o);
+    o.batch = N_BATCH, o.height = H, o.width = W, o.keep = keep, o.param_grad = param_grad;
+    if (stylize_params_create(&c->p, c->d, NULL, &err) != STYLIZE_OK)
+        return 0;
+    stylize_params_init(&c->p, c->d, 11);
+    stylize_rng r;
+    stylize_rng_seed(&r, 5);
+    for (size_t k = 0; k < c->p.n; k++) /* scales and shifts off 1 and 0 */
+        c->p.value[k] += 0.2f * (stylize_rng_uniform(&r) - 0.5f);
+    if (stylize_graph_create(&c->g, c->d, &c->p, &o, NULL, &err) != STYLIZE_OK) {
+        fprintf(stderr, "graph: %s\n", err.msg);
+        return 0;
+    }
+    c->nx = (size_t)N_BATCH * C * H * W;
+    stylize_tshape s;
+    stylize_graph_shape(c->g, c->out, &s);
+    c->nr = (size_t)N_BATCH * s.c * s.h * s.w;
+    c->x = malloc(c->nx * sizeof(float));
+    c->gx = malloc(c->nx * sizeof(float));
+    c->R = malloc(c->nr * sizeof(float));
+    if (!c->x || !c->gx || !c->R)
+        return 0;
+    tu_fill(c->x, c->nx, 3, -1, 1);
+    tu_fill(c->R, c->nr, 4, -1, 1);
+    return 1;
+}
+
+static void release(gcase *c)
+{
+    stylize_graph_free(c->g);
+    stylize_params_free(&c->p);
+    stylize_graph_desc_free(c->d);
+    free(c->x), free(c->gx), free(c->R);
+    memset(c, 0, sizeof *c);
+}
+
+/* Finite differences of the input and parameter gradients of c: central
+ * differences that allow for kinks (ReLU, max pooling:
+ * tu_fd_check_piecewise), errors relative to the larger of the component
+ * and 2% of the largest one. Steps: 5e-3 for the inputs (the float32
+ * forward's rounding, ~3e-6 of the loss, must stay small against h times
+ * the derivative) and 5e-4 for the parameters (a weight moves every
+ * pre-activation of its layer: larger steps cross kinks in numbers). */
+static void fd_case(gcase *c, const char *what)
+{
+    gradients(c);
+    float *gp = malloc((c->p.n ? c->p.n : 1) * sizeof(float));
+    if (!gp)
+        return;
+    memcpy(gp, c->p.grad, c->p.n * sizeof(float));
+    double wi = tu_fd_check_piecewise(f_input, c, c->x, c->gx, c->nx, 5e-3f, 60, 2e-2, 2e-2, NULL);
+    CHECK_MSG(wi < 2e-2, "%s: input gradient rel err %g", what, wi);
+    if (c->p.n) {
+        double wp = tu_fd_check_piecewise(f_param, c, c->p.value, gp, c->p.n, 5e-4f, 80, 2e-2, 2e-2, NULL);
+        CHECK_MSG(wp < 2e-2, "%s: parameter gradient rel err %g", what, wp);
+    }
+    free(gp);
+}
+
+/* input (C) -> conv(k, stride, pad) -> output, every combination. */
+static void check_convs(void)
+{
+    static const char *const pads[] = {"zero", "reflect", "replicate", "circular"};
+    const int ks[] = {1, 3, 9};
+    for (int ki = 0; ki < 3; ki++)
+        for (int s = 1; s <= 2; s++)
+            for (int pad = 0; pad < 4; pad++) {
+                gcase c = {0};
+                char what[64];
+                snprintf(what, sizeof what, "conv k%d s%d %s", ks[ki], s, pads[pad]);
+                stylize_graph_desc_create(&c.d, NULL);
+                int x = stylize_gd_input(c.d, 3);
+                c.out = stylize_gd_conv(c.d, x, 4, ks[ki], s, (stylize_pad_mode)pad, pad != 1);
+                if (instantiate(&c, 3, 11, 10, NULL, 1))
+                    fd_case(&c, what);
+                else
+                    CHECK_MSG(0, "%s: could not build", what);
+                release(&c);
+            }
+}
+
+/* input -> conv -> op -> output for the other ops (the conv gives the op
+ * inputs of both signs and puts a trainable layer in front of it). */
+static void check_ops(void)
+{
+    for (int op = 0; op < 9; op++) {
+        gcase c = {0};
+        const char *names[] = {"inorm affine", "inorm", "relu", "lrelu", "maxpool", "avgpool 2",
+                               "avgpool 4", "upsample", "affine"};
+        stylize_graph_desc_create(&c.d, NULL);
+        int x = stylize_gd_input(c.d, 3);
+        int y = stylize_gd_conv(c.d, x, 5, 3, 1, STYLIZE_PAD_REPLICATE, 1);
+        switch (op) {
+        case 0: y = stylize_gd_inorm(c.d, y, 1); break;
+        case 1: y = stylize_gd_inorm(c.d, y, 0); break;
+        case 2: y = stylize_gd_relu(c.d, y); break;
+        case 3: y = stylize_gd_lrelu(c.d, y, 0.1f); break;
+        case 4: y = stylize_gd_maxpool(c.d, y); break;
+        case 5: y = stylize_gd_avgpool(c.d, y, 1); break;
+        case 6: y = stylize_gd_avgpool(c.d, y, 2); break;
+        case 7: y = stylize_gd_upsample(c.d, y); break;
+        default: y = stylize_gd_affine(c.d, y); break;
+        }
+        c.out = y;
+        if (instantiate(&c, 3, 9, 13, NULL, 1))
+            fd_case(&c, names[op]);
+        else
+            CHECK_MSG(0, "%s: could not build", names[op]);
+        release(&c);
+    }
+}
+
+/* Instance norm of a constant input: the variance is 0 and rstd =
+ * 1/sqrt(eps); the gradient stays finite and equals its closed form
+ * gamma rstd (R - mean R) per channel (finite differences cannot resolve
+ * it: the float32 mean of a perturbed constant carries a relative error
+ * of the size of the perturbation's own effect). */
+static void check_inorm_constant(void)
+{
+    gcase c = {0};
+    stylize_graph_desc_create(&c.d, NULL);
+    int x = stylize_gd_input(c.d, 2);
+    c.out = stylize_gd_inorm(c.d, x, 1);
+    if (!instantiate(&c, 2, 5, 7, NULL, 1)) {
+        CHECK(0);
+        release(&c);
+        return;
+    }
+    for (size_t k = 0; k < c.nx; k++)
+        c.x[k] = 0.75f;
+    gradients(&c);
+    double worst = 0, gmax = 0;
+    const size_t hw = 35;
+    for (int b = 0; b < N_BATCH; b++)
+        for (int ch = 0; ch < 2; ch++) {
+            const float *r = c.R + ((size_t)b * 2 + ch) * hw, *g = c.gx + ((size_t)b * 2 + ch) * hw;
+            double mean = 0, k = c.p.value[ch] / sqrt((double)STYLIZE_INORM_EPS);
+            for (size_t i = 0; i < hw; i++)
+                mean += r[i] / (double)hw;
+            for (size_t i = 0; i < hw; i++) {
+                double want = k * (r[i] - mean);
+                worst = fmax(worst, isfinite(g[i]) ? fabs(g[i] - want) : INFINITY);
+                gmax = fmax(gmax, fabs(want));
+            }
+        }
+    CHECK_MSG(gmax > 1 && worst <= 1e-4 * gmax, "inorm at a constant input: error %g of %g", worst, gmax);
+    release(&c);
+}
+
+/* A DAG: two branches of one trunk, a residual add, a concatenation (whose
+ * producers can write into their slices), a second input. */
+static void build_dag(gcase *c)
+{
+    stylize_graph_desc_create(&c->d, NULL);
+    stylize_graph_desc *d = c->d;
+    int x = stylize_gd_input(d, 3);
+    int t = stylize_gd_relu(d, stylize_gd_inorm(d, stylize_gd_conv(d, x, 6, 3, 1, STYLIZE_PAD_REFLECT, 1), 1));
+    int a = stylize_gd_conv(d, t, 6, 3, 1, STYLIZE_PAD_ZERO, 0);           /* a Winograd conv */
+    a = stylize_gd_add(d, stylize_gd_lrelu(d, a, 0.2f), t);                 /* residual */
+    int b = stylize_gd_upsample(d, stylize_gd_conv(d, stylize_gd_avgpool(d, t, 1), 4, 1, 1, STYLIZE_PAD_ZERO, 1));
+    b = stylize_gd_inorm(d, b, 1);
+    int m = stylize_gd_upsample(d, stylize_gd_relu(d, stylize_gd_conv(d, x, 2, 3, 2, STYLIZE_PAD_CIRCULAR, 1)));
+    int q = stylize_gd_upsample(d, stylize_gd_maxpool(d, t));
+    int parts[4] = {stylize_gd_inorm(d, a, 1), b, m, q};
+    int cat = stylize_gd_concat(d, 4, parts);
+    int y = stylize_gd_relu(d, stylize_gd_conv(d, cat, 5, 1, 1, STYLIZE_PAD_ZERO, 1));
+    c->out = stylize_gd_conv(d, stylize_gd_affine(d, y), 3, 3, 1, STYLIZE_PAD_REPLICATE, 1);
+}
+
+/* The DAG's lean plan against keep-everything, with two threads; FD of the DAG. */
+static void check_dag(void)
+{
+    gcase full = {0}, lean = {0};
+    build_dag(&full);
+    build_dag(&lean);
+    unsigned char keep[STYLIZE_GRAPH_MAX_NODES] = {0};
+    keep[lean.out] = 1;
+    const int H = 12, W = 10;
+    if (!instantiate(&full, 3, H, W, NULL, 1) || !instantiate(&lean, 3, H, W, keep, 1)) {
+        CHECK_MSG(0, "dag: could not build");
+        goto done;
+    }
+    CHECK_MSG(stylize_graph_bytes(lean.g) < stylize_graph_bytes(full.g), "dag: lean %zu >= full %zu bytes",
+              stylize_graph_bytes(lean.g), stylize_graph_bytes(full.g));
+    stylize_set_threads(2);
+    gradients(&full);
+    gradients(&lean);
+    const float *yf = stylize_graph_output(full.g, full.out), *yl = stylize_graph_output(lean.g, lean.out);
+    int bad = memcmp(yf, yl, full.nr * sizeof(float)) != 0;
+    bad += memcmp(full.gx, lean.gx, full.nx * sizeof(float)) != 0;
+    bad += memcmp(full.p.grad, lean.p.grad, full.p.n * sizeof(float)) != 0;
+    CHECK_MSG(bad == 0, "dag: lean and full plans differ (%d of output, input and parameter gradients)", bad);
+    stylize_set_threads(1);
+    fd_case(&full, "dag");
+done:
+    release(&full);
+    release(&lean);
+}
+
+/* A frozen chain (as VGG-19: input gradient only) whose lean plan passes
+ * everything through two scratch slots, convolutions writing into slots
+ * that the ReLUs then reuse in place: bit-identical to keeping everything,
+ * with two threads and images large enough for several Winograd tasks. */
+static void check_lean_frozen(void)
+{
+    const int C = 8, H = 40, W = 36;
+    float *wt = malloc((size_t)C * C * 9 * sizeof(float)), *bias = malloc((size_t)C * sizeof(float));
+    float *x = malloc((size_t)3 * H * W * sizeof(float)), *g[2] = {NULL, NULL};
+    stylize_graph_desc *d = NULL;
+    stylize_graph *gr[2] = {NULL, NULL};
+    stylize_graph_desc_create(&d, NULL);
+    if (!wt || !bias || !x || !d)
+        goto done;
+    tu_fill(wt, (size_t)C * C * 9, 8, -0.4f, 0.4f);
+    tu_fill(bias, (size_t)C, 9, -0.1f, 0.1f);
+    tu_fill(x, (size_t)3 * H * W, 10, -1, 1);
+    int y = stylize_gd_input(d, 3);
+    y = stylize_gd_relu(d, stylize_gd_conv_frozen(d, y, C, 3, 1, STYLIZE_PAD_ZERO, wt, bias));
+    for (int k = 0; k < 3; k++)
+        y = stylize_gd_relu(d, stylize_gd_conv_frozen(d, y, C, 3, 1, STYLIZE_PAD_ZERO, wt, bias));
+    y = stylize_gd_relu(d, stylize_gd_conv_frozen(d, stylize_gd_maxpool(d, y), C, 3, 1, STYLIZE_PAD_ZERO, wt, bias));
+    int out = y;
+    unsigned char keep[STYLIZE_GRAPH_MAX_NODES] = {0};
+    keep[out] = 1;
+    stylize_set_threads(2);
+    for (int v = 0; v < 2; v++) {
+        stylize_graph_opts o;
+        stylize_graph_opts_defaults(&o);
+        o.height = H, o.width = W, o.keep = v ? keep : NULL;
+        g[v] = malloc((size_t)3 * H * W * sizeof(float));
+        if (!g[v] || stylize_graph_create(&gr[v], d, NULL, &o, NULL, NULL) != STYLIZE_OK)
+            goto done;
+        const float *in = x;
+        stylize_graph_forward(gr[v], &in);
+        gcase c = {0};
+        stylize_tshape s;
+        stylize_graph_shape(gr[v], out, &s);
+        c.out = out;
+        c.R = malloc((size_t)s.c * s.h * s.w * sizeof(float));
+        if (!c.R)
+            goto done;
+        tu_fill(c.R, (size_t)s.c * s.h * s.w, 4, -1, 1);
+        stylize_graph_backward(gr[v], inject_r, &c, &g[v]);
+        free(c.R);
+    }
+    stylize_tshape s;
+    stylize_graph_shape(gr[0], out, &s);
+    CHECK_MSG(memcmp(stylize_graph_output(gr[0], out), stylize_graph_output(gr[1], out),
+                     (size_t)s.c * s.h * s.w * sizeof(float)) == 0, "frozen chain: lean output differs");
+    CHECK_MSG(memcmp(g[0], g[1], (size_t)3 * H * W * sizeof(float)) == 0, "frozen chain: lean gradient differs");
+    CHECK(stylize_graph_bytes(gr[1]) < stylize_graph_bytes(gr[0]) / 2);
+done:
+    stylize_set_threads(1);
+    for (int v = 0; v < 2; v++) {
+        stylize_graph_free(gr[v]);
+        free(g[v]);
+    }
+    stylize_graph_desc_free(d);
+    free(wt), free(bias), free(x);
+}
+
+/* A dry plan counts exactly the bytes a live one allocates, and frees them. */
+static void check_dry(void)
+{
+    gcase c = {0};
+    build_dag(&c);
+    stylize_params p;
+    stylize_graph *g = NULL;
+    stylize_graph_opts o;
+    stylize_graph_opts_defaults(&o);
+    o.batch = 3, o.height = 16, o.width = 14, o.param_grad = 1;
+    size_t peak[2] = {0, 0};
+    for (int dry = 0; dry <= 1; dry++) {
+        stylize_mem m;
+        stylize_mem_init(&m, dry);
+        CHECK(stylize_params_create(&p, c.d, &m, NULL) == STYLIZE_OK);
+        CHECK(stylize_graph_create(&g, c.d, &p, &o, &m, NULL) == STYLIZE_OK);
+        CHECK(g && m.cur == stylize_graph_bytes(g) + 2 * p.n * sizeof(float));
+        if (g && !dry) { /* a live graph runs */
+            float *x = calloc((size_t)3 * 3 * 16 * 14, sizeof(float));
+            const float *in = x;
+            stylize_graph_forward(g, &in);
+            free(x);
+        }
+        stylize_graph_free(g);
+        stylize_params_free(&p);
+        peak[dry] = m.peak;
+        CHECK_MSG(m.cur == 0, "dry %d: %zu bytes still counted", dry, m.cur);
+    }
+    CHECK_MSG(peak[0] == peak[1] && peak[0] > 0, "live %zu vs dry %zu bytes", peak[0], peak[1]);
+    stylize_graph_desc_free(c.d);
+}
+
+/* A trainable zero-padded 3x3 conv uses Winograd; after a parameter update
+ * its kernels are refreshed: the output equals a freshly built graph's. */
+static void check_refresh(void)
+{
+    gcase c = {0};
+    stylize_graph_desc_create(&c.d, NULL);
+    c.out = stylize_gd_conv(c.d, stylize_gd_input(c.d, 4), 6, 3, 1, STYLIZE_PAD_ZERO, 1);
+    if (!instantiate(&c, 4, 9, 8, NULL, 1)) {
+        CHECK(0);
+        release(&c);
+        return;
+    }
+    const float *in = c.x;
+    stylize_graph_forward(c.g, &in);
+    for (size_t k = 0; k < c.p.n; k++)
+        c.p.value[k] *= -1.5f;
+    stylize_graph_forward(c.g, &in);
+    float *stale = malloc(c.nr * sizeof(float));
+    if (stale)
+        memcpy(stale, stylize_graph_output(c.g, c.out), c.nr * sizeof(float));
+    stylize_graph_params_changed(c.g);
+    stylize_graph_forward(c.g, &in);
+    stylize_graph *fresh = NULL;
+    stylize_graph_opts o;
+    stylize_graph_opts_defaults(&o);
+    o.batch = N_BATCH, o.height = 9, o.width = 8;
+    CHECK(stylize_graph_create(&fresh, c.d, &c.p, &o, NULL, NULL) == STYLIZE_OK);
+    if (fresh && stale) {
+        stylize_graph_forward(fresh, &in);
+        const float *a = stylize_graph_output(c.g, c.out), *b = stylize_graph_output(fresh, c.out);
+        CHECK_MSG(memcmp(a, b, c.nr * sizeof(float)) == 0, "refreshed kernels differ from fresh ones");
+        CHECK_MSG(memcmp(stale, b, c.nr * sizeof(float)) != 0, "stale kernels gave the new output");
+    }
+    free(stale);
+    stylize_graph_free(fresh);
+    release(&c);
+}
+
+/* Errors are reported at build and creation time, naming the node. */
+static void check_errors(void)
+{
+    stylize_graph_desc *d = NULL;
+    stylize_error err;
+    stylize_graph *g = NULL;
+    stylize_graph_opts o;
+    stylize_graph_opts_defaults(&o);
+    o.height = 4, o.width = 4;
+    stylize_graph_desc_create(&d, NULL);
+    int x = stylize_gd_input(d, 3);
+    CHECK(stylize_gd_conv(d, x, 2, 4, 1, STYLIZE_PAD_ZERO, 1) == -1); /* even kernel */
+    CHECK(stylize_graph_desc_status(d, &err) == STYLIZE_ERR_ARG && strstr(err.msg, "odd"));
+    CHECK(stylize_gd_relu(d, x) == -1); /* after an error every builder fails */
+    stylize_graph_desc_free(d);
+
+    stylize_graph_desc_create(&d, NULL);
+    x = stylize_gd_input(d, 3);
+    stylize_gd_name(d, stylize_gd_conv(d, x, 2, 9, 1, STYLIZE_PAD_REFLECT, 1), "wide");
+    stylize_params p;
+    stylize_params_create(&p, d, NULL, NULL);
+    CHECK(stylize_graph_create(&g, d, &p, &o, NULL, &err) == STYLIZE_ERR_ARG && !g);
+    CHECK_MSG(strstr(err.msg, "wide") != NULL, "message '%s' names the node", err.msg);
+    stylize_params_free(&p);
+    stylize_graph_desc_free(d);
+
+    stylize_graph_desc_create(&d, NULL);
+    x = stylize_gd_input(d, 3);
+    int parts[2] = {x, stylize_gd_maxpool(d, x)};
+    stylize_gd_concat(d, 2, parts);
+    CHECK(stylize_graph_create(&g, d, NULL, &o, NULL, &err) == STYLIZE_ERR_ARG && !g);
+    CHECK_MSG(strstr(err.msg, "different sizes") != NULL, "message '%s'", err.msg);
+    stylize_graph_desc_free(d);
+}
+
+int main(void)
+{
+    stylize_set_threads(1);
+    check_convs();
+    check_ops();
+    check_inorm_constant();
+    check_dag();
+    check_lean_frozen();
+    check_dry();
+    check_refresh();
+    check_errors();
+    return TEST_SUMMARY();
+}
