@@ -475,7 +475,7 @@ stylize_status stylize_objective_prepare(stylize_objective *obj, stylize_error *
         return STYLIZE_OK;
     const stylize_objective_spec *s = &obj->spec;
     return stylize_net_create(&obj->net, obj->weights, s->pool, obj->depth, s->width,
-                              obj->strip_max, obj->keep, err);
+                              obj->strip_max, obj->keep, NULL, err);
 }
 
 stylize_status stylize_objective_set_content(stylize_objective *obj, const float *xc,
@@ -575,7 +575,7 @@ stylize_status stylize_objective_add_style_region(stylize_objective *obj, int re
     int depth, snh = style_net_height(s, obj->depth, obj->keep, sh, &depth);
     int nst = strip_count(sh, obj->tile);
     stylize_net *snet = NULL;
-    stylize_status st = stylize_net_create(&snet, obj->weights, s->pool, depth, sw, snh, obj->keep,
+    stylize_status st = stylize_net_create(&snet, obj->weights, s->pool, depth, sw, snh, obj->keep, NULL,
                                            err);
     if (st != STYLIZE_OK) {
         stylize_error_prefix(err, "style image");

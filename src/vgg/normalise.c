@@ -37,7 +37,7 @@ stylize_status stylize_weights_normalise(stylize_weights *w, const stylize_image
         stylize_net *net = NULL;
         if (!x) {
             st = stylize_error_set(err, STYLIZE_ERR_NOMEM, "normalise: out of memory");
-        } else if ((st = stylize_net_create(&net, w, STYLIZE_POOL_MAX, depth, iw, ih, NULL, err)) ==
+        } else if ((st = stylize_net_create(&net, w, STYLIZE_POOL_MAX, depth, iw, ih, NULL, NULL, err)) ==
                    STYLIZE_OK) {
             stylize_image_to_input(&img, &w->input, x);
             stylize_net_forward(net, x);

@@ -1,4 +1,4 @@
-/* VGG-19 weights: architecture table, allocation, input conventions.
+/* VGG-19 weights: allocation, input conventions (the layer table is vgg19.c).
  * Loading and saving the native format live in weights_io.c; random
  * initialisation in weights_random.c. */
 #include "stylize/vgg/weights.h"
@@ -6,31 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const conv_names[STYLIZE_VGG19_NCONV] = {
-    "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv3_4",
-    "conv4_1", "conv4_2", "conv4_3", "conv4_4", "conv5_1", "conv5_2", "conv5_3", "conv5_4"};
-
-static const int conv_widths[STYLIZE_VGG19_NCONV] = {64,  64,  128, 128, 256, 256, 256, 256,
-                                                     512, 512, 512, 512, 512, 512, 512, 512};
-
-const char *stylize_vgg19_conv_name(int i)
-{
-    return i >= 0 && i < STYLIZE_VGG19_NCONV ? conv_names[i] : NULL;
-}
-
-int stylize_vgg19_conv_index(const char *name)
-{
-    for (int i = 0; name && i < STYLIZE_VGG19_NCONV; i++)
-        if (strcmp(name, conv_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-int stylize_vgg19_conv_width(int i)
-{
-    return i >= 0 && i < STYLIZE_VGG19_NCONV ? conv_widths[i] : 0;
-}
 
 void stylize_convention_torchvision(stylize_input_convention *c)
 {
@@ -57,7 +32,7 @@ stylize_status stylize_weights_alloc(stylize_weights **out, const int out_ch[STY
     for (int i = 0; i < STYLIZE_VGG19_NCONV; i++) {
         if (out_ch[i] < 1 || out_ch[i] > 4096)
             return stylize_error_set(err, STYLIZE_ERR_ARG, "%s: %d output channels (must be 1..4096)",
-                                     conv_names[i], out_ch[i]);
+                                     stylize_vgg19_conv_name(i), out_ch[i]);
         total += (size_t)out_ch[i] * (size_t)in * 9 + (size_t)out_ch[i];
         in = out_ch[i];
     }
@@ -77,7 +52,7 @@ stylize_status stylize_weights_alloc(stylize_weights **out, const int out_ch[STY
     in = 3;
     for (int i = 0; i < STYLIZE_VGG19_NCONV; i++) {
         stylize_conv_layer *l = &w->layers[i];
-        snprintf(l->name, sizeof l->name, "%s", conv_names[i]);
+        snprintf(l->name, sizeof l->name, "%s", stylize_vgg19_conv_name(i));
         l->out_ch = out_ch[i];
         l->in_ch = in;
         l->weight = w->blob + off;

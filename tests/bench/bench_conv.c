@@ -315,7 +315,7 @@ int main(int argc, char **argv)
         for (int ai = 0; ai < nalgos; ai++) {
             stylize_conv_set_default_algo(algos[ai]);
             stylize_net *net = NULL;
-            if (stylize_net_create(&net, w, STYLIZE_POOL_MAX, depth, size, size, NULL, &err) !=
+            if (stylize_net_create(&net, w, STYLIZE_POOL_MAX, depth, size, size, NULL, NULL, &err) !=
                 STYLIZE_OK) {
                 fprintf(stderr, "bench_conv: network at %d px: %s\n", size, err.msg);
                 rc = 1;

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     stylize_net *net = NULL;
     stylize_pool_kind pool = strcmp(argv[3], "avg") == 0 ? STYLIZE_POOL_AVG : STYLIZE_POOL_MAX;
     float *x = malloc((size_t)3 * img.width * img.height * sizeof(float));
-    if (!x || stylize_net_create(&net, w, pool, depth, img.width, img.height, NULL, &e)) {
+    if (!x || stylize_net_create(&net, w, pool, depth, img.width, img.height, NULL, NULL, &e)) {
         fprintf(stderr, "dump_features: %s\n", x ? e.msg : "out of memory");
         return 1;
     }

@@ -322,8 +322,8 @@ static void check_lean(const stylize_weights *w, stylize_pool_kind pool)
     stylize_error err;
     size_t n = (size_t)3 * W * H;
     float *x = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float)), *g1 = malloc(n * sizeof(float));
-    CHECK(stylize_net_create(&full, w, pool, depth, W, H, NULL, &err) == STYLIZE_OK);
-    CHECK(stylize_net_create(&lean, w, pool, depth, W, H, keep, &err) == STYLIZE_OK);
+    CHECK(stylize_net_create(&full, w, pool, depth, W, H, NULL, NULL, &err) == STYLIZE_OK);
+    CHECK(stylize_net_create(&lean, w, pool, depth, W, H, keep, NULL, &err) == STYLIZE_OK);
     if (!full || !lean || !x || !g0 || !g1)
         goto done;
     CHECK(stylize_net_memory_bytes(w, depth, W, H, keep) < stylize_net_memory_bytes(w, depth, W, H, NULL));
@@ -387,7 +387,7 @@ int main(void)
 
     /* Shapes with odd sizes: 21x19 -> pool1 10x9 -> pool2 5x4 -> pool3 2x2 -> pool4 1x1. */
     stylize_net *net = NULL;
-    CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 29, 21, 19, NULL, &err) == STYLIZE_OK);
+    CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 29, 21, 19, NULL, NULL, &err) == STYLIZE_OK);
     if (net) {
         int c, h, wd;
         stylize_net_output(net, 4, &c, &h, &wd);
@@ -402,7 +402,7 @@ int main(void)
     check_tiled(w, STYLIZE_POOL_MAX, "conv3_1", "pool1", "relu4_1", 0, 48);
     check_tiled(w, STYLIZE_POOL_AVG, "relu2_2", "relu1_1", "relu3_1", 2, 20);
     /* Too small for pool5. */
-    CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 36, 21, 19, NULL, &err) == STYLIZE_ERR_ARG);
+    CHECK(stylize_net_create(&net, w, STYLIZE_POOL_MAX, 36, 21, 19, NULL, NULL, &err) == STYLIZE_ERR_ARG);
 
     /* Every convolution path: the reference im2col and both Winograd
      * transforms. Winograd rounds a little more, so single-coordinate checks

@@ -48,7 +48,7 @@ int main(void)
     for (int i = 0; i < 2; i++) {
         stylize_net *net = NULL;
         float *x = malloc((size_t)3 * imgs[i]->width * imgs[i]->height * sizeof(float));
-        CHECK(stylize_net_create(&net, n, STYLIZE_POOL_MAX, depth, imgs[i]->width, imgs[i]->height, NULL, &err) == STYLIZE_OK);
+        CHECK(stylize_net_create(&net, n, STYLIZE_POOL_MAX, depth, imgs[i]->width, imgs[i]->height, NULL, NULL, &err) == STYLIZE_OK);
         stylize_image_to_input(imgs[i], &n->input, x);
         stylize_net_forward(net, x);
         size_t o = 0;
@@ -88,8 +88,8 @@ int main(void)
         stylize_pool_kind kind = pk ? STYLIZE_POOL_AVG : STYLIZE_POOL_MAX;
         stylize_net *n0 = NULL, *n1 = NULL;
         float *x = malloc((size_t)3 * c.width * c.height * sizeof(float));
-        CHECK(stylize_net_create(&n0, w, kind, depth, c.width, c.height, NULL, &err) == STYLIZE_OK);
-        CHECK(stylize_net_create(&n1, n, kind, depth, c.width, c.height, NULL, &err) == STYLIZE_OK);
+        CHECK(stylize_net_create(&n0, w, kind, depth, c.width, c.height, NULL, NULL, &err) == STYLIZE_OK);
+        CHECK(stylize_net_create(&n1, n, kind, depth, c.width, c.height, NULL, NULL, &err) == STYLIZE_OK);
         stylize_image_to_input(&c, &w->input, x);
         stylize_net_forward(n0, x);
         stylize_net_forward(n1, x);

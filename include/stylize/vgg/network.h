@@ -1,35 +1,25 @@
-/* stylize: the VGG-19 feature network (the 37 layers of torchvision's
- * vgg19().features: conv, relu and pool), forward and backward with respect
- * to the input image only.
+/* stylize: the frozen VGG-19 feature network as a layer graph (nn/graph.h):
+ * forward, and backward with respect to the input image only.
  *
- * Layer indices match torchvision's: 0 conv1_1, 1 relu1_1, 2 conv1_2,
- * 3 relu1_2, 4 pool1, 5 conv2_1, ..., 36 pool5. The network runs only up to
- * the deepest layer that a loss needs (depth). Every buffer is allocated by
- * stylize_net_create; forward and backward allocate nothing. */
+ * The network runs layers 0..depth of the table in vgg19.h (the deepest
+ * layer a loss needs). Every buffer is planned and allocated by
+ * stylize_net_create through a memory plan; forward and backward allocate
+ * nothing. */
 #ifndef STYLIZE_NETWORK_H
 #define STYLIZE_NETWORK_H
 
 #include <stddef.h>
+#include "stylize/core/mem.h"
+#include "stylize/core/status.h"
 #include "stylize/nn/conv.h"
 #include "stylize/nn/pool.h"
-#include "stylize/core/status.h"
+#include "stylize/vgg/vgg19.h"
 #include "stylize/vgg/weights.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define STYLIZE_VGG19_NLAYERS 37
-
-typedef enum { STYLIZE_LAYER_CONV = 0, STYLIZE_LAYER_RELU, STYLIZE_LAYER_POOL } stylize_layer_kind;
-
-/* Name of layer i ("conv1_1", "relu1_1", "pool1", ...), or NULL. */
-const char *stylize_vgg19_layer_name(int i);
-/* Index of a layer name, or -1. */
-int stylize_vgg19_layer_index(const char *name);
-stylize_layer_kind stylize_vgg19_layer_kind(int i);
-/* Convolutions that layers 0..i contain (0 for i < 0). */
-int stylize_vgg19_convs_needed(int i);
 /* Channels of layer i's output with weights w (those of the convolution
  * that feeds it; 3 for i < 0). */
 int stylize_vgg19_layer_channels(const stylize_weights *w, int i);
@@ -37,25 +27,29 @@ int stylize_vgg19_layer_channels(const stylize_weights *w, int i);
 typedef struct stylize_net stylize_net; /* opaque */
 
 /* Builds a network over w (borrowed: must outlive the network) for an input
- * of size (3, height, width), running layers 0..depth.
+ * of size (3, height, width), running layers 0..depth, with its buffers
+ * allocated through mem (NULL: malloc; on a dry plan only counted: the
+ * network then answers shape queries only).
  *
  * keep == NULL: every layer's output stays readable after the forward (a
- * conv layer's as its ReLU's output, which runs in place). keep != NULL
+ * conv layer's as its ReLU's output: the ReLU runs in place). keep != NULL
  * ("lean"): only the layers i with keep[i] != 0 stay readable (a conv layer
- * in keep is readable before its ReLU); all other outputs pass through two
- * scratch buffers, and the backward uses bit masks of the ReLUs and argmax
- * indices of max pooling instead, which needs about a third of the memory
- * at the paper's loss layers. The results are identical either way.
+ * in keep is readable before its ReLU); all other outputs pass through
+ * shared scratch buffers, and the backward uses bit masks of the ReLUs and
+ * argmax indices of max pooling instead, which needs about a third of the
+ * memory at the paper's loss layers. relu1_1 in keep (without conv1_1) is
+ * recomputed from the input when read. The results are identical either way.
  *
- * *out is owned by the caller: free with stylize_net_free. Fails with
- * STYLIZE_ERR_ARG if the image is too small for the pooling layers up to
- * depth (every pooled size must be >= 1). */
+ * *out is owned by the caller: free with stylize_net_free (before mem).
+ * Fails with STYLIZE_ERR_ARG if the image is too small for the pooling
+ * layers up to depth (every pooled size must be >= 1). */
 stylize_status stylize_net_create(stylize_net **out, const stylize_weights *w, stylize_pool_kind pool,
                                   int depth, int width, int height, const unsigned char *keep,
-                                  stylize_error *err);
+                                  stylize_mem *mem, stylize_error *err);
 void stylize_net_free(stylize_net *net); /* NULL is allowed */
 
-/* Bytes of buffers that stylize_net_create would allocate (weights excluded). */
+/* Bytes of buffers that stylize_net_create would allocate (weights excluded),
+ * or 0 if the image is too small: a dry run of the same planner. */
 size_t stylize_net_memory_bytes(const stylize_weights *w, int depth, int width, int height,
                                 const unsigned char *keep);
 
@@ -67,15 +61,14 @@ stylize_status stylize_net_set_height(stylize_net *net, int height, stylize_erro
 
 int stylize_net_depth(const stylize_net *net);
 
-/* Runs layers 0..depth on x (3, height, width), in the weights' input convention. */
+/* Runs layers 0..depth on x (3, height, width), in the weights' input
+ * convention; x is borrowed until the backward is done. */
 void stylize_net_forward(stylize_net *net, const float *x);
 
 /* Output of layer i (0 <= i <= depth) from the last forward, shape
  * (*c, *h, *w) (set even when the result is NULL). Without keep, a conv
- * layer's output is its ReLU's (the ReLU runs in place). With keep, NULL
- * for a layer not in keep. A lean network keeps relu1_1 by recomputing it
- * from the input (cheap: conv1_1 has 3 input channels) into a scratch
- * buffer: its pointer is valid until the next forward or backward. */
+ * layer's output is its ReLU's. With keep, NULL for a layer not in keep. A
+ * recomputed relu1_1's pointer is valid until the next forward or backward. */
 const float *stylize_net_output(stylize_net *net, int layer, int *c, int *h, int *w);
 
 /* Called by the backward pass when it reaches the output of a layer, before

@@ -12,20 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "stylize/core/status.h"
+#include "stylize/vgg/vgg19.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define STYLIZE_VGG19_NCONV 16
 #define STYLIZE_FORMAT_VERSION 1
-
-/* Name of conv layer i (0..15): "conv1_1" .. "conv5_4". NULL if out of range. */
-const char *stylize_vgg19_conv_name(int i);
-/* Index 0..15 of a conv layer name, or -1. */
-int stylize_vgg19_conv_index(const char *name);
-/* Output channels of conv layer i in the published VGG-19 (64 .. 512). */
-int stylize_vgg19_conv_width(int i);
 
 typedef enum { STYLIZE_RGB = 0, STYLIZE_BGR = 1 } stylize_channel_order;
 

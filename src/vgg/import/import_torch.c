@@ -23,8 +23,6 @@
 #include "vgg/import/import_internal.h"
 #include "vgg/import/import_pickle.h"
 
-static const int feature_index[STYLIZE_VGG19_NCONV] = {0,  2,  5,  7,  10, 12, 14, 16,
-                                                       19, 21, 23, 25, 28, 30, 32, 34};
 
 /* Where a root storage's bytes are in the file. */
 typedef struct {
@@ -103,7 +101,7 @@ static int parse_key(const pk_obj *k, int *which)
     else
         return -1;
     for (int i = 0; i < STYLIZE_VGG19_NCONV; i++)
-        if (feature_index[i] == n)
+        if (stylize_vgg19_conv_layer(i) == n)
             return i;
     return -1;
 }
@@ -185,7 +183,7 @@ static stylize_status collect_tensors(const pk_obj *root, torch_tensors *tt, int
             return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                      "features.%d.%s (%s) not found: not a torchvision VGG-19 "
                                      "state dict (vgg19_bn is not supported)",
-                                     feature_index[i], tt->w[i] ? "bias" : "weight", name);
+                                     stylize_vgg19_conv_layer(i), tt->w[i] ? "bias" : "weight", name);
         int64_t out = tt->w[i]->u.t.size[0], cin = tt->w[i]->u.t.size[1];
         if (out < 1 || out > 4096)
             return stylize_error_set(err, STYLIZE_ERR_FORMAT,
