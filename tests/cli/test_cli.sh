@@ -56,6 +56,29 @@ check "default beta for torchvision's convention" json_get "$T/zero.json" 'exit(
 check "random weights run" [ $? -eq 0 ]
 check "random weights: beta 10 and random_features" json_get "$T/rnd.json" 'exit(0 if r["settings"]["beta"] == 10 and r["settings"]["random_features"] else 1)'
 
+# British spellings of two flags are aliases: the same settings, the same image.
+alias_run() { # alias_run NAME FLAGS...: a 2-iteration run writing $T/NAME.png and its report
+    local name="$1"; shift
+    "$STYLIZE" --content "$IMG/chelsea.png" --style "$IMG/coffee.png" --weights "$T/w.json" \
+        --size 32 --iterations 2 "$@" -o "$T/$name.png" --report "$T/$name.json" --quiet
+}
+settings() { json_get "$1" 'json.dumps(r["settings"], sort_keys=True)'; }
+alias_run ng_us --normalize-gradients
+check "--normalize-gradients run" [ $? -eq 0 ]
+alias_run ng_gb --normalise-gradients
+check "--normalise-gradients accepted" [ $? -eq 0 ]
+check "--normalise-gradients in the report" json_get "$T/ng_gb.json" 'exit(0 if r["settings"]["normalize_gradients"] is True else 1)'
+check "--normalise-gradients same settings" [ "$(settings "$T/ng_gb.json")" = "$(settings "$T/ng_us.json")" ]
+check "--normalise-gradients same image" cmp -s "$T/ng_gb.png" "$T/ng_us.png"
+alias_run pc_us --preserve-colors luminance
+check "--preserve-colors run" [ $? -eq 0 ]
+alias_run pc_gb --preserve-colours luminance
+check "--preserve-colours accepted" [ $? -eq 0 ]
+check "--preserve-colours in the report" json_get "$T/pc_gb.json" 'exit(0 if r["settings"]["preserve_colors"] == "luminance" else 1)'
+check "--preserve-colours same settings" [ "$(settings "$T/pc_gb.json")" = "$(settings "$T/pc_us.json")" ]
+check "--preserve-colours same image" cmp -s "$T/pc_gb.png" "$T/pc_us.png"
+check "--help names the aliases" bash -c "'$STYLIZE' --help | grep -q -- '--normalise-gradients' && '$STYLIZE' --help | grep -q -- '--preserve-colours'"
+
 # --version and --help.
 check "--version" bash -c "'$STYLIZE' --version | grep -q '^stylize [0-9]'"
 check "--help lists defaults" bash -c "'$STYLIZE' --help | grep -q 'default relu4_2'"

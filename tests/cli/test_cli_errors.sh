@@ -132,6 +132,10 @@ expect 2 "--learning-rate" "${base[@]}" --learning-rate 0
 expect 2 "--pool" "${base[@]}" --pool median
 expect 2 "--optimizer" "${base[@]}" --optimizer sgd
 expect 2 "--preserve-colors" "${base[@]}" --preserve-colors hue
+expect 2 "--preserve-colours" "${base[@]}" --preserve-colours hue
+expect 2 "--preserve-colours" "${base[@]}" --preserve-colours
+expect 2 "--normalise-gradients=1" "${base[@]}" --normalise-gradients=1
+expect 2 "tiling" "${base[@]}" --tile-rows 16 --normalise-gradients
 expect 2 "relu9_1" "${base[@]}" --style-layers relu1_1,relu9_1
 expect 2 "bogus" "${base[@]}" --content-layers bogus
 expect 2 "relu1_1" "${base[@]}" --style-layers relu1_1:-2
