@@ -588,21 +588,17 @@ static double nice_step(double span, int n)
     return (f <= 1.0 ? 1.0 : f <= 2.0 ? 2.0 : f <= 5.0 ? 5.0 : 10.0) * p;
 }
 
-stylize_status stylize_report_plot(const stylize_report *r, const stylize_run_config *cfg,
-                                   const char *path, stylize_error *err)
+/* Plotted curves of cfg into curves (room for 1 + 2 * STYLIZE_VGG19_NLAYERS);
+ * returns the count. The total, then each style layer (beta w_l E_l), then
+ * each content layer (alpha c_l L_l), weighted as they enter the total. In
+ * random-feature mode the objective also divides each layer by its target
+ * energy, which the breakdown does not expose: those curves then show the
+ * unnormalised weighted values. With cfg NULL only the total is plotted. */
+static int plot_curves(const stylize_run_config *cfg, curve *curves)
 {
-    if (!r || !path)
-        return stylize_error_set(err, STYLIZE_ERR_ARG, "plot: nothing to write");
-
-    /* Curves: the total, then each style layer (beta w_l E_l), then each
-     * content layer (alpha c_l L_l), weighted as they enter the total. In
-     * random-feature mode the objective also divides each layer by its target
-     * energy, which the breakdown does not expose: those curves then show the
-     * unnormalised weighted values. */
     loss_layer cl[STYLIZE_VGG19_NLAYERS], sl[STYLIZE_VGG19_NLAYERS];
     int ncl = cfg ? distinct_layers(cfg->content_layers, cfg->n_content, cl) : 0;
     int nsl = cfg ? distinct_layers(cfg->style_layers, cfg->n_style, sl) : 0;
-    curve curves[1 + 2 * STYLIZE_VGG19_NLAYERS];
     int nc = 0;
     curves[nc++] = (curve){CURVE_TOTAL, -1, 1.0};
     for (int i = 0; i < nsl; i++)
@@ -610,9 +606,23 @@ stylize_status stylize_report_plot(const stylize_report *r, const stylize_run_co
     for (int i = 0; i < ncl; i++)
         curves[nc++] =
             (curve){CURVE_CONTENT, cl[i].layer, cfg->alpha * cl[i].weight_sum / cl[i].count};
+    return nc;
+}
 
-    /* x: iteration plus the iterations of the earlier scales. */
-    double offset[REPORT_MAX_SCALES + 1];
+/* The plot's coordinate system: x is the iteration plus the iterations of
+ * the earlier scales (offset[k] for scale k, up to xmax); y is log10 of the
+ * value over the whole decades dlo..dhi. offset is borrowed. */
+typedef struct {
+    const double *offset; /* n_scales + 1 entries */
+    double xmax;
+    int dlo, dhi;
+} plot_axes;
+
+/* Fills offset (r->n_scales + 1 entries): where each scale starts on the x
+ * axis. A scale spans its final iteration count if it ended, or its largest
+ * recorded iteration if that is more. Returns the x axis's end (at least 1). */
+static double scale_offsets(const stylize_report *r, double *offset)
+{
     offset[0] = 0.0;
     for (int k = 0; k < r->n_scales; k++) {
         const report_scale *s = &r->scales[k];
@@ -622,9 +632,13 @@ stylize_status stylize_report_plot(const stylize_report *r, const stylize_run_co
                 span = r->entries[i].iteration;
         offset[k + 1] = offset[k] + span;
     }
-    double xmax = offset[r->n_scales] > 0 ? offset[r->n_scales] : 1.0;
+    return offset[r->n_scales] > 0 ? offset[r->n_scales] : 1.0;
+}
 
-    /* y: whole decades around every plottable value. */
+/* Sets a->dlo / a->dhi to whole decades around every plottable value of the
+ * nc curves (0..1 when there is none; always at least one decade). */
+static void decade_range(const stylize_report *r, const curve *curves, int nc, plot_axes *a)
+{
     double lo = INFINITY, hi = -INFINITY;
     for (int i = 0; i < r->n_entries; i++)
         for (int c = 0; c < nc; c++) {
@@ -635,120 +649,148 @@ stylize_status stylize_report_plot(const stylize_report *r, const stylize_run_co
                 hi = l > hi ? l : hi;
             }
         }
-    int dlo, dhi;
     if (lo > hi) {
-        dlo = 0;
-        dhi = 1;
+        a->dlo = 0;
+        a->dhi = 1;
     } else {
-        dlo = (int)floor(lo);
-        dhi = (int)ceil(hi);
-        if (dhi <= dlo)
-            dhi = dlo + 1;
+        a->dlo = (int)floor(lo);
+        a->dhi = (int)ceil(hi);
+        if (a->dhi <= a->dlo)
+            a->dhi = a->dlo + 1;
     }
-    int ddec = (dhi - dlo + 9) / 10; /* label every ddec decades: at most ~10 labels */
+}
 
-#define XPOS(it) (PLOT_X0 + (PLOT_X1 - PLOT_X0) * (it) / xmax)
-#define YPOS(l) (PLOT_Y1 - (PLOT_Y1 - PLOT_Y0) * ((l) - dlo) / (double)(dhi - dlo))
+/* SVG x of cumulative iteration it, and y of log10 value l. */
+static double x_pos(const plot_axes *a, double it)
+{
+    return PLOT_X0 + (PLOT_X1 - PLOT_X0) * it / a->xmax;
+}
 
-    sbuf b = {0};
-    sb_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    sb_printf(&b,
+static double y_pos(const plot_axes *a, double l)
+{
+    return PLOT_Y1 - (PLOT_Y1 - PLOT_Y0) * (l - a->dlo) / (double)(a->dhi - a->dlo);
+}
+
+/* XML prolog, <svg> element, title, background and heading. */
+static void svg_begin(sbuf *b, const char *mode)
+{
+    sb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    sb_printf(b,
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
               SVG_W, SVG_H, SVG_W, SVG_H);
-    const char *mode = cfg && !cfg->content ? "texture synthesis" : "style transfer";
-    sb_printf(&b, "<title>stylize loss (");
-    sb_escaped(&b, mode);
-    sb_printf(&b, ")</title>\n");
-    sb_printf(&b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W,
+    sb_printf(b, "<title>stylize loss (");
+    sb_escaped(b, mode);
+    sb_printf(b, ")</title>\n");
+    sb_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W,
               SVG_H);
-    sb_printf(&b, "<text x=\"%.1f\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">Loss (",
+    sb_printf(b, "<text x=\"%.1f\" y=\"28\" font-size=\"16\" text-anchor=\"middle\">Loss (",
               (PLOT_X0 + PLOT_X1) / 2);
-    sb_escaped(&b, mode);
-    sb_printf(&b, ")</text>\n");
+    sb_escaped(b, mode);
+    sb_printf(b, ")</text>\n");
+}
 
-    /* Decade grid and labels. */
-    for (int d = dlo; d <= dhi; d++) {
-        double y = YPOS(d);
-        sb_printf(&b,
+/* A grid line per decade; a tick and a 1eN label every few decades (at
+ * most about 10 labels). */
+static void svg_y_axis(sbuf *b, const plot_axes *a)
+{
+    int ddec = (a->dhi - a->dlo + 9) / 10; /* label every ddec decades */
+    for (int d = a->dlo; d <= a->dhi; d++) {
+        double y = y_pos(a, d);
+        sb_printf(b,
                   "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#dddddd\"/>\n",
                   PLOT_X0, y, PLOT_X1, y);
-        if ((d - dlo) % ddec == 0) {
-            sb_printf(&b,
+        if ((d - a->dlo) % ddec == 0) {
+            sb_printf(b,
                       "<line x1=\"%.1f\" y1=\"%.2f\" x2=\"%.1f\" y2=\"%.2f\" stroke=\"#000000\"/>\n",
                       PLOT_X0 - 5, y, PLOT_X0, y);
-            sb_printf(&b, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\">1e%d</text>\n",
+            sb_printf(b, "<text x=\"%.1f\" y=\"%.2f\" text-anchor=\"end\">1e%d</text>\n",
                       PLOT_X0 - 8, y + 4, d);
         }
     }
-    /* x ticks. */
-    double step = nice_step(xmax, 8);
+}
+
+/* Labelled x ticks at a nice whole-iteration step, and a dashed line at the
+ * start of each begun scale after the first. */
+static void svg_x_axis(sbuf *b, const stylize_report *r, const plot_axes *a)
+{
+    double step = nice_step(a->xmax, 8);
     if (step < 1.0)
         step = 1.0; /* iterations are whole numbers */
-    for (int k = 0; k * step <= xmax * (1 + 1e-9); k++) {
-        double t = k * step, x = XPOS(t);
-        sb_printf(&b,
+    for (int k = 0; k * step <= a->xmax * (1 + 1e-9); k++) {
+        double t = k * step, x = x_pos(a, t);
+        sb_printf(b,
                   "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#000000\"/>\n", x,
                   PLOT_Y1, x, PLOT_Y1 + 5);
-        sb_printf(&b, "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"middle\">%.6g</text>\n", x,
+        sb_printf(b, "<text x=\"%.2f\" y=\"%.1f\" text-anchor=\"middle\">%.6g</text>\n", x,
                   PLOT_Y1 + 18, t);
     }
-    /* Scale boundaries. */
     for (int k = 1; k < r->n_scales; k++) {
         if (!r->scales[k].begun)
             continue;
-        double x = XPOS(offset[k]);
-        sb_printf(&b,
+        double x = x_pos(a, a->offset[k]);
+        sb_printf(b,
                   "<line x1=\"%.2f\" y1=\"%.1f\" x2=\"%.2f\" y2=\"%.1f\" stroke=\"#888888\" "
                   "stroke-dasharray=\"5,4\"/>\n",
                   x, PLOT_Y0, x, PLOT_Y1);
-        sb_printf(&b,
+        sb_printf(b,
                   "<text x=\"%.2f\" y=\"%.1f\" font-size=\"10\" fill=\"#666666\">scale %d</text>\n",
                   x + 3, PLOT_Y0 + 12, k + 1);
     }
-    /* Frame and axis titles. */
-    sb_printf(&b,
+}
+
+/* The plot area's frame and the two axis titles. */
+static void svg_frame(sbuf *b)
+{
+    sb_printf(b,
               "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
               "stroke=\"#000000\"/>\n",
               PLOT_X0, PLOT_Y0, PLOT_X1 - PLOT_X0, PLOT_Y1 - PLOT_Y0);
-    sb_printf(&b,
+    sb_printf(b,
               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">iteration (cumulative over "
               "scales)</text>\n",
               (PLOT_X0 + PLOT_X1) / 2, PLOT_Y1 + 40);
-    sb_printf(&b,
+    sb_printf(b,
               "<text x=\"20\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
               "%.1f)\">loss (log scale)</text>\n",
               (PLOT_Y0 + PLOT_Y1) / 2, (PLOT_Y0 + PLOT_Y1) / 2);
+}
 
-    /* One path per curve; a missing or non-positive value breaks the line, and
-     * a lone point is drawn as a zero-length segment with round caps. */
-    for (int c = 0; c < nc; c++) {
-        char colour[16];
-        curve_colour(c, colour);
-        sb_printf(&b,
-                  "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" stroke-linecap=\"round\" "
-                  "stroke-linejoin=\"round\" d=\"",
-                  colour, c == 0 ? "2.5" : "1.5");
-        int run = 0;
-        for (int i = 0; i < r->n_entries; i++) {
-            const report_entry *e = &r->entries[i];
-            double v = curve_value(&curves[c], e);
-            if (!plottable(v)) {
-                if (run == 1)
-                    sb_printf(&b, "h0");
-                run = 0;
-                continue;
-            }
-            double x = XPOS(offset[e->scale] + e->iteration), y = YPOS(log10(v));
-            sb_printf(&b, "%s%.2f,%.2f", run ? "L" : "M", x, y);
-            run++;
+/* The path of curve c (index ci: its colour; the total's line is thicker).
+ * A missing or non-positive value breaks the line, and a lone point is drawn
+ * as a zero-length segment with round caps. */
+static void svg_curve(sbuf *b, const stylize_report *r, const curve *c, int ci,
+                      const plot_axes *a)
+{
+    char colour[16];
+    curve_colour(ci, colour);
+    sb_printf(b,
+              "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" stroke-linecap=\"round\" "
+              "stroke-linejoin=\"round\" d=\"",
+              colour, ci == 0 ? "2.5" : "1.5");
+    int run = 0;
+    for (int i = 0; i < r->n_entries; i++) {
+        const report_entry *e = &r->entries[i];
+        double v = curve_value(c, e);
+        if (!plottable(v)) {
+            if (run == 1)
+                sb_printf(b, "h0");
+            run = 0;
+            continue;
         }
-        if (run == 1)
-            sb_printf(&b, "h0");
-        sb_printf(&b, "\"/>\n");
+        double x = x_pos(a, a->offset[e->scale] + e->iteration), y = y_pos(a, log10(v));
+        sb_printf(b, "%s%.2f,%.2f", run ? "L" : "M", x, y);
+        run++;
     }
+    if (run == 1)
+        sb_printf(b, "h0");
+    sb_printf(b, "\"/>\n");
+}
 
-    /* Legend: rows shrink when many layers are plotted so that it fits. */
+/* Legend of the nc curves and the weighting note under it; rows shrink when
+ * many layers are plotted so that it fits. */
+static void svg_legend(sbuf *b, const curve *curves, int nc)
+{
     double row = (SVG_H - PLOT_Y0 - 40.0) / nc;
     if (row > 18.0)
         row = 18.0;
@@ -762,23 +804,43 @@ stylize_status stylize_report_plot(const stylize_report *r, const stylize_run_co
         else
             snprintf(label, sizeof label, "%s %s", curves[c].kind == CURVE_STYLE ? "style" : "content",
                      layer_name(curves[c].layer));
-        sb_printf(&b,
+        sb_printf(b,
                   "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                   "stroke-width=\"%s\"/>\n",
                   LEGEND_X, y, LEGEND_X + 24, y, colour, c == 0 ? "2.5" : "1.5");
-        sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\">", LEGEND_X + 30,
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.1f\">", LEGEND_X + 30,
                   y + font / 3, font);
-        sb_escaped(&b, label);
-        sb_printf(&b, "</text>\n");
+        sb_escaped(b, label);
+        sb_printf(b, "</text>\n");
     }
     double ny = PLOT_Y0 + 8 + row * nc + 10;
-    sb_printf(&b,
+    sb_printf(b,
               "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#666666\">style: beta w E; "
               "content: alpha c L</text>\n",
               LEGEND_X, ny);
+}
+
+stylize_status stylize_report_plot(const stylize_report *r, const stylize_run_config *cfg,
+                                   const char *path, stylize_error *err)
+{
+    if (!r || !path)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "plot: nothing to write");
+
+    curve curves[1 + 2 * STYLIZE_VGG19_NLAYERS];
+    int nc = plot_curves(cfg, curves);
+    double offset[REPORT_MAX_SCALES + 1];
+    plot_axes a = {offset, scale_offsets(r, offset), 0, 1};
+    decade_range(r, curves, nc, &a);
+
+    sbuf b = {0};
+    svg_begin(&b, cfg && !cfg->content ? "texture synthesis" : "style transfer");
+    svg_y_axis(&b, &a);
+    svg_x_axis(&b, r, &a);
+    svg_frame(&b);
+    for (int c = 0; c < nc; c++)
+        svg_curve(&b, r, &curves[c], c, &a);
+    svg_legend(&b, curves, nc);
     sb_printf(&b, "</svg>\n");
-#undef XPOS
-#undef YPOS
 
     stylize_status st;
     if (b.failed)

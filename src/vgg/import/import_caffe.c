@@ -145,8 +145,128 @@ static stylize_status wrong_type(stylize_error *err)
 
 /* ---- BlobProto ------------------------------------------------------------ */
 
+/* A dimension that does not fit an int32. */
+static stylize_status bad_dimension(stylize_error *err)
+{
+    return stylize_error_set(err, STYLIZE_ERR_FORMAT, "bad blob dimension");
+}
+
+/* Appends the values of one BlobShape dim field (wire type wt, its tag just
+ * read from q) to dims[*ndim ..]: a packed run of varints, or exactly one. */
+static stylize_status shape_dims(pb *q, int wt, int64_t *dims, int *ndim, stylize_error *err)
+{
+    stylize_status s;
+    uint64_t pend = q->end;
+    if (wt == WT_LEN) { /* packed */
+        uint64_t plen;
+        if ((s = pb_len(q, &plen, err)))
+            return s;
+        pend = q->pos + plen;
+    } else if (wt != WT_VARINT) {
+        return wrong_type(err);
+    }
+    /* packed: varints up to pend; unpacked: exactly one */
+    pb d = {q->r, q->pos, pend};
+    for (int first = 1; wt == WT_LEN ? d.pos < d.end : first; first = 0) {
+        uint64_t v;
+        if ((s = pb_varint(&d, &v, err)))
+            return s;
+        if (v > INT32_MAX)
+            return bad_dimension(err);
+        if (*ndim >= PB_MAX_DIMS)
+            return stylize_error_set(err, STYLIZE_ERR_FORMAT, "blob has more than %d dimensions",
+                                     PB_MAX_DIMS);
+        dims[(*ndim)++] = (int64_t)v;
+    }
+    q->pos = d.pos;
+    return STYLIZE_OK;
+}
+
+/* Walks the BlobShape message q: its dims (field 1, int64, packed or not)
+ * replace dims[0 .. *ndim); other fields are skipped. */
+static stylize_status shape_walk(pb *q, int64_t *dims, int *ndim, stylize_error *err)
+{
+    uint64_t field;
+    int wt;
+    stylize_status s;
+    *ndim = 0;
+    for (;;) {
+        if ((s = pb_tag(q, &field, &wt, err)))
+            return s;
+        if (!field)
+            break;
+        if (field != 1)
+            s = pb_skip(q, wt, err);
+        else
+            s = shape_dims(q, wt, dims, ndim, err);
+        if (s)
+            return s;
+    }
+    return STYLIZE_OK;
+}
+
+/* Reads m little-endian doubles at off into dst as floats. */
+static stylize_status read_doubles(imp_reader *r, uint64_t off, float *dst, uint64_t m,
+                                   stylize_error *err)
+{
+    for (uint64_t i = 0; i < m; i++) {
+        unsigned char b[8];
+        double dv;
+        stylize_status s = imp_read(r, off + 8 * i, b, 8, "caffemodel blob", err);
+        if (s)
+            return s;
+        uint64_t bits = imp_le64(b);
+        memcpy(&dv, &bits, sizeof dv);
+        dst[i] = (float)dv;
+    }
+    return STYLIZE_OK;
+}
+
+/* One data (esz 4, float) or double_data (esz 8) field of a BlobProto,
+ * wire type wt, its tag just read from p: packed or a single value. Adds
+ * the field's value count to *n; with dst (room for count values), stores
+ * the values at dst[*n ..] first. */
+static stylize_status blob_data(pb *p, int wt, int esz, float *dst, uint64_t count, uint64_t *n,
+                                stylize_error *err)
+{
+    stylize_status s;
+    uint64_t m, at;
+    if (wt == WT_LEN) {
+        uint64_t len;
+        if ((s = pb_len(p, &len, err)))
+            return s;
+        if (len % (uint64_t)esz)
+            return stylize_error_set(err, STYLIZE_ERR_FORMAT,
+                                     "damaged caffemodel (packed data of %llu bytes)",
+                                     (unsigned long long)len);
+        m = len / (uint64_t)esz;
+    } else if (wt == (esz == 4 ? WT_I32 : WT_I64)) {
+        if ((uint64_t)esz > p->end - p->pos)
+            return truncated(err);
+        m = 1;
+    } else {
+        return wrong_type(err);
+    }
+    at = p->pos;
+    p->pos += m * (uint64_t)esz;
+    if (dst) {
+        if (m > count - *n)
+            return stylize_error_set(err, STYLIZE_ERR_INTERNAL, "blob changed between passes");
+        if (esz == 4)
+            s = imp_read_f32(p->r, at, dst + *n, (size_t)m, "caffemodel blob", err);
+        else
+            s = read_doubles(p->r, at, dst + *n, m, err);
+        if (s)
+            return s;
+    }
+    *n += m;
+    return STYLIZE_OK;
+}
+
 /* Walks a BlobProto. With dst == NULL: records shape and value count in
- * *dims / *ndim / *count. With dst: stores the count values into dst. */
+ * *dims / *ndim / *count (the shape field's dims, else the legacy num,
+ * channels, height, width if any were given). With dst: stores the count
+ * values into dst. */
 static stylize_status blob_walk(imp_reader *r, blob_ref ref, int64_t *dims, int *ndim,
                                 uint64_t *count, float *dst, stylize_error *err)
 {
@@ -170,7 +290,7 @@ static stylize_status blob_walk(imp_reader *r, blob_ref ref, int64_t *dims, int 
             if ((s = pb_varint(&p, &v, err)))
                 return s;
             if (v > INT32_MAX)
-                return stylize_error_set(err, STYLIZE_ERR_FORMAT, "bad blob dimension");
+                return bad_dimension(err);
             legacy[field - 1] = (int64_t)v;
             has_legacy = 1;
         } else if (field == 7) { /* shape */
@@ -184,44 +304,9 @@ static stylize_status blob_walk(imp_reader *r, blob_ref ref, int64_t *dims, int 
             if (dst)
                 continue;
             has_shape = 1;
-            *ndim = 0;
-            for (;;) {
-                uint64_t f2, v;
-                int wt2;
-                if ((s = pb_tag(&q, &f2, &wt2, err)))
-                    return s;
-                if (!f2)
-                    break;
-                if (f2 != 1) {
-                    if ((s = pb_skip(&q, wt2, err)))
-                        return s;
-                    continue;
-                }
-                uint64_t pend = q.end;
-                if (wt2 == WT_LEN) { /* packed */
-                    uint64_t plen;
-                    if ((s = pb_len(&q, &plen, err)))
-                        return s;
-                    pend = q.pos + plen;
-                } else if (wt2 != WT_VARINT) {
-                    return wrong_type(err);
-                }
-                /* packed: varints up to pend; unpacked: exactly one */
-                pb d = {r, q.pos, pend};
-                for (int first = 1; wt2 == WT_LEN ? d.pos < d.end : first; first = 0) {
-                    if ((s = pb_varint(&d, &v, err)))
-                        return s;
-                    if (v > INT32_MAX)
-                        return stylize_error_set(err, STYLIZE_ERR_FORMAT, "bad blob dimension");
-                    if (*ndim >= PB_MAX_DIMS)
-                        return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                                 "blob has more than %d dimensions", PB_MAX_DIMS);
-                    dims[(*ndim)++] = (int64_t)v;
-                }
-                q.pos = d.pos;
-            }
+            if ((s = shape_walk(&q, dims, ndim, err)))
+                return s;
         } else if (field == 5 || field == 8) { /* data (float) / double_data */
-            int esz = field == 5 ? 4 : 8;
             if (field == 5)
                 has_float = 1;
             else
@@ -229,48 +314,10 @@ static stylize_status blob_walk(imp_reader *r, blob_ref ref, int64_t *dims, int 
             if (has_float && has_double)
                 return stylize_error_set(err, STYLIZE_ERR_FORMAT,
                                          "blob has both float and double data");
-            uint64_t m, at;
-            if (wt == WT_LEN) {
-                uint64_t len;
-                if ((s = pb_len(&p, &len, err)))
-                    return s;
-                if (len % (uint64_t)esz)
-                    return stylize_error_set(err, STYLIZE_ERR_FORMAT,
-                                             "damaged caffemodel (packed data of %llu bytes)",
-                                             (unsigned long long)len);
-                m = len / (uint64_t)esz;
-            } else if (wt == (esz == 4 ? WT_I32 : WT_I64)) {
-                if ((uint64_t)esz > p.end - p.pos)
-                    return truncated(err);
-                m = 1;
-            } else {
-                return wrong_type(err);
-            }
-            at = p.pos;
-            p.pos += m * (uint64_t)esz;
-            if (dst) {
-                if (m > *count - n)
-                    return stylize_error_set(err, STYLIZE_ERR_INTERNAL,
-                                             "blob changed between passes");
-                if (esz == 4) {
-                    if ((s = imp_read_f32(r, at, dst + n, (size_t)m, "caffemodel blob", err)))
-                        return s;
-                } else {
-                    for (uint64_t i = 0; i < m; i++) {
-                        unsigned char b[8];
-                        double dv;
-                        if ((s = imp_read(r, at + 8 * i, b, 8, "caffemodel blob", err)))
-                            return s;
-                        uint64_t bits = imp_le64(b);
-                        memcpy(&dv, &bits, sizeof dv);
-                        dst[n + i] = (float)dv;
-                    }
-                }
-            }
-            n += m;
-        } else {
-            if ((s = pb_skip(&p, wt, err)))
+            if ((s = blob_data(&p, wt, field == 5 ? 4 : 8, dst, dst ? *count : 0, &n, err)))
                 return s;
+        } else if ((s = pb_skip(&p, wt, err))) {
+            return s;
         }
     }
     if (dst) {
