@@ -542,7 +542,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
         stylize_image snap = {0}, img = {0};
         int borrowed = 0;
         size_t n = (size_t)3 * w * h;
-        if ((st = stylize_objective_create(&obj, c->weights, &spec, err)) != STYLIZE_OK)
+        if ((st = stylize_objective_create(&obj, c->weights, &spec, NULL, err)) != STYLIZE_OK)
             goto scale_done;
         x = malloc(n * sizeof(float));
         tmp = malloc(n * sizeof(float));

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     stylize_image_to_input(&s, &w->input, xs);
     stylize_image_to_input(&x0, &w->input, x);
     double v;
-    if (stylize_objective_create(&obj, w, &spec, &e) || stylize_objective_set_content(obj, xc, &e) ||
+    if (stylize_objective_create(&obj, w, &spec, NULL, &e) || stylize_objective_set_content(obj, xc, &e) ||
         stylize_objective_add_style(obj, xs, s.width, s.height, 1.0, &e) ||
         stylize_objective_eval(obj, x, g, &v, &e)) {
         fprintf(stderr, "dump_grad: %s\n", e.msg);

@@ -86,7 +86,7 @@ static void run_case(const stylize_weights *w, stylize_pool_kind pool, const cha
     spec.normalise_by_target = normalise_by_target;
     stylize_objective *obj = NULL;
     stylize_error err;
-    CHECK(stylize_objective_create(&obj, w, &spec, &err) == STYLIZE_OK);
+    CHECK(stylize_objective_create(&obj, w, &spec, NULL, &err) == STYLIZE_OK);
     if (!obj)
         return;
     float *xc = malloc(n * sizeof(float)), *xs = malloc(4 * n * sizeof(float));
@@ -155,7 +155,7 @@ static void run_masked(const stylize_weights *w)
     spec.n_regions = 2;
     stylize_objective *obj = NULL;
     stylize_error err;
-    CHECK(stylize_objective_create(&obj, w, &spec, &err) == STYLIZE_OK);
+    CHECK(stylize_objective_create(&obj, w, &spec, NULL, &err) == STYLIZE_OK);
     if (!obj)
         return;
     float *xc = malloc(n * sizeof(float)), *xs = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
@@ -198,9 +198,9 @@ static void run_masked(const stylize_weights *w)
     for (int k = 0; k < W * H; k++)
         full[k] = 1.0f;
     one.n_regions = 1;
-    CHECK(stylize_objective_create(&o1, w, &one, &err) == STYLIZE_OK);
+    CHECK(stylize_objective_create(&o1, w, &one, NULL, &err) == STYLIZE_OK);
     one.n_regions = 0;
-    CHECK(stylize_objective_create(&o0, w, &one, &err) == STYLIZE_OK);
+    CHECK(stylize_objective_create(&o0, w, &one, NULL, &err) == STYLIZE_OK);
     if (o1 && o0) {
         double v1 = 0, v0 = 0;
         stylize_objective_set_content(o1, xc, &err);
@@ -253,7 +253,7 @@ static void check_tiled(const stylize_weights *w, stylize_pool_kind pool, const 
         sm[k] = k % 3 ? 1.0f : 0.0f;
     for (int k = 0; k < 2; k++) {
         spec.tile_rows = k ? tile : 0;
-        CHECK(stylize_objective_create(&o[k], w, &spec, &err) == STYLIZE_OK);
+        CHECK(stylize_objective_create(&o[k], w, &spec, NULL, &err) == STYLIZE_OK);
         if (!o[k])
             goto done;
         CHECK(stylize_objective_set_content(o[k], xc, &err) == STYLIZE_OK);
@@ -425,10 +425,10 @@ int main(void)
     memset(&bad, 0, sizeof bad);
     bad.width = bad.height = 32;
     stylize_objective *obj = NULL;
-    CHECK(stylize_objective_create(&obj, w, &bad, &err) == STYLIZE_ERR_ARG);
+    CHECK(stylize_objective_create(&obj, w, &bad, NULL, &err) == STYLIZE_ERR_ARG);
     bad.n_style = 1;
     bad.style[0].layer = 40;
-    CHECK(stylize_objective_create(&obj, w, &bad, &err) == STYLIZE_ERR_ARG);
+    CHECK(stylize_objective_create(&obj, w, &bad, NULL, &err) == STYLIZE_ERR_ARG);
     stylize_weights_free(w);
     return TEST_SUMMARY();
 }

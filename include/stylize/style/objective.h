@@ -11,6 +11,7 @@
 #ifndef STYLIZE_OBJECTIVE_H
 #define STYLIZE_OBJECTIVE_H
 
+#include "stylize/core/mem.h"
 #include "stylize/vgg/network.h"
 #include "stylize/core/status.h"
 #include "stylize/vgg/weights.h"
@@ -75,10 +76,15 @@ typedef struct stylize_objective stylize_objective; /* opaque */
 
 /* Validates spec (layer indices, weights finite and >= 0, at least one loss
  * layer, x large enough for the deepest layer) and allocates the targets and
- * scratch buffers for x of the spec's size (the network: see prepare). w is borrowed and must outlive the objective. *out is owned by the
- * caller: free with stylize_objective_free. */
+ * scratch buffers for x of the spec's size (the network: see prepare), all
+ * through mem (NULL: malloc), as are the temporary buffers of every later
+ * call. On a dry plan nothing is allocated or computed: every call then only
+ * counts what it would allocate (stylize/core/mem.h), and the image and mask
+ * arguments are not read. w and mem are borrowed and must outlive the
+ * objective. *out is owned by the caller: free with stylize_objective_free. */
 stylize_status stylize_objective_create(stylize_objective **out, const stylize_weights *w,
-                                        const stylize_objective_spec *spec, stylize_error *err);
+                                        const stylize_objective_spec *spec, stylize_mem *mem,
+                                        stylize_error *err);
 void stylize_objective_free(stylize_objective *obj);
 
 /* Allocates the network for x (idempotent). set_content calls it; call it
@@ -86,12 +92,13 @@ void stylize_objective_free(stylize_objective *obj);
  * and before the first evaluation, so that evaluations allocate nothing. */
 stylize_status stylize_objective_prepare(stylize_objective *obj, stylize_error *err);
 
-/* Bytes the objective allocates (network, targets, scratch). */
+/* Bytes the objective allocates (network, targets, scratch): a dry run of
+ * create and prepare. */
 size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_objective_spec *spec);
 
 /* Bytes that add_style / add_style_region allocate for the duration of the
  * call (the style image's network, in strips when spec tiles), for a style
- * image of (sw, sh), with a style mask when masked != 0. */
+ * image of (sw, sh), with a style mask when masked != 0: a dry run. */
 size_t stylize_objective_style_memory_bytes(const stylize_weights *w, const stylize_objective_spec *spec,
                                             int sw, int sh, int masked);
 
