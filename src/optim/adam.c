@@ -11,8 +11,11 @@
  * 1e-30)), max_iterations. A non-finite value or gradient stops the run
  * with STYLIZE_ERR_NUMERIC (x = best point, res filled).
  *
- * Memory (stylize_adam_memory_bytes): sizeof(struct stylize_adam) + 4 n
- * floats (first and second moments, gradient, best x). */
+ * The update itself is stylize_adam_step, which training loops call on
+ * their parameter blobs; stylize_adam_run is the pixel optimiser built on it.
+ *
+ * Memory (stylize_adam_memory_bytes, one block from the create's plan):
+ * 4 n floats (first and second moments, gradient, best x). */
 #include "stylize/optim/optim.h"
 
 #include "optim/optim_common.h"
@@ -25,11 +28,14 @@
 struct stylize_adam {
     size_t n;
     stylize_adam_params p;
-    float *block; /* owned: 4 n floats, carved into the arrays below */
-    float *m;     /* n: first moment */
-    float *v;     /* n: second moment */
-    float *g;     /* n: gradient at the current point */
-    float *xbest; /* n: lowest-f point evaluated */
+    stylize_mem *mem; /* borrowed: the plan the block came from */
+    float *block;     /* owned: 4 n floats, carved into the arrays below */
+    float *m;         /* n: first moment */
+    float *v;         /* n: second moment */
+    float *g;         /* n: gradient at the current point (run) */
+    float *xbest;     /* n: lowest-f point evaluated (run) */
+    long long t;      /* steps taken */
+    double b1t, b2t;  /* beta1^t, beta2^t */
 };
 
 void stylize_adam_defaults(stylize_adam_params *p)
@@ -48,17 +54,11 @@ size_t stylize_adam_memory_bytes(size_t n)
         return 0; /* create would refuse it */
     if (n > (SIZE_MAX - 4096) / 4 / sizeof(float))
         return SIZE_MAX;
-    return sizeof(struct stylize_adam) + 4 * n * sizeof(float);
+    return 4 * n * sizeof(float);
 }
 
-stylize_status stylize_adam_create(stylize_adam **out, size_t n, const stylize_adam_params *p,
-                                   stylize_error *err)
+static stylize_status check_params(size_t n, const stylize_adam_params *p, stylize_error *err)
 {
-    if (!out)
-        return stylize_error_set(err, STYLIZE_ERR_ARG, "adam: NULL output pointer");
-    *out = NULL;
-    if (!p)
-        return stylize_error_set(err, STYLIZE_ERR_ARG, "adam: NULL parameters");
     if (n == 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "adam: zero variables");
     if (!(p->learning_rate > 0 && isfinite(p->learning_rate)))
@@ -78,22 +78,40 @@ stylize_status stylize_adam_create(stylize_adam **out, size_t n, const stylize_a
     if (stylize_adam_memory_bytes(n) == SIZE_MAX)
         return stylize_error_set(err, STYLIZE_ERR_LIMIT,
                                  "adam: %zu variables exceed the address space", n);
+    return STYLIZE_OK;
+}
 
+stylize_status stylize_adam_create(stylize_adam **out, size_t n, const stylize_adam_params *p,
+                                   stylize_mem *mem, stylize_error *err)
+{
+    if (!out)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "adam: NULL output pointer");
+    *out = NULL;
+    if (!p)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "adam: NULL parameters");
+    stylize_status st = check_params(n, p, err);
+    if (st != STYLIZE_OK)
+        return st;
     stylize_adam *o = calloc(1, sizeof *o);
     if (!o)
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "adam: out of memory");
     o->n = n;
     o->p = *p;
-    o->block = malloc(4 * n * sizeof(float));
-    if (!o->block) {
+    o->mem = mem;
+    void *block = NULL;
+    if ((st = stylize_mem_alloc(mem, &block, stylize_adam_memory_bytes(n), "the Adam moments", err)) !=
+        STYLIZE_OK) {
         free(o);
-        return stylize_error_set(err, STYLIZE_ERR_NOMEM, "adam: cannot allocate %zu bytes",
-                                 stylize_adam_memory_bytes(n));
+        return st;
     }
-    o->m = o->block;
-    o->v = o->block + n;
-    o->g = o->block + 2 * n;
-    o->xbest = o->block + 3 * n;
+    o->block = block;
+    if (block) {
+        o->m = o->block;
+        o->v = o->block + n;
+        o->g = o->block + 2 * n;
+        o->xbest = o->block + 3 * n;
+    }
+    stylize_adam_reset(o);
     *out = o;
     return STYLIZE_OK;
 }
@@ -102,8 +120,56 @@ void stylize_adam_free(stylize_adam *opt)
 {
     if (!opt)
         return;
-    free(opt->block);
+    stylize_mem_free(opt->mem, opt->block, stylize_adam_memory_bytes(opt->n));
     free(opt);
+}
+
+void stylize_adam_reset(stylize_adam *opt)
+{
+    if (opt->block) {
+        memset(opt->m, 0, opt->n * sizeof(float));
+        memset(opt->v, 0, opt->n * sizeof(float));
+    }
+    opt->t = 0;
+    opt->b1t = opt->b2t = 1.0;
+}
+
+void stylize_adam_set_learning_rate(stylize_adam *opt, double lr)
+{
+    if (lr > 0 && isfinite(lr))
+        opt->p.learning_rate = lr;
+}
+
+long long stylize_adam_steps(const stylize_adam *opt)
+{
+    return opt->t;
+}
+
+void stylize_adam_step(stylize_adam *opt, float *x, const float *g)
+{
+    /* x -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
+    const stylize_adam_params *p = &opt->p;
+    opt->b1t *= p->beta1;
+    opt->b2t *= p->beta2;
+    opt->t++;
+    const float b1 = (float)p->beta1, b2 = (float)p->beta2;
+    const float step = (float)(p->learning_rate / (1.0 - opt->b1t));
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - opt->b2t));
+    const float eps = (float)p->eps;
+    for (size_t i = 0; i < opt->n; i++) {
+        float gi = g[i];
+        float mi = b1 * opt->m[i] + (1.0f - b1) * gi;
+        float vi = b2 * opt->v[i] + (1.0f - b2) * gi * gi;
+        opt->m[i] = mi;
+        opt->v[i] = vi;
+        x[i] -= step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    }
+}
+
+void stylize_adam_state(stylize_adam *opt, float **m, float **v)
+{
+    *m = opt->m;
+    *v = opt->v;
 }
 
 /* max |v|; NaN when any element is NaN or infinite. */
@@ -119,6 +185,30 @@ static double max_abs_checked(const float *v, size_t n)
     return poison == 0 ? m : NAN;
 }
 
+/* Evaluates f at x into opt->g and *fx; checks finiteness. */
+static stylize_status adam_eval(stylize_adam *opt, float *x, stylize_objective_fn f, void *fuser,
+                                int evals, int iterations, double *fx, double *gmax,
+                                stylize_error *err)
+{
+    if (err) {
+        err->code = STYLIZE_OK;
+        err->msg[0] = '\0';
+    }
+    stylize_status st = f(fuser, x, opt->g, fx, err);
+    if (st != STYLIZE_OK) {
+        if (err && err->msg[0] == '\0')
+            stylize_error_set(err, st, "adam: objective failed at evaluation %d (%s)", evals,
+                              stylize_status_str(st));
+        return st;
+    }
+    *gmax = max_abs_checked(opt->g, opt->n);
+    if (!isfinite(*fx) || !isfinite(*gmax))
+        return stylize_error_set(err, STYLIZE_ERR_NUMERIC,
+                                 "adam: objective is not finite at iteration %d "
+                                 "(value %g, max |gradient| %g)",
+                                 iterations, *fx, *gmax);
+    return STYLIZE_OK;
+}
 
 stylize_status stylize_adam_run(stylize_adam *opt, float *x, stylize_objective_fn f, void *fuser,
                                 stylize_progress_fn progress, void *puser, stylize_opt_result *res,
@@ -126,53 +216,27 @@ stylize_status stylize_adam_run(stylize_adam *opt, float *x, stylize_objective_f
 {
     if (res)
         stylize_fill_result(res, 0, 0, NAN, NAN, STYLIZE_STOP_MAX_ITER);
-    if (!opt || !x || !f)
+    if (!opt || !x || !f || !opt->block)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "adam: NULL optimiser, x or objective");
-
     const size_t n = opt->n;
     const stylize_adam_params *p = &opt->p;
     stylize_stop_reason reason = STYLIZE_STOP_MAX_ITER;
     int iterations = 0, evals = 0;
-    double fx = NAN, f_prev = NAN, f_init = NAN, f_best = INFINITY;
-    double b1t = 1.0, b2t = 1.0; /* beta1^t, beta2^t */
+    double fx = NAN, f_prev = NAN, f_init = NAN, f_best = INFINITY, gmax = 0;
     stylize_status st = STYLIZE_OK;
-
-    memset(opt->m, 0, n * sizeof(float));
-    memset(opt->v, 0, n * sizeof(float));
+    stylize_adam_reset(opt);
     memcpy(opt->xbest, x, n * sizeof(float));
-
     for (;;) {
-        /* Evaluate the current point. */
-        if (err) {
-            err->code = STYLIZE_OK;
-            err->msg[0] = '\0';
-        }
-        evals++;
-        st = f(fuser, x, opt->g, &fx, err);
-        if (st != STYLIZE_OK) {
-            if (err && err->msg[0] == '\0')
-                stylize_error_set(err, st, "adam: objective failed at evaluation %d (%s)", evals,
-                                  stylize_status_str(st));
+        if ((st = adam_eval(opt, x, f, fuser, ++evals, iterations, &fx, &gmax, err)) != STYLIZE_OK)
             break;
-        }
-        double gmax = max_abs_checked(opt->g, n);
-        if (!isfinite(fx) || !isfinite(gmax)) {
-            st = stylize_error_set(err, STYLIZE_ERR_NUMERIC,
-                                   "adam: objective is not finite at iteration %d "
-                                   "(value %g, max |gradient| %g)",
-                                   iterations, fx, gmax);
-            break;
-        }
         if (evals == 1)
             f_init = fx;
         if (fx < f_best) {
             f_best = fx;
             memcpy(opt->xbest, x, n * sizeof(float));
         }
-
-        /* Stopping tests. */
-        if (progress) {
-            stylize_opt_progress pr = {iterations, evals, fx, gmax, x};
+        if (progress) { /* the iterate is the point just evaluated */
+            stylize_opt_progress pr = {iterations, evals, evals, fx, gmax, x};
             if (progress(puser, &pr)) {
                 reason = STYLIZE_STOP_CALLBACK;
                 break;
@@ -183,30 +247,12 @@ stylize_status stylize_adam_run(stylize_adam *opt, float *x, stylize_objective_f
             reason = STYLIZE_STOP_TOL_CHANGE;
             break;
         }
-        if (iterations >= p->max_iterations) {
-            reason = STYLIZE_STOP_MAX_ITER;
+        if (iterations >= p->max_iterations)
             break;
-        }
-
-        /* One Adam step: x -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
-        b1t *= p->beta1;
-        b2t *= p->beta2;
-        const float b1 = (float)p->beta1, b2 = (float)p->beta2;
-        const float step = (float)(p->learning_rate / (1.0 - b1t));
-        const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - b2t));
-        const float eps = (float)p->eps;
-        for (size_t i = 0; i < n; i++) {
-            float gi = opt->g[i];
-            float mi = b1 * opt->m[i] + (1.0f - b1) * gi;
-            float vi = b2 * opt->v[i] + (1.0f - b2) * gi * gi;
-            opt->m[i] = mi;
-            opt->v[i] = vi;
-            x[i] -= step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
-        }
+        stylize_adam_step(opt, x, opt->g);
         f_prev = fx;
         iterations++;
     }
-
     /* x = best point evaluated (the start point if nothing was evaluated). */
     memcpy(x, opt->xbest, n * sizeof(float));
     stylize_fill_result(res, iterations, evals, f_init, isfinite(f_best) ? f_best : NAN, reason);

@@ -39,12 +39,11 @@
  *    rejected trial point happened to be lower; that point is kept in a
  *    separate buffer.
  *
- * Memory (all from stylize_lbfgs_create, exactly what
- * stylize_lbfgs_memory_bytes reports, not counting malloc's own overhead):
- *   sizeof(struct stylize_lbfgs)
- *   + (2 m + 7) n floats   (s and y rings; g, d, x_trial, g_trial, x_lo,
- *                           g_lo, x_best)
- *   + 2 m doubles          (rho and alpha of the two-loop recursion). */
+ * Memory (one block from stylize_lbfgs_create's plan, exactly what
+ * stylize_lbfgs_memory_bytes reports; the small struct aside):
+ *   (2 m + 7) n floats   (s and y rings; g, d, x_trial, g_trial, x_lo,
+ *                         g_lo, x_best)
+ *   + 2 m doubles        (rho and alpha of the two-loop recursion). */
 #include "stylize/optim/optim.h"
 
 #include "optim/optim_common.h"
@@ -61,8 +60,10 @@
 struct stylize_lbfgs {
     size_t n;
     stylize_lbfgs_params p;
-    float *fblock;  /* owned: (2m + 7) n floats, carved into the arrays below */
-    double *dblock; /* owned: 2 m doubles */
+    stylize_mem *mem;  /* borrowed: the plan the block came from */
+    size_t bytes;      /* the block: 2 m doubles, then (2m + 7) n floats */
+    double *dblock;    /* owned: the block's doubles */
+    float *fblock;     /* the block's floats, carved into the arrays below */
     float *s, *y;   /* m x n each; ring slot k at s + k n */
     double *rho;    /* m: 1 / s'y of each stored pair */
     double *alpha;  /* m: two-loop coefficients */
@@ -109,12 +110,11 @@ size_t stylize_lbfgs_memory_bytes(size_t n, int history)
     size_t vecs = 2 * (size_t)history + 7;
     if (n > (SIZE_MAX - 4096) / vecs / sizeof(float))
         return SIZE_MAX;
-    return sizeof(struct stylize_lbfgs) + vecs * n * sizeof(float) +
-           2 * (size_t)history * sizeof(double);
+    return vecs * n * sizeof(float) + 2 * (size_t)history * sizeof(double);
 }
 
 stylize_status stylize_lbfgs_create(stylize_lbfgs **out, size_t n, const stylize_lbfgs_params *p,
-                                    stylize_error *err)
+                                    stylize_mem *mem, stylize_error *err)
 {
     if (!out)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "lbfgs: NULL output pointer");
@@ -152,15 +152,19 @@ stylize_status stylize_lbfgs_create(stylize_lbfgs **out, size_t n, const stylize
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "lbfgs: out of memory");
     o->n = n;
     o->p = *p;
-    o->fblock = malloc((2 * m + 7) * n * sizeof(float));
-    o->dblock = malloc(2 * m * sizeof(double));
-    if (!o->fblock || !o->dblock) {
-        size_t bytes = stylize_lbfgs_memory_bytes(n, p->history);
-        stylize_lbfgs_free(o);
-        return stylize_error_set(err, STYLIZE_ERR_NOMEM,
-                                 "lbfgs: cannot allocate %zu bytes (%zu variables, history %d)",
-                                 bytes, n, p->history);
+    o->mem = mem;
+    o->bytes = stylize_lbfgs_memory_bytes(n, p->history);
+    void *block = NULL;
+    stylize_status st = stylize_mem_alloc(mem, &block, o->bytes, "the L-BFGS history", err);
+    if (st != STYLIZE_OK) {
+        free(o);
+        return st;
     }
+    o->dblock = block; /* 2 m doubles, then the floats */
+    o->fblock = block ? (float *)(o->dblock + 2 * m) : NULL;
+    *out = o;
+    if (!block)
+        return STYLIZE_OK; /* a dry plan */
     float *f = o->fblock;
     o->s = f, f += m * n;
     o->y = f, f += m * n;
@@ -173,7 +177,6 @@ stylize_status stylize_lbfgs_create(stylize_lbfgs **out, size_t n, const stylize
     o->xbest = f;
     o->rho = o->dblock;
     o->alpha = o->dblock + m;
-    *out = o;
     return STYLIZE_OK;
 }
 
@@ -181,8 +184,7 @@ void stylize_lbfgs_free(stylize_lbfgs *opt)
 {
     if (!opt)
         return;
-    free(opt->fblock);
-    free(opt->dblock);
+    stylize_mem_free(opt->mem, opt->dblock, opt->bytes);
     free(opt);
 }
 
@@ -228,6 +230,8 @@ typedef struct {
     int max_evals;     /* 0: unlimited */
     double f_best;     /* lowest f evaluated */
     int best_is_xbest; /* 1 when that point is in o->xbest rather than x */
+    int trial_eval;    /* evaluation number of the point in o->xt */
+    int lo_eval;       /* ... of the point in o->xlo */
 } run_ctx;
 
 static int budget_left(const run_ctx *c)
@@ -268,6 +272,7 @@ static stylize_status eval_trial(run_ctx *c, double a, ls_point *pt)
     stylize_status st = call_objective(c, o->xt, o->gt, &f);
     if (st != STYLIZE_OK)
         return st;
+    c->trial_eval = c->evals;
     pt->a = a;
     pt->f = f;
     pt->dphi = dot(o->gt, o->d, n);
@@ -341,6 +346,7 @@ static stylize_status line_search(run_ctx *c, double f0, double dphi0, double a_
         /* cur satisfies sufficient decrease and is the lowest so far. */
         swap_ptr(&o->xt, &o->xlo);
         swap_ptr(&o->gt, &o->glo);
+        c->lo_eval = c->trial_eval;
         if (fabs(cur.dphi) <= -c2 * dphi0)
             goto accept_cur;
         if (cur.dphi >= 0) {
@@ -393,6 +399,7 @@ static stylize_status line_search(run_ctx *c, double f0, double dphi0, double a_
         }
         swap_ptr(&o->xt, &o->xlo);
         swap_ptr(&o->gt, &o->glo);
+        c->lo_eval = c->trial_eval;
         if (fabs(cur.dphi) <= -c2 * dphi0)
             goto accept_cur;
         if (cur.dphi * (hi.a - lo.a) >= 0)
@@ -492,10 +499,10 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
     stylize_lbfgs *o = opt;
     const stylize_lbfgs_params *p = &o->p;
     const size_t n = o->n;
-    run_ctx c = {o, x, f, fuser, err, 0, p->max_evaluations, 0.0, 0};
+    run_ctx c = {o, x, f, fuser, err, 0, p->max_evaluations, 0.0, 0, 0, 0};
     stylize_status st;
     stylize_stop_reason reason = STYLIZE_STOP_MAX_ITER;
-    int iterations = 0, head = 0, count = 0;
+    int iterations = 0, head = 0, count = 0, cur_eval = 1; /* the iterate's evaluation */
     double fx;
 
     st = call_objective(&c, x, o->g, &fx);
@@ -518,7 +525,7 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
     for (;;) {
         /* Stopping tests at the current iterate (iteration 0 included). */
         if (progress) {
-            stylize_opt_progress pr = {iterations, c.evals, fx, gmax, x};
+            stylize_opt_progress pr = {iterations, c.evals, cur_eval, fx, gmax, x};
             if (progress(puser, &pr)) {
                 reason = STYLIZE_STOP_CALLBACK;
                 break;
@@ -585,6 +592,7 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
         update_history(o, x, &head, &count);
         memcpy(x, o->xlo, n * sizeof(float));
         swap_ptr(&o->g, &o->glo);
+        cur_eval = c.lo_eval;
         f_old = fx;
         fx = f_new;
         if (fx <= c.f_best) {

@@ -239,7 +239,7 @@ static void test_rosenbrock2(void)
     pc.stop_below = 1e-8;
     stylize_lbfgs *opt = NULL;
     stylize_error err = {0};
-    CHECK(stylize_lbfgs_create(&opt, 2, &p, &err) == STYLIZE_OK);
+    CHECK(stylize_lbfgs_create(&opt, 2, &p, NULL, &err) == STYLIZE_OK);
     float x[2] = {-1.2f, 1.0f};
     stylize_opt_result res;
     CHECK(stylize_lbfgs_run(opt, x, rosen_obj, &rc, prog_fn, &pc, &res, &err) == STYLIZE_OK);
@@ -271,7 +271,7 @@ static void test_rosenbrock_chained(void)
     prog_init(&pc);
     pc.stop_below = 1e-6;
     stylize_lbfgs *opt = NULL;
-    CHECK(stylize_lbfgs_create(&opt, N, &p, NULL) == STYLIZE_OK);
+    CHECK(stylize_lbfgs_create(&opt, N, &p, NULL, NULL) == STYLIZE_OK);
     float x[N];
     for (int i = 0; i < N; i++)
         x[i] = i % 2 == 0 ? -1.2f : 1.0f;
@@ -318,7 +318,7 @@ static void test_ill_conditioned_quadratic(int rotate, int history, double c2, i
     prog_init(&pc);
     pc.stop_below = 1e-10 * f0;
     stylize_lbfgs *opt = NULL;
-    CHECK(stylize_lbfgs_create(&opt, N, &p, NULL) == STYLIZE_OK);
+    CHECK(stylize_lbfgs_create(&opt, N, &p, NULL, NULL) == STYLIZE_OK);
     stylize_opt_result res;
     CHECK(stylize_lbfgs_run(opt, x, quad_obj, q, prog_fn, &pc, &res, NULL) == STYLIZE_OK);
     printf("quadratic n=%d cond 1e4 %s m=%d c2=%g: %d iterations, %d evaluations, f/f0 = %.3g\n",
@@ -358,7 +358,7 @@ static void test_strong_wolfe_steps(void)
         for (size_t i = 0; i < n; i++)
             x[i] = i % 2 == 0 ? -1.2f : 1.0f;
         stylize_lbfgs *opt = NULL;
-        CHECK(stylize_lbfgs_create(&opt, n, &p, NULL) == STYLIZE_OK);
+        CHECK(stylize_lbfgs_create(&opt, n, &p, NULL, NULL) == STYLIZE_OK);
         stylize_opt_result res;
         CHECK(stylize_lbfgs_run(opt, x, rosen_obj, &rc, wolfe_fn, &w, &res, NULL) == STYLIZE_OK);
         printf("strong Wolfe n=%zu c2=%g: %d/%d steps satisfy Armijo, %d/%d curvature\n", n, p.c2,
@@ -412,7 +412,7 @@ static void test_quadratic_1d_steps(void)
     p.max_iterations = 1;
     q1_ctx q = {2.0, 3.0, 0, 0, 0, 0};
     float x = 0.0f;
-    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL) == STYLIZE_OK);
+    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL, NULL) == STYLIZE_OK);
     CHECK(stylize_lbfgs_run(opt, &x, q1_obj, &q, NULL, NULL, &res, NULL) == STYLIZE_OK);
     CHECK_CLOSE(x, 1.0, 1e-6);
     CHECK(res.evaluations == 2);
@@ -420,7 +420,7 @@ static void test_quadratic_1d_steps(void)
     p.max_iterations = 2;
     x = 0.0f;
     q.evals = 0;
-    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL) == STYLIZE_OK);
+    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL, NULL) == STYLIZE_OK);
     CHECK(stylize_lbfgs_run(opt, &x, q1_obj, &q, NULL, NULL, &res, NULL) == STYLIZE_OK);
     CHECK_CLOSE(x, 3.0, 1e-6);
     CHECK(res.evaluations == 3);
@@ -434,7 +434,7 @@ static void test_quadratic_1d_steps(void)
     p.max_iterations = 1;
     x = 0.0f;
     q.evals = 0;
-    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL) == STYLIZE_OK);
+    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL, NULL) == STYLIZE_OK);
     CHECK(stylize_lbfgs_run(opt, &x, q1_obj, &q, NULL, NULL, &res, NULL) == STYLIZE_OK);
     CHECK(res.iterations == 1);
     CHECK_MSG(fabs(x - 3.0) <= 0.1 * 3.0, "x = %g", x); /* |g| <= 0.1 |g0| */
@@ -464,7 +464,7 @@ static void test_quadratic_1d_steps(void)
     q.c = 0.3;
     q.evals = 0;
     x = 0.0f;
-    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL) == STYLIZE_OK);
+    CHECK(stylize_lbfgs_create(&opt, 1, &p, NULL, NULL) == STYLIZE_OK);
     CHECK(stylize_lbfgs_run(opt, &x, q1_obj, &q, NULL, NULL, &res, NULL) == STYLIZE_OK);
     CHECK(res.iterations == 1 && res.evaluations == 3);
     CHECK_CLOSE(x, 0.3, 1e-6);
@@ -481,7 +481,7 @@ static stylize_lbfgs *make_lbfgs(size_t n, void (*tweak)(stylize_lbfgs_params *)
         tweak(&p);
     stylize_lbfgs *opt = NULL;
     stylize_error err = {0};
-    if (stylize_lbfgs_create(&opt, n, &p, &err) != STYLIZE_OK)
+    if (stylize_lbfgs_create(&opt, n, &p, NULL, &err) != STYLIZE_OK)
         fprintf(stderr, "create: %s\n", err.msg);
     return opt;
 }
@@ -781,18 +781,18 @@ static void test_memory_and_args(void)
     stylize_lbfgs_defaults(&p);
     CHECK(p.history == 10 && p.max_iterations == 1000 && p.max_evaluations == 0);
     CHECK(p.c1 == 1e-4 && p.c2 == 0.9 && p.max_line_search == 25);
-    CHECK(stylize_lbfgs_create(&opt, 0, &p, &err) == STYLIZE_ERR_ARG && opt == NULL);
+    CHECK(stylize_lbfgs_create(&opt, 0, &p, NULL, &err) == STYLIZE_ERR_ARG && opt == NULL);
     p.c1 = 0.95;
-    CHECK(stylize_lbfgs_create(&opt, 10, &p, &err) == STYLIZE_ERR_ARG && opt == NULL);
+    CHECK(stylize_lbfgs_create(&opt, 10, &p, NULL, &err) == STYLIZE_ERR_ARG && opt == NULL);
     CHECK(strstr(err.msg, "c1") != NULL);
     stylize_lbfgs_defaults(&p);
     p.history = 0;
-    CHECK(stylize_lbfgs_create(&opt, 10, &p, &err) == STYLIZE_ERR_ARG);
+    CHECK(stylize_lbfgs_create(&opt, 10, &p, NULL, &err) == STYLIZE_ERR_ARG);
     stylize_lbfgs_defaults(&p);
     p.max_iterations = -1;
-    CHECK(stylize_lbfgs_create(&opt, 10, &p, &err) == STYLIZE_ERR_ARG);
+    CHECK(stylize_lbfgs_create(&opt, 10, &p, NULL, &err) == STYLIZE_ERR_ARG);
     stylize_lbfgs_defaults(&p);
-    CHECK(stylize_lbfgs_create(&opt, SIZE_MAX / 4, &p, &err) == STYLIZE_ERR_LIMIT);
+    CHECK(stylize_lbfgs_create(&opt, SIZE_MAX / 4, &p, NULL, &err) == STYLIZE_ERR_LIMIT);
     CHECK(opt == NULL);
     stylize_lbfgs_free(NULL);
     stylize_adam_free(NULL);
@@ -802,7 +802,7 @@ static void test_memory_and_args(void)
     stylize_adam_defaults(&ap);
     CHECK(ap.learning_rate == 1.0 && ap.beta1 == 0.9 && ap.beta2 == 0.999 && ap.eps == 1e-8);
     ap.beta1 = 1.0;
-    CHECK(stylize_adam_create(&ad, 10, &ap, &err) == STYLIZE_ERR_ARG && ad == NULL);
+    CHECK(stylize_adam_create(&ad, 10, &ap, NULL, &err) == STYLIZE_ERR_ARG && ad == NULL);
 
     const stylize_stop_reason reasons[] = {STYLIZE_STOP_MAX_ITER,   STYLIZE_STOP_MAX_EVALS,
                                            STYLIZE_STOP_TOL_CHANGE, STYLIZE_STOP_TOL_GRAD,
@@ -849,7 +849,7 @@ static void test_adam(void)
     ap.max_iterations = 1000;
     stylize_adam *ad = NULL;
     stylize_error err = {0};
-    CHECK(stylize_adam_create(&ad, N, &ap, &err) == STYLIZE_OK);
+    CHECK(stylize_adam_create(&ad, N, &ap, NULL, &err) == STYLIZE_OK);
     float x[N];
     tu_fill(x, N, 9, -2.0f, 2.0f);
     stylize_opt_result res;
@@ -873,7 +873,7 @@ static void test_adam(void)
      * m_hat = g and v_hat = g^2). */
     stylize_adam_free(ad);
     ap.max_iterations = 1;
-    CHECK(stylize_adam_create(&ad, N, &ap, &err) == STYLIZE_OK);
+    CHECK(stylize_adam_create(&ad, N, &ap, NULL, &err) == STYLIZE_OK);
     step_ctx sc;
     sc.n = N;
     tu_fill(sc.x0, N, 9, -2.0f, 2.0f);
@@ -885,7 +885,7 @@ static void test_adam(void)
     /* max_iterations = 0: one evaluation */
     stylize_adam_free(ad);
     ap.max_iterations = 0;
-    CHECK(stylize_adam_create(&ad, N, &ap, &err) == STYLIZE_OK);
+    CHECK(stylize_adam_create(&ad, N, &ap, NULL, &err) == STYLIZE_OK);
     log_init(&q->log);
     float x0[N];
     tu_fill(x0, N, 9, -2.0f, 2.0f);
@@ -897,7 +897,7 @@ static void test_adam(void)
     /* callback stop, tol_change, and error with best x (large lr oscillates) */
     ap.max_iterations = 1000;
     ap.learning_rate = 0.5;
-    CHECK(stylize_adam_create(&ad, N, &ap, &err) == STYLIZE_OK);
+    CHECK(stylize_adam_create(&ad, N, &ap, NULL, &err) == STYLIZE_OK);
     prog_init(&pc);
     pc.stop_at = 4;
     memcpy(x, x0, sizeof x);
@@ -916,7 +916,7 @@ static void test_adam(void)
     /* tol_change on 1000 + quadratic */
     ap.tol_change = 1e-6;
     ap.learning_rate = 0.05;
-    CHECK(stylize_adam_create(&ad, N, &ap, &err) == STYLIZE_OK);
+    CHECK(stylize_adam_create(&ad, N, &ap, NULL, &err) == STYLIZE_OK);
     q->offset = 1000.0;
     prog_init(&pc);
     memcpy(x, x0, sizeof x);
@@ -927,6 +927,104 @@ static void test_adam(void)
     CHECK(fabs(pc.prev_value - pc.last_value) <= 1e-6 * pc.prev_value);
     stylize_adam_free(ad);
     free(q);
+}
+
+/* ---- the accepted evaluation, Adam's step, memory plans ---- */
+
+typedef struct {
+    rosen_ctx r;
+    double values[4096]; /* value of each evaluation (1-based) */
+    int checked, bad, fresh; /* progress calls checked; mismatches; accepted older than the last */
+} accept_ctx;
+
+static stylize_status accept_obj(void *user, const float *x, float *grad, double *value,
+                                 stylize_error *err)
+{
+    accept_ctx *c = user;
+    stylize_status st = rosen_obj(&c->r, x, grad, value, err);
+    if (st == STYLIZE_OK && c->r.log.evals < 4096)
+        c->values[c->r.log.evals] = *value;
+    return st;
+}
+
+static int accept_progress(void *user, const stylize_opt_progress *pr)
+{
+    accept_ctx *c = user;
+    c->checked++;
+    if (pr->evaluation < 1 || pr->evaluation > pr->evaluations || c->values[pr->evaluation] != pr->value)
+        c->bad++;
+    c->fresh += pr->evaluation < pr->evaluations;
+    return 0;
+}
+
+static void tw_short_search(stylize_lbfgs_params *p)
+{
+    tw_plain(p);
+    p->c2 = 0.01;            /* strong Wolfe points are rare ... */
+    p->max_line_search = 3;  /* ... so searches end on their best earlier trial */
+}
+
+/* L-BFGS reports which evaluation its iterate came from (not always the
+ * last: a line search may end on an earlier trial), with that value. */
+static void test_accepted_evaluation(void)
+{
+    static accept_ctx c;
+    memset(&c, 0, sizeof c);
+    c.r.n = 6;
+    log_init(&c.r.log);
+    float x[6] = {-1.2f, 1, -1.2f, 1, 0.5f, -0.5f};
+    stylize_lbfgs *opt = make_lbfgs(6, tw_short_search);
+    stylize_opt_result res;
+    if (opt)
+        stylize_lbfgs_run(opt, x, accept_obj, &c, accept_progress, &c, &res, NULL);
+    CHECK_MSG(c.checked > 20 && c.bad == 0, "%d progress calls, %d with a wrong evaluation", c.checked,
+              c.bad);
+    CHECK_MSG(c.fresh > 0, "every iterate was the last evaluation: the test cannot tell");
+    stylize_lbfgs_free(opt);
+}
+
+/* stylize_adam_run is stylize_adam_step after each evaluation: the same
+ * points, bit for bit; both optimisers count exactly their bytes on a plan. */
+static void test_adam_step_and_plans(void)
+{
+    rosen_ctx r = {.n = 4};
+    log_init(&r.log);
+    stylize_adam_params ap;
+    stylize_adam_defaults(&ap);
+    ap.learning_rate = 0.01;
+    ap.max_iterations = 25;
+    stylize_adam *a = NULL, *b = NULL;
+    float x1[4] = {-1, 1, 0.5f, 2}, x2[4] = {-1, 1, 0.5f, 2}, g[4];
+    CHECK(stylize_adam_create(&a, 4, &ap, NULL, NULL) == STYLIZE_OK);
+    CHECK(stylize_adam_create(&b, 4, &ap, NULL, NULL) == STYLIZE_OK);
+    if (a && b) {
+        stylize_adam_run(a, x1, rosen_obj, &r, NULL, NULL, NULL, NULL); /* best of 26 points */
+        float best[4];
+        double fbest = INFINITY;
+        for (int it = 0; it <= 25; it++) {
+            double f = rosen_value_grad(x2, g, 4);
+            if (f < fbest)
+                fbest = f, memcpy(best, x2, sizeof best);
+            if (it < 25)
+                stylize_adam_step(b, x2, g);
+        }
+        CHECK(memcmp(x1, best, sizeof best) == 0 && stylize_adam_steps(b) == 25);
+    }
+    stylize_adam_free(a);
+    stylize_adam_free(b);
+    for (int dry = 0; dry <= 1; dry++) {
+        stylize_mem m;
+        stylize_mem_init(&m, dry);
+        stylize_lbfgs_params lp;
+        stylize_lbfgs_defaults(&lp);
+        stylize_lbfgs *l = NULL;
+        CHECK(stylize_adam_create(&a, 1000, &ap, &m, NULL) == STYLIZE_OK);
+        CHECK(stylize_lbfgs_create(&l, 1000, &lp, &m, NULL) == STYLIZE_OK);
+        CHECK(m.cur == stylize_adam_memory_bytes(1000) + stylize_lbfgs_memory_bytes(1000, 10));
+        stylize_adam_free(a);
+        stylize_lbfgs_free(l);
+        CHECK(m.cur == 0);
+    }
 }
 
 int main(void)
@@ -943,5 +1041,7 @@ int main(void)
     test_steepest_descent_retry();
     test_memory_and_args();
     test_adam();
+    test_accepted_evaluation();
+    test_adam_step_and_plans();
     return TEST_SUMMARY();
 }

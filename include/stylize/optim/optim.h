@@ -7,6 +7,7 @@
 #define STYLIZE_OPTIM_H
 
 #include <stddef.h>
+#include "stylize/core/mem.h"
 #include "stylize/core/status.h"
 
 #ifdef __cplusplus
@@ -21,6 +22,8 @@ typedef stylize_status (*stylize_objective_fn)(void *user, const float *x, float
 typedef struct {
     int iteration;     /* iterations completed so far (0 at the start) */
     int evaluations;   /* objective evaluations so far */
+    int evaluation;    /* the evaluation (1-based) whose point is the current
+                        * iterate: L-BFGS accepts one of its line search's */
     double value;      /* f at the current iterate */
     double grad_max;   /* max |g| at the current iterate */
     const float *x;    /* current iterate (n floats), valid during the call */
@@ -63,13 +66,16 @@ void stylize_lbfgs_defaults(stylize_lbfgs_params *p);
 
 typedef struct stylize_lbfgs stylize_lbfgs; /* opaque */
 
-/* Bytes that stylize_lbfgs_create allocates for n variables and history m. */
+/* Bytes that stylize_lbfgs_create allocates for n variables and history m
+ * (through its plan; the small struct aside). */
 size_t stylize_lbfgs_memory_bytes(size_t n, int history);
 
-/* Allocates an optimiser for n variables. The params are copied.
- * *out is owned by the caller: free with stylize_lbfgs_free. */
+/* Allocates an optimiser for n variables through mem (NULL: malloc; on a
+ * dry plan only counted: the optimiser must not run). The params are
+ * copied. *out is owned by the caller: free with stylize_lbfgs_free (before
+ * mem). */
 stylize_status stylize_lbfgs_create(stylize_lbfgs **out, size_t n, const stylize_lbfgs_params *p,
-                                    stylize_error *err);
+                                    stylize_mem *mem, stylize_error *err);
 void stylize_lbfgs_free(stylize_lbfgs *opt); /* NULL is allowed */
 
 /* Minimises from x (n floats, updated in place). On return x holds the best
@@ -92,9 +98,24 @@ typedef struct stylize_adam stylize_adam; /* opaque */
 
 /* Bytes that stylize_adam_create allocates (moments, best x, gradient). */
 size_t stylize_adam_memory_bytes(size_t n);
+/* As stylize_lbfgs_create. The moments start at zero. */
 stylize_status stylize_adam_create(stylize_adam **out, size_t n, const stylize_adam_params *p,
-                                   stylize_error *err);
+                                   stylize_mem *mem, stylize_error *err);
 void stylize_adam_free(stylize_adam *opt);
+
+/* One Adam update of x (n floats) from the gradient g (n floats), with bias
+ * correction for the steps taken so far: the step of a training loop.
+ * Allocates nothing. */
+void stylize_adam_step(stylize_adam *opt, float *x, const float *g);
+/* Zeroes the moments and the step count. */
+void stylize_adam_reset(stylize_adam *opt);
+/* Changes the step size (a learning-rate schedule); ignored unless > 0. */
+void stylize_adam_set_learning_rate(stylize_adam *opt, double lr);
+long long stylize_adam_steps(const stylize_adam *opt);
+/* The moments (n floats each), e.g. for a checkpoint; owned by opt. */
+void stylize_adam_state(stylize_adam *opt, float **m, float **v);
+/* Minimises f from x by repeated stylize_adam_step (after a reset); as
+ * stylize_lbfgs_run, x on return is the lowest-f point evaluated. */
 stylize_status stylize_adam_run(stylize_adam *opt, float *x, stylize_objective_fn f, void *fuser,
                                 stylize_progress_fn progress, void *puser, stylize_opt_result *res,
                                 stylize_error *err);
