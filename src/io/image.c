@@ -293,6 +293,29 @@ stylize_status stylize_image_load(stylize_image *img, const char *path, stylize_
     return s;
 }
 
+stylize_status stylize_image_resize_into(stylize_image *out, const stylize_image *in,
+                                         stylize_error *err)
+{
+    if (!in || !in->data || in->width < 1 || in->height < 1 || !out || !out->data || out == in ||
+        out->data == in->data)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "resize: empty or shared images");
+    int width = out->width, height = out->height;
+    size_t in_plane = (size_t)in->width * (size_t)in->height;
+    size_t out_plane = (size_t)width * (size_t)height;
+    if (width == in->width && height == in->height) {
+        memcpy(out->data, in->data, 3 * in_plane * sizeof(float));
+        return STYLIZE_OK;
+    }
+    /* One single-channel resize per plane (stride 0: tightly packed rows). */
+    for (int c = 0; c < 3; c++)
+        if (!stbir_resize_float(in->data + c * in_plane, in->width, in->height, 0,
+                                out->data + c * out_plane, width, height, 0, 1))
+            return stylize_error_set(err, STYLIZE_ERR_NOMEM,
+                                     "resize from %dx%d to %dx%d failed (out of memory)", in->width,
+                                     in->height, width, height);
+    return STYLIZE_OK;
+}
+
 stylize_status stylize_image_resize(stylize_image *out, const stylize_image *in, int width,
                                     int height, stylize_error *err)
 {
@@ -303,25 +326,42 @@ stylize_status stylize_image_resize(stylize_image *out, const stylize_image *in,
     if (!in || !in->data || in->width < 1 || in->height < 1)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "resize: empty input image");
     stylize_status s = stylize_image_alloc(out, width, height, err);
+    if (s == STYLIZE_OK && (s = stylize_image_resize_into(out, in, err)) != STYLIZE_OK)
+        stylize_image_free(out);
+    return s;
+}
+
+stylize_status stylize_image_alloc_in(stylize_image *img, int width, int height, stylize_mem *mem,
+                                      stylize_error *err)
+{
+    img->width = img->height = 0;
+    img->data = NULL;
+    stylize_status s = check_size(width, height, NULL, err);
     if (s != STYLIZE_OK)
         return s;
-    size_t in_plane = (size_t)in->width * (size_t)in->height;
-    size_t out_plane = (size_t)width * (size_t)height;
-    if (width == in->width && height == in->height) {
-        memcpy(out->data, in->data, 3 * in_plane * sizeof(float));
-        return STYLIZE_OK;
-    }
-    /* One single-channel resize per plane (stride 0: tightly packed rows). */
-    for (int c = 0; c < 3; c++) {
-        if (!stbir_resize_float(in->data + c * in_plane, in->width, in->height, 0,
-                                out->data + c * out_plane, width, height, 0, 1)) {
-            stylize_image_free(out);
-            return stylize_error_set(err, STYLIZE_ERR_NOMEM,
-                                     "resize from %dx%d to %dx%d failed (out of memory)", in->width,
-                                     in->height, width, height);
-        }
-    }
+    void *d = NULL;
+    size_t bytes = stylize_image_bytes(width, height);
+    if ((s = stylize_mem_calloc(mem, &d, bytes, "an image", err)) != STYLIZE_OK)
+        return stylize_error_set(err, s, "out of memory for a %dx%d image", width, height);
+    img->width = width;
+    img->height = height;
+    img->data = d;
     return STYLIZE_OK;
+}
+
+void stylize_image_free_in(stylize_image *img, stylize_mem *mem)
+{
+    if (!img)
+        return;
+    if (img->width > 0 && img->height > 0)
+        stylize_mem_free(mem, img->data, stylize_image_bytes(img->width, img->height));
+    img->width = img->height = 0;
+    img->data = NULL;
+}
+
+size_t stylize_image_bytes(int width, int height)
+{
+    return width > 0 && height > 0 ? (size_t)3 * (size_t)width * (size_t)height * sizeof(float) : 0;
 }
 
 void stylize_image_fit(int w, int h, int max_side, int *out_w, int *out_h)

@@ -43,13 +43,15 @@ typedef struct {
 
 struct stylize_report {
     int max_entries, n_entries;
-    report_entry *entries; /* max_entries slots, owned */
+    report_entry *entries; /* max_entries slots, owned, from mem (NULL on a dry plan) */
+    stylize_mem *mem;      /* borrowed */
+    size_t bytes;          /* of entries */
     int n_scales;
     report_scale *scales;  /* n_scales slots, owned */
 };
 
 stylize_status stylize_report_create(stylize_report **out, int max_entries, int n_scales,
-                                     stylize_error *err)
+                                     stylize_mem *mem, stylize_error *err)
 {
     *out = NULL;
     if (max_entries < 0)
@@ -64,16 +66,18 @@ stylize_status stylize_report_create(stylize_report **out, int max_entries, int 
     stylize_report *r = calloc(1, sizeof *r);
     if (!r)
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "report: out of memory");
-    /* At least one slot each so that a zero count is not a NULL from calloc. */
-    r->entries = calloc(max_entries > 0 ? (size_t)max_entries : 1, sizeof *r->entries);
     r->scales = calloc((size_t)n_scales, sizeof *r->scales);
-    if (!r->entries || !r->scales) {
+    void *entries = NULL;
+    if (!r->scales || stylize_mem_calloc(mem, &entries, bytes, "the report", NULL) != STYLIZE_OK) {
         stylize_report_free(r);
         return stylize_error_set(err, STYLIZE_ERR_NOMEM,
                                  "report: out of memory for %d history entries (%zu bytes)",
                                  max_entries, bytes);
     }
-    r->max_entries = max_entries;
+    r->entries = entries;
+    r->mem = mem;
+    r->max_entries = entries ? max_entries : 0;
+    r->bytes = bytes;
     r->n_scales = n_scales;
     *out = r;
     return STYLIZE_OK;
@@ -83,7 +87,7 @@ void stylize_report_free(stylize_report *r)
 {
     if (!r)
         return;
-    free(r->entries);
+    stylize_mem_free(r->mem, r->entries, r->bytes);
     free(r->scales);
     free(r);
 }
@@ -412,6 +416,8 @@ stylize_status stylize_report_write(const stylize_report *r, const stylize_run_c
     j_num(root, "loss_final", res->loss_final, &ok);
     j_num(root, "width", res->width, &ok);
     j_num(root, "height", res->height, &ok);
+    j_num(root, "memory_estimate", (double)res->memory_estimate, &ok);
+    j_num(root, "memory_peak", (double)res->memory_peak, &ok);
 
     /* Scales that were begun (a run stopped early lists fewer than n_scales). */
     cJSON *scales = j_child(root, "scales", cJSON_CreateArray(), &ok);

@@ -153,7 +153,7 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
     /* the network for x is created by stylize_objective_prepare, after the
      * style targets (whose temporary networks are freed by then), so that the
      * two never occupy memory together; its size is checked now */
-    if (stylize_net_memory_bytes(w, obj_spec_depth(spec), spec->width, spec->height, NULL) == 0)
+    if (!stylize_net_fits(obj_spec_depth(spec), spec->width, spec->height))
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "image %dx%d is too small for layer %s (each pooling halves it)",
                                  spec->width, spec->height,

@@ -190,9 +190,11 @@ static stylize_status style_temps_alloc(stylize_objective *obj, style_temps *t, 
     }
     off[2] = total, total += masked ? stylize_mem_align(big * sizeof(float)) : 0;
     stylize_status st = stylize_mem_alloc(obj->mem, &t->block, total, "style image buffers", err);
-    if (st != STYLIZE_OK || !t->block)
+    if (st != STYLIZE_OK)
         return st;
-    t->bytes = total;
+    t->bytes = total; /* counted on a dry plan too */
+    if (!t->block)
+        return STYLIZE_OK;
     unsigned char *b = t->block;
     t->sxs = strips > 1 ? (float *)(b + off[0]) : NULL;
     t->tmp = masked ? (float *)(b + off[1]) : NULL;

@@ -74,8 +74,7 @@ static void graph_flags(const unsigned char *keep, int depth, unsigned char *gke
         grecompute[2] = 1;
 }
 
-/* Whether every pooled size up to depth stays >= 1. */
-static int fits(int depth, int width, int height)
+int stylize_net_fits(int depth, int width, int height)
 {
     for (int i = 0; i <= depth; i++)
         if (stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL && ((height /= 2) < 1 || (width /= 2) < 1))
@@ -92,7 +91,7 @@ stylize_status stylize_net_create(stylize_net **out, const stylize_weights *w, s
         return stylize_error_set(err, STYLIZE_ERR_ARG, "network depth %d out of range", depth);
     if (width < 1 || height < 1)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "image size %dx%d is empty", width, height);
-    if (!fits(depth, width, height))
+    if (!stylize_net_fits(depth, width, height))
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "image %dx%d is too small for layer %s (each pooling halves it)",
                                  width, height, stylize_vgg19_layer_name(depth));
@@ -144,7 +143,7 @@ stylize_status stylize_net_set_height(stylize_net *net, int height, stylize_erro
 {
     stylize_tshape s;
     stylize_graph_shape(net->graph, 0, &s);
-    if (height >= 1 && !fits(net->depth, s.w, height))
+    if (height >= 1 && !stylize_net_fits(net->depth, s.w, height))
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "image %dx%d is too small for layer %s (each pooling halves it)",
                                  s.w, height, stylize_vgg19_layer_name(net->depth));

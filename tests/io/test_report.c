@@ -165,7 +165,7 @@ static stylize_report *make_report(const stylize_run_config *cfg)
 {
     stylize_report *r = NULL;
     stylize_error err;
-    CHECK(stylize_report_create(&r, 6, 2, &err) == STYLIZE_OK);
+    CHECK(stylize_report_create(&r, 6, 2, NULL, &err) == STYLIZE_OK);
     if (!r)
         exit(2);
     stylize_report_begin_scale(r, 0, 128, 96, 20);
@@ -189,7 +189,7 @@ static void test_json(void)
     stylize_run_config cfg;
     base_config(&cfg);
     stylize_report *r = make_report(&cfg);
-    stylize_run_result res = {60, 57, 6.5, 1003.5, INFINITY, STYLIZE_STOP_CALLBACK, 256, 192};
+    stylize_run_result res = {60, 57, 6.5, 1003.5, INFINITY, STYLIZE_STOP_CALLBACK, 256, 192, 0, 0, 0};
     stylize_error err;
     const char *path = tmp_file("report.json");
     CHECK(stylize_report_write(r, &cfg, &res, STYLIZE_ERR_INTERRUPTED, path, &err) == STYLIZE_OK);
@@ -328,12 +328,12 @@ static void test_create_and_capacity(void)
 {
     stylize_report *r = NULL;
     stylize_error err;
-    CHECK(stylize_report_create(&r, -1, 1, &err) == STYLIZE_ERR_ARG && r == NULL);
-    CHECK(stylize_report_create(&r, 10, 0, &err) == STYLIZE_ERR_ARG && r == NULL);
+    CHECK(stylize_report_create(&r, -1, 1, NULL, &err) == STYLIZE_ERR_ARG && r == NULL);
+    CHECK(stylize_report_create(&r, 10, 0, NULL, &err) == STYLIZE_ERR_ARG && r == NULL);
     stylize_report_free(NULL);
 
     /* Zero capacity: every add is ignored; out-of-range scales are ignored. */
-    CHECK(stylize_report_create(&r, 0, 1, &err) == STYLIZE_OK);
+    CHECK(stylize_report_create(&r, 0, 1, NULL, &err) == STYLIZE_OK);
     stylize_report_begin_scale(r, 0, 8, 8, 5);
     stylize_report_begin_scale(r, 3, 8, 8, 5);
     for (int i = 0; i < 100; i++)

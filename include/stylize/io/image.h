@@ -6,6 +6,7 @@
 #define STYLIZE_IMAGE_H
 
 #include <stddef.h>
+#include "stylize/core/mem.h"
 #include "stylize/core/status.h"
 #include "stylize/vgg/weights.h"
 
@@ -44,6 +45,20 @@ stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char
  * must be different images. */
 stylize_status stylize_image_resize(stylize_image *out, const stylize_image *in, int width,
                                     int height, stylize_error *err);
+
+/* out (allocated, of the wanted size) = in resized to out's size; in and
+ * out must not share data. Allocates only stb_image_resize's scratch. */
+stylize_status stylize_image_resize_into(stylize_image *out, const stylize_image *in,
+                                         stylize_error *err);
+
+/* As stylize_image_alloc, through a memory plan (core/mem.h; NULL: malloc).
+ * On a dry plan data stays NULL (the size is set and counted); free such an
+ * image with stylize_image_free_in on the same plan. */
+stylize_status stylize_image_alloc_in(stylize_image *img, int width, int height, stylize_mem *mem,
+                                      stylize_error *err);
+void stylize_image_free_in(stylize_image *img, stylize_mem *mem);
+/* Bytes of a width x height image's data. */
+size_t stylize_image_bytes(int width, int height);
 
 /* Size that fits the longest side of (w, h) to max_side, keeping the aspect
  * ratio (rounded, at least 1). max_side <= 0 keeps the size. */

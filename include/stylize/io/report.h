@@ -13,10 +13,11 @@ extern "C" {
 
 typedef struct stylize_report stylize_report; /* opaque */
 
-/* Room for max_entries history entries over n_scales scales. *out is owned
- * by the caller: free with stylize_report_free. */
+/* Room for max_entries history entries over n_scales scales, the entries
+ * through mem (NULL: malloc; on a dry plan only counted, and nothing may be
+ * added). *out is owned by the caller: free with stylize_report_free. */
 stylize_status stylize_report_create(stylize_report **out, int max_entries, int n_scales,
-                                     stylize_error *err);
+                                     stylize_mem *mem, stylize_error *err);
 void stylize_report_free(stylize_report *r); /* NULL is allowed */
 
 void stylize_report_begin_scale(stylize_report *r, int scale, int width, int height,
@@ -30,7 +31,9 @@ void stylize_report_end_scale(stylize_report *r, int scale, int iterations, int 
 /* Writes the JSON report atomically. Top level: "version", "settings"
  * (from cfg: the run's parameters plus cfg's setting_keys/values),
  * "status" ("ok", "interrupted", ...), "iterations", "evaluations",
- * "seconds", "loss_initial", "loss_final", "width", "height", "scales" (one
+ * "seconds", "loss_initial", "loss_final", "width", "height",
+ * "memory_estimate" and "memory_peak" (bytes: the dry run's peak and the
+ * run's own plan's; they are equal), "scales" (one
  * object per scale: index, width, height, iterations, evaluations,
  * loss_initial, loss_final, stop_reason, history), and "history" (every
  * entry of every scale: scale, iteration, evaluations, seconds, loss,

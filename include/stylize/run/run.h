@@ -134,8 +134,9 @@ typedef struct {
     int iteration, max_iterations; /* within the scale */
     int evaluations;               /* within the scale */
     double loss;
-    const stylize_loss_breakdown *breakdown;
+    const stylize_loss_breakdown *breakdown; /* of the evaluation the iterate came from */
     double seconds;                /* since the run started */
+    size_t memory;                 /* bytes the run's plan holds now (inputs included) */
 } stylize_run_progress;
 
 typedef void (*stylize_run_progress_fn)(void *user, const stylize_run_progress *p);
@@ -146,15 +147,20 @@ typedef struct {
     double loss_initial, loss_final; /* first scale's initial, last scale's final */
     stylize_stop_reason reason;      /* of the last scale */
     int width, height;               /* output size */
+    int tile_rows;                   /* rows per strip the run used (0: whole images) */
+    size_t memory_estimate;          /* the dry run's peak bytes (stylize_run_memory_estimate) */
+    size_t memory_peak;              /* the run's own plan's peak: equal to the estimate */
 } stylize_run_result;
 
 /* Rows per strip that stylize_run will use (0: whole images): tile_rows
  * when set, else for STYLIZE_TILE_AUTO the choice described there. */
 int stylize_run_tile_rows(const stylize_run_config *c);
 
-/* Estimated peak bytes of a run with this configuration: the largest scale's
- * network, targets, optimiser history and image buffers, the temporary
- * network of the largest style image, plus the loaded images. */
+/* Peak bytes of a run with this configuration: a dry run of the run itself
+ * (every stage allocates through one memory plan, which on the dry run only
+ * counts: core/mem.h), plus the loaded images and weights. What it does not
+ * count: small structs, stb's resize and encoder scratch, the style cache,
+ * OpenBLAS's own buffers. 0 if the configuration is invalid. */
 size_t stylize_run_memory_estimate(const stylize_run_config *c);
 
 /* Runs, writes the output image (and report / plot if asked). On an

@@ -24,6 +24,10 @@ extern "C" {
  * that feeds it; 3 for i < 0). */
 int stylize_vgg19_layer_channels(const stylize_weights *w, int i);
 
+/* Non-zero when an input of (width, height) keeps every pooled size up to
+ * layer depth >= 1. */
+int stylize_net_fits(int depth, int width, int height);
+
 typedef struct stylize_net stylize_net; /* opaque */
 
 /* Builds a network over w (borrowed: must outlive the network) for an input
