@@ -105,8 +105,9 @@ typedef struct {
 static void im2col_task(void *vctx, int t)
 {
     im2col_job *j = vctx;
-    int r0 = (int)((long long)j->band * t / j->ntasks);
-    int cap = (int)((long long)j->band * (t + 1) / j->ntasks) - r0; /* rows per step */
+    /* equal shares: every run of rows has one length and position whichever
+     * task takes it, so results do not depend on the threads' timing */
+    int cap = j->band / j->ntasks, r0 = cap * t; /* rows per step */
     size_t wn = (size_t)j->w, plane = (size_t)j->h * wn, ld = (size_t)j->band * wn;
     float *col = j->ws + (size_t)r0 * wn;
     int k = j->cin * 9;
@@ -318,8 +319,7 @@ static void gen_fwd_task(void *vctx, int t)
 {
     gen_fwd_job *j = vctx;
     const gen_shape *s = j->s;
-    int r0 = (int)((long long)s->band * t / j->ntasks);
-    int cap = (int)((long long)s->band * (t + 1) / j->ntasks) - r0; /* rows per step */
+    int cap = s->band / j->ntasks, r0 = cap * t; /* rows per step, equal shares */
     size_t plane = (size_t)s->oh * (size_t)s->ow;
     float *col = j->ws + (size_t)r0 * (size_t)s->ow;
     int kdim = s->cin * s->k * s->k;

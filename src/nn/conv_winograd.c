@@ -508,18 +508,20 @@ static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
     }
 }
 
-/* Task t owns columns [b0, b0 + cap) of V and M, a 1/ntasks share. It
- * takes runs of up to cap tiles from the shared counter (so a thread that
- * runs slow takes fewer) and walks each through its columns: input
- * transform, the a^2 sgemms on its columns, output transform. Tasks touch
- * disjoint columns and disjoint output tiles, so they never wait for each
- * other. */
+/* Task t owns columns [b0, b0 + cap) of V and M, cap = nt / ntasks for
+ * every task. It takes runs of cap tiles from the shared counter (so a
+ * thread that runs slow takes fewer) and walks each through its columns:
+ * input transform, the a^2 sgemms on its columns, output transform. Tasks
+ * touch disjoint columns and disjoint output tiles, so they never wait for
+ * each other. Every run starts at a multiple of cap and has the same length
+ * whichever task takes it, so each tile meets the same sgemm shape and
+ * column position on every call: results do not depend on the threads'
+ * timing (with unequal shares they did, in the last bits). */
 static void wino_task(void *vctx, int t)
 {
     wino_job *j = vctx;
     int a = j->m + 2, aa = a * a;
-    int b0 = (int)((long long)j->nt * t / j->ntasks);
-    int cap = (int)((long long)j->nt * (t + 1) / j->ntasks) - b0;
+    int cap = j->nt / j->ntasks, b0 = cap * t;
     size_t usize = (size_t)j->cout * (size_t)j->cin;
     for (;;) {
         long long s = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);

@@ -342,6 +342,45 @@ done:
     free(wt), free(bias), free(x);
 }
 
+/* Two threads give the same bits on every call: convolutions hand out
+ * equal runs of tiles (rows), so no tile's arithmetic depends on which
+ * thread took it or when. 161 x 150: 1558 Winograd tiles in blocks of 455
+ * columns, which two tasks split unevenly; with unequal shares the results
+ * differed between calls. */
+static void check_deterministic(void)
+{
+    const int C = 32, H = 150, W = 161;
+    size_t nx = (size_t)C * H * W;
+    float *wt = malloc((size_t)C * C * 9 * sizeof(float)), *x = malloc(nx * sizeof(float));
+    float *y0 = malloc(nx * sizeof(float)), *y1 = malloc(nx * sizeof(float));
+    stylize_conv *conv = NULL;
+    int differ = 0;
+    if (!wt || !x || !y0 || !y1)
+        goto done;
+    tu_fill(wt, (size_t)C * C * 9, 12, -0.2f, 0.2f);
+    tu_fill(x, nx, 13, -1, 1);
+    stylize_set_threads(2);
+    for (int algo = 0; algo < 2; algo++) {
+        stylize_conv_geom g = {C, C, 3, 1, STYLIZE_PAD_ZERO};
+        stylize_conv_algo a = algo ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_IM2COL;
+        if (stylize_conv_create_ex(&conv, &g, wt, NULL, a, NULL, NULL) != STYLIZE_OK)
+            goto done;
+        size_t nws = stylize_conv_workspace_floats_ex(conv, H, W, 0);
+        float *ws = malloc(nws * sizeof(float));
+        for (int rep = 0; ws && rep < 20; rep++) {
+            stylize_conv_forward(conv, rep ? y1 : y0, x, H, W, ws);
+            differ += rep && memcmp(y0, y1, nx * sizeof(float)) != 0;
+        }
+        free(ws);
+        stylize_conv_free(conv);
+        conv = NULL;
+    }
+    CHECK_MSG(differ == 0, "%d of 38 repeated two-thread convolutions differ from the first", differ);
+done:
+    stylize_set_threads(1);
+    free(wt), free(x), free(y0), free(y1);
+}
+
 /* A dry plan counts exactly the bytes a live one allocates, and frees them. */
 static void check_dry(void)
 {
@@ -455,6 +494,7 @@ int main(void)
     check_inorm_constant();
     check_dag();
     check_lean_frozen();
+    check_deterministic();
     check_dry();
     check_refresh();
     check_errors();
