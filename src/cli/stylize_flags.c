@@ -27,7 +27,7 @@ const stylize_flag stylize_flags[] = {
     {"output", 'o', VAL, FLAG_OUTPUT, S_IO, FLAG_LISTED, "FILE",
      "output image, .png or .jpg (default out.png)"},
     {"output-dir", 0, VAL, FLAG_OUTPUT_DIR, S_IO, FLAG_LISTED, "DIR",
-     "batch: one output per content, DIR/<name>.png"},
+     "one output per content (or texture source), DIR/<name>.png"},
     {"jpeg-quality", 0, VAL, FLAG_JPEG_QUALITY, S_IO, FLAG_LISTED, "N", "1..100 (default 95)"},
     {"report", 0, VAL, FLAG_REPORT, S_IO, FLAG_LISTED, "FILE.json",
      "write a JSON report (settings, losses per layer, history)"},
@@ -135,7 +135,8 @@ static const char help_tail[] =
     "130 interrupted (SIGINT), 143 terminated (SIGTERM).\n";
 
 /* Layout of a flag's --help item: "  -c, --content FILE...      text", the
- * text at column HELP_COLUMN, on the next line when the flag is too long. */
+ * text at column HELP_COLUMN, on the next line when fewer than three spaces
+ * would separate it from the flag (scripts/man.sh splits at three). */
 enum { HELP_COLUMN = 29 };
 
 /* Appends "--name VALUE" to term. */
@@ -170,7 +171,7 @@ static void help_item(FILE *f, int i)
     help_term(i, term, sizeof term);
     int width = 2 + (int)strlen(term);
     fprintf(f, "  %s", term);
-    if (width >= HELP_COLUMN) {
+    if (width + 3 > HELP_COLUMN) {
         fputc('\n', f);
         width = 0;
     }

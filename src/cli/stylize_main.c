@@ -317,6 +317,53 @@ static int check_output_paths(cli_options *o, const job_list *jobs)
     return CLI_GO_ON;
 }
 
+/* A batch's output for input name (a content, or the texture source):
+ * DIR/<name without directory and extension>.png; *len gets the length of
+ * that base name, base its start. */
+static void batch_output(const cli_options *o, const char *name, char *buf, size_t cap,
+                         const char **base, int *len)
+{
+    const char *b = strrchr(name, '/');
+    b = b ? b + 1 : name;
+    const char *dot = strrchr(b, '.');
+    *len = dot ? (int)(dot - b) : (int)strlen(b);
+    *base = b;
+    snprintf(buf, cap, "%s/%.*s.png", o->output_dir, *len, b);
+}
+
+/* Whether path is one of the input files. */
+static int is_input(const cli_options *o, const style_lists *l, const job_list *jobs, const char *path)
+{
+    int clash = o->texture && cli_same_file(path, o->texture);
+    for (int i = 0; i < jobs->n_contents && !clash; i++)
+        clash = cli_same_file(path, jobs->contents[i]);
+    for (int i = 0; i < l->n_styles && !clash; i++)
+        clash = cli_same_file(path, l->styles[i]);
+    for (int i = 0; i < l->n_cmasks && !clash; i++)
+        clash = cli_same_file(path, l->cmasks[i]);
+    for (int i = 0; i < l->n_smasks && !clash; i++)
+        clash = cli_same_file(path, l->smasks[i]);
+    return clash;
+}
+
+/* A batch's outputs (DIR/<name>.png) are none of the inputs: a batch over
+ * a folder written into that folder would overwrite its own contents. */
+static int check_batch_clashes(const cli_options *o, const style_lists *l, const job_list *jobs)
+{
+    int n = o->texture ? 1 : jobs->n_contents;
+    for (int j = 0; jobs->batch && j < n; j++) {
+        char out[4096];
+        const char *base;
+        int len;
+        batch_output(o, o->texture ? o->texture : jobs->contents[j], out, sizeof out, &base, &len);
+        if (is_input(o, l, jobs, out)) {
+            cli_error(prog, "--output-dir: '%s' is one of the inputs: refusing to overwrite it", out);
+            return EXIT_USAGE;
+        }
+    }
+    return CLI_GO_ON;
+}
+
 /* Outputs, part 2: the output, report and plot are none of the inputs, and
  * the report's and plot's directories can be written. */
 static int check_output_clashes(const cli_options *o, const style_lists *l, const job_list *jobs)
@@ -327,12 +374,7 @@ static int check_output_clashes(const cli_options *o, const style_lists *l, cons
         const char *out = outs[k];
         if (!out)
             continue;
-        int clash = o->texture && cli_same_file(out, o->texture);
-        for (int i = 0; i < jobs->n_contents && !clash; i++)
-            clash = cli_same_file(out, jobs->contents[i]);
-        for (int i = 0; i < l->n_styles && !clash; i++)
-            clash = cli_same_file(out, l->styles[i]);
-        if (clash) {
+        if (is_input(o, l, jobs, out)) {
             cli_error(prog, "output '%s' is one of the inputs: refusing to overwrite it", out);
             return EXIT_USAGE;
         }
@@ -341,7 +383,7 @@ static int check_output_clashes(const cli_options *o, const style_lists *l, cons
             return EXIT_OUTPUT;
         }
     }
-    return CLI_GO_ON;
+    return check_batch_clashes(o, l, jobs);
 }
 
 /* Weights: --weights random[:SEED], or the manifest found by
@@ -504,6 +546,8 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
     stylize_image content = {0};
     char outbuf[4096];
     const char *out_path = o->output;
+    /* --output-dir names the output after the content (or the texture source) */
+    const char *name = o->texture ? o->texture : jobs->contents[j];
     if (!o->texture) {
         if (cli_load_image(&content, "--content", jobs->contents[j]) != 0) {
             *code = EXIT_INPUT;
@@ -512,11 +556,9 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
         o->cfg.content = &content;
     }
     if (jobs->batch) {
-        const char *base = strrchr(jobs->contents[j], '/');
-        base = base ? base + 1 : jobs->contents[j];
-        const char *dot = strrchr(base, '.');
-        int len = dot ? (int)(dot - base) : (int)strlen(base);
-        snprintf(outbuf, sizeof outbuf, "%s/%.*s.png", o->output_dir, len, base);
+        const char *base;
+        int len;
+        batch_output(o, name, outbuf, sizeof outbuf, &base, &len);
         out_path = outbuf;
         snprintf(pc->label, sizeof pc->label, "[%d/%d %.*s] ", j + 1, n_jobs, len, base);
     }
@@ -531,7 +573,7 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
         if (pc->tty && !o->quiet)
             fputc('\n', stderr);
         *code = exit_for_status(st, 0);
-        print_run_failure(st, &res, &e, jobs->batch ? jobs->contents[j] : NULL, out_path);
+        print_run_failure(st, &res, &e, jobs->batch ? name : NULL, out_path);
         return st == STYLIZE_ERR_INTERRUPTED ? JOB_STOP : JOB_FAILED;
     }
     if (!o->quiet)

@@ -79,6 +79,12 @@ check "--preserve-colours same settings" [ "$(settings "$T/pc_gb.json")" = "$(se
 check "--preserve-colours same image" cmp -s "$T/pc_gb.png" "$T/pc_us.png"
 check "--help names the aliases" bash -c "'$STYLIZE' --help | grep -q -- '--normalise-gradients' && '$STYLIZE' --help | grep -q -- '--preserve-colours'"
 
+# A texture with --output-dir is written as DIR/<source name>.png.
+mkdir -p "$T/texdir"
+"$STYLIZE" --texture "$IMG/brick.png" --output-dir "$T/texdir" --weights "$T/w.json" --size 32 \
+    --iterations 1 --quiet
+check "texture --output-dir: exit 0 and DIR/brick.png" bash -c "[ \$? -eq 0 ] && [ -s '$T/texdir/brick.png' ]"
+
 # --version and --help.
 check "--version" bash -c "'$STYLIZE' --version | grep -q '^stylize [0-9]'"
 check "--help lists defaults" bash -c "'$STYLIZE' --help | grep -q 'default relu4_2'"

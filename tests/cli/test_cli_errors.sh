@@ -176,4 +176,12 @@ expect 5 "notadir" "${S[@]}" "${C[@]}" "$IMG/coffee.png" --weights "$W" --output
 check "--help exit 0" [ $rc -eq 0 ]
 check "--help on stdout" [ -s "$T/h" ]
 check "--help nothing on stderr" [ ! -s "$T/e" ]
+# A batch written into the folder it reads would overwrite its own inputs.
+mkdir -p "$T/own"
+cp "$IMG/chelsea.png" "$IMG/coffee.png" "$T/own/"
+sum_before=$(cat "$T/own"/*.png | md5sum)
+expect 2 "is one of the inputs" --content "$T/own" "${S[@]}" --output-dir "$T/own" --weights "$W" --size 32 --iterations 1
+check "batch into its own folder: inputs untouched" [ "$(cat "$T/own"/*.png | md5sum)" = "$sum_before" ]
+expect 2 "is one of the inputs" --texture "$T/own/coffee.png" --output-dir "$T/own" --weights "$W" --size 32 --iterations 1
+
 finish
