@@ -577,6 +577,11 @@ static stylize_status parse_decimal(const char *line, uint64_t *v, stylize_error
 
 /* ---- the VM ------------------------------------------------------------ */
 
+/* The pickle machine's dispatch loop: one case per opcode, each a few lines
+ * over the stack helpers above. It stays one function (about 300 lines) on
+ * purpose: the switch is the protocol's opcode table, read and checked
+ * against the pickle specification case by case, and splitting it would
+ * only scatter that table. */
 stylize_status pk_load(pk_vm *vm, imp_reader *r, uint64_t start, uint64_t limit, uint64_t *end,
                        pk_obj **result, stylize_error *err)
 {
