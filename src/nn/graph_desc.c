@@ -74,7 +74,8 @@ static gd_node *add_node(stylize_graph_desc *d, stylize_op op, const int *in, in
     gd_node *nd = &d->nodes[d->n];
     memset(nd, 0, sizeof *nd);
     nd->op = op;
-    memcpy(nd->in, in, (size_t)n_in * sizeof *in);
+    if (n_in > 0)
+        memcpy(nd->in, in, (size_t)n_in * sizeof *in);
     nd->n_in = n_in;
     nd->c = c;
     nd->p0 = nd->p1 = -1;
