@@ -22,7 +22,7 @@ run() { # NAME [--fails] COMMAND...: --fails expects a non-zero exit that is not
         fail=$((fail + 1)); echo "valgrind $name: FAILED"; tail -30 "$STYLIZE_TEST_TMP/$name.log"
     fi
 }
-for t in activation pool losses optim weights image colour report normalise graph; do
+for t in activation pool losses optim weights image colour report normalise; do
     [ -x "$B/tests/test_$t" ] && run "$t" "$B/tests/test_$t"
 done
 W="$STYLIZE_TEST_TMP/w.json"
