@@ -73,10 +73,22 @@ stylize_status stylize_mem_alloc(stylize_mem *m, void **out, size_t bytes, const
 stylize_status stylize_mem_calloc(stylize_mem *m, void **out, size_t bytes, const char *what,
                                   stylize_error *err)
 {
-    stylize_status st = stylize_mem_alloc(m, out, bytes, what, err);
-    if (st == STYLIZE_OK && *out)
-        memset(*out, 0, bytes);
-    return st;
+    *out = NULL;
+    if (bytes == 0)
+        return STYLIZE_OK;
+    if (bytes == SIZE_MAX)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT, "%s: size overflows", what);
+    if (!m || !m->dry) {
+        /* calloc, not posix_memalign + memset: large zeroed blocks then come
+         * as untouched pages, resident only once written */
+        void *p = calloc(1, bytes);
+        if (!p)
+            return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for %s (%zu MiB)", what,
+                                     bytes >> 20);
+        *out = p;
+    }
+    stylize_mem_hold(m, bytes);
+    return STYLIZE_OK;
 }
 
 void stylize_mem_free(stylize_mem *m, void *p, size_t bytes)

@@ -7,7 +7,9 @@
  * the allocation come from one place and cannot drift. Code that creates
  * objects on a dry plan must not compute with them (every buffer is NULL).
  *
- * Buffers are 64-byte aligned and uninitialised (stylize_mem_calloc: zeroed).
+ * Buffers are 64-byte aligned and uninitialised; stylize_mem_calloc's are
+ * zeroed (16-byte aligned, as calloc's: large ones stay untouched pages,
+ * not resident, until written).
  * A NULL plan means plain allocation without counting. Not thread-safe: one
  * plan per thread of creation. */
 #ifndef STYLIZE_MEM_H
