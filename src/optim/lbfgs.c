@@ -487,6 +487,43 @@ static void two_loop(stylize_lbfgs *o, int head, int count)
 }
 
 
+/* One iteration's direction and line search from the iterate c->x (value
+ * fx, gradient o->g); when the search fails with a non-empty history, the
+ * history is cleared and the search retried once along steepest descent.
+ * *outcome, *f_new and *budget as line_search's. */
+static stylize_status search(run_ctx *c, int *count, int head, double fx, ls_outcome *outcome,
+                             double *f_new, int *budget)
+{
+    stylize_lbfgs *o = c->o;
+    size_t n = o->n;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        two_loop(o, head, *count);
+        double dphi0 = dot(o->g, o->d, n);
+        if (!(dphi0 < 0 && isfinite(dphi0)) && *count > 0) {
+            *count = 0; /* not a descent direction: forget the history */
+            two_loop(o, head, *count);
+            dphi0 = dot(o->g, o->d, n);
+        }
+        if (!(dphi0 < 0 && isfinite(dphi0)))
+            break; /* g = 0 to float precision: no descent direction */
+        double a_init = 1.0;
+        if (*count == 0) {
+            double g1 = 0;
+            for (size_t i = 0; i < n; i++)
+                g1 += fabs((double)o->g[i]);
+            a_init = fmin(1.0, 1.0 / g1);
+        }
+        double xmax = max_abs_checked(c->x, n), dmax = max_abs_checked(o->d, n);
+        stylize_status st = line_search(c, fx, dphi0, a_init, xmax, dmax, outcome, f_new, budget);
+        if (st != STYLIZE_OK)
+            return st;
+        if (*outcome == LS_ACCEPTED || *budget || *count == 0)
+            break;
+        *count = 0;
+    }
+    return STYLIZE_OK;
+}
+
 stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective_fn f, void *fuser,
                                  stylize_progress_fn progress, void *puser, stylize_opt_result *res,
                                  stylize_error *err)
@@ -549,39 +586,15 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
             break;
         }
 
-        /* Direction and line search; when the search fails with a non-empty
-         * history, retry once along steepest descent. */
         ls_outcome outcome = LS_NO_DECREASE;
         double f_new = fx;
         int budget = 0;
-        for (int attempt = 0; attempt < 2; attempt++) {
-            two_loop(o, head, count);
-            double dphi0 = dot(o->g, o->d, n);
-            if (!(dphi0 < 0 && isfinite(dphi0)) && count > 0) {
-                count = 0; /* not a descent direction: forget the history */
-                two_loop(o, head, count);
-                dphi0 = dot(o->g, o->d, n);
-            }
-            if (!(dphi0 < 0 && isfinite(dphi0)))
-                break; /* g = 0 to float precision: no descent direction */
-            double a_init = 1.0;
-            if (count == 0) {
-                double g1 = 0;
-                for (size_t i = 0; i < n; i++)
-                    g1 += fabs((double)o->g[i]);
-                a_init = fmin(1.0, 1.0 / g1);
-            }
-            double xmax = max_abs_checked(x, n), dmax = max_abs_checked(o->d, n);
-            st = line_search(&c, fx, dphi0, a_init, xmax, dmax, &outcome, &f_new, &budget);
-            if (st != STYLIZE_OK) {
-                if (c.best_is_xbest)
-                    memcpy(x, o->xbest, n * sizeof(float));
-                stylize_fill_result(res, iterations, c.evals, f_init, c.f_best, reason);
-                return st;
-            }
-            if (outcome == LS_ACCEPTED || budget || count == 0)
-                break;
-            count = 0;
+        st = search(&c, &count, head, fx, &outcome, &f_new, &budget);
+        if (st != STYLIZE_OK) {
+            if (c.best_is_xbest)
+                memcpy(x, o->xbest, n * sizeof(float));
+            stylize_fill_result(res, iterations, c.evals, f_init, c.f_best, reason);
+            return st;
         }
         if (outcome != LS_ACCEPTED) {
             reason = budget ? STYLIZE_STOP_MAX_EVALS : STYLIZE_STOP_LINE_SEARCH;
