@@ -30,3 +30,11 @@ setup_tmp() {
     T="$STYLIZE_TEST_TMP"
     rm -rf "$T" && mkdir -p "$T" || exit 1
 }
+# require_torch: skips the test (exit 77, visibly) where /usr/bin/python3
+# lacks torch, PIL or numpy.
+require_torch() {
+    if ! "$PY" -c 'import torch, PIL, numpy' 2>/dev/null; then
+        echo "SKIP: $PY lacks torch, PIL or numpy (apt-get install python3-torch python3-pil)"
+        exit 77
+    fi
+}

@@ -104,6 +104,22 @@ static inline double tu_fd_check(tu_scalar_fn f, void *user, float *x, const flo
     return worst;
 }
 
+/* The one-sided and central differences of f at coordinate i of x (which
+ * is perturbed and restored), given f0 = f(x). */
+static inline void tu_fd_one(tu_scalar_fn f, void *user, float *x, size_t i, float h, double f0,
+                             double *dl, double *dr, double *c)
+{
+    float x0 = x[i];
+    x[i] = x0 + h;
+    double fp = f(user, x);
+    x[i] = x0 - h;
+    double fm = f(user, x);
+    x[i] = x0;
+    *dr = (fp - f0) / h;
+    *dl = (f0 - fm) / h;
+    *c = (fp - fm) / (2.0 * h);
+}
+
 /* As tu_fd_check, for piecewise-smooth functions (ReLU, max pooling): where
  * the one-sided differences disagree by more than 10% a kink lies within h,
  * and the analytic derivative must then lie between the two one-sided
@@ -123,13 +139,8 @@ static inline double tu_fd_check_kinks(tu_scalar_fn f, void *user, float *x, con
     double f0 = f(user, x);
     size_t step = n > max_checks ? n / max_checks : 1;
     for (size_t i = 0; i < n; i += step) {
-        float x0 = x[i];
-        x[i] = x0 + h;
-        double fp = f(user, x);
-        x[i] = x0 - h;
-        double fm = f(user, x);
-        x[i] = x0;
-        double dr = (fp - f0) / h, dl = (f0 - fm) / h, c = (fp - fm) / (2.0 * h);
+        double dl, dr, c;
+        tu_fd_one(f, user, x, i, h, f0, &dl, &dr, &c);
         double den = fmax(fmax(fabs(c), fabs(grad[i])), floor_frac * gmax + 1e-30);
         double rel;
         if (fabs(dr - dl) > 0.1 * fmax(fmax(fabs(dr), fabs(dl)), floor_frac * gmax + 1e-30)) {
@@ -175,13 +186,8 @@ static inline double tu_fd_check_piecewise(tu_scalar_fn f, void *user, float *x,
     double f0 = f(user, x);
     size_t step = n > max_checks ? n / max_checks : 1;
     for (size_t i = 0; i < n; i += step) {
-        float x0 = x[i];
-        x[i] = x0 + h;
-        double fp = f(user, x);
-        x[i] = x0 - h;
-        double fm = f(user, x);
-        x[i] = x0;
-        double dr = (fp - f0) / h, dl = (f0 - fm) / h, c = (fp - fm) / (2.0 * h);
+        double dl, dr, c;
+        tu_fd_one(f, user, x, i, h, f0, &dl, &dr, &c);
         double den = fmax(fmax(fabs(c), fabs(grad[i])), floor_frac * gmax + 1e-30);
         double rel = fabs(c - grad[i]) / den;
         if (rel > tol) {

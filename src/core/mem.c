@@ -51,8 +51,9 @@ size_t stylize_mem_mul(size_t a, size_t b, size_t c)
     return ab * c;
 }
 
-stylize_status stylize_mem_alloc(stylize_mem *m, void **out, size_t bytes, const char *what,
-                                 stylize_error *err)
+/* The shared body of alloc and calloc: zero selects calloc. */
+static stylize_status mem_get(stylize_mem *m, void **out, size_t bytes, int zero, const char *what,
+                              stylize_error *err)
 {
     *out = NULL;
     if (bytes == 0)
@@ -61,7 +62,13 @@ stylize_status stylize_mem_alloc(stylize_mem *m, void **out, size_t bytes, const
         return stylize_error_set(err, STYLIZE_ERR_LIMIT, "%s: size overflows", what);
     if (!m || !m->dry) {
         void *p = NULL;
-        if (posix_memalign(&p, MEM_ALIGN, stylize_mem_align(bytes)) != 0 || !p)
+        /* calloc, not posix_memalign + memset: large zeroed blocks then come
+         * as untouched pages, resident only once written */
+        if (zero)
+            p = calloc(1, bytes);
+        else if (posix_memalign(&p, MEM_ALIGN, stylize_mem_align(bytes)) != 0)
+            p = NULL;
+        if (!p)
             return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for %s (%zu MiB)", what,
                                      bytes >> 20);
         *out = p;
@@ -70,25 +77,16 @@ stylize_status stylize_mem_alloc(stylize_mem *m, void **out, size_t bytes, const
     return STYLIZE_OK;
 }
 
+stylize_status stylize_mem_alloc(stylize_mem *m, void **out, size_t bytes, const char *what,
+                                 stylize_error *err)
+{
+    return mem_get(m, out, bytes, 0, what, err);
+}
+
 stylize_status stylize_mem_calloc(stylize_mem *m, void **out, size_t bytes, const char *what,
                                   stylize_error *err)
 {
-    *out = NULL;
-    if (bytes == 0)
-        return STYLIZE_OK;
-    if (bytes == SIZE_MAX)
-        return stylize_error_set(err, STYLIZE_ERR_LIMIT, "%s: size overflows", what);
-    if (!m || !m->dry) {
-        /* calloc, not posix_memalign + memset: large zeroed blocks then come
-         * as untouched pages, resident only once written */
-        void *p = calloc(1, bytes);
-        if (!p)
-            return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for %s (%zu MiB)", what,
-                                     bytes >> 20);
-        *out = p;
-    }
-    stylize_mem_hold(m, bytes);
-    return STYLIZE_OK;
+    return mem_get(m, out, bytes, 1, what, err);
 }
 
 void stylize_mem_free(stylize_mem *m, void *p, size_t bytes)

@@ -11,10 +11,9 @@
 #include "stylize/nn/conv.h"
 #include "stylize/core/threads.h"
 
+#include "conv_testutil.h"
 #include "testutil.h"
 
-#define GUARD 64            /* sentinel floats after each workspace */
-#define SENTINEL 12345.678f /* value the guard must still hold afterwards */
 #define NALGO 3
 
 static const stylize_conv_algo algos[NALGO] = {STYLIZE_CONV_IM2COL, STYLIZE_CONV_WINOGRAD,
@@ -29,40 +28,7 @@ static const double max_tol[NALGO] = {1e-5, 5e-5, 2e-5};
 
 static int verbose;
 
-static float *xalloc(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    if (!p) {
-        fprintf(stderr, "test_conv: out of memory (%zu floats)\n", n);
-        exit(2);
-    }
-    return p;
-}
-
-static void fill_nan(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = NAN;
-}
-
-/* Workspace of n floats (NaN: reading a float before writing it poisons the
- * result) followed by GUARD sentinels. */
-static float *ws_alloc(size_t n)
-{
-    float *ws = xalloc(n + GUARD);
-    fill_nan(ws, n);
-    for (size_t i = 0; i < GUARD; i++)
-        ws[n + i] = SENTINEL;
-    return ws;
-}
-
-static int ws_guard_intact(const float *ws, size_t n)
-{
-    for (size_t i = 0; i < GUARD; i++)
-        if (ws[n + i] != SENTINEL)
-            return 0;
-    return 1;
-}
+#define xalloc tc_floats
 
 /* Independent statement of the im2col workspace rule: per direction,
  * channels * 9 * w floats per output row, max(1, MAX / that) rows, capped at h. */

@@ -11,10 +11,9 @@
 #include "stylize/core/threads.h"
 #include "stylize/nn/conv.h"
 
+#include "conv_testutil.h"
 #include "testutil.h"
 
-#define GUARD 64            /* sentinel floats after each workspace */
-#define SENTINEL 12345.678f /* value the guard must still hold afterwards */
 #define NALGO 3
 
 static const stylize_conv_algo algos[NALGO] = {STYLIZE_CONV_IM2COL, STYLIZE_CONV_WINOGRAD,
@@ -32,42 +31,8 @@ static const double wino_tol[NALGO] = {1e-5, 5e-5, 2e-5};
 
 static int verbose;
 
-static void *xalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "test_conv_general: out of memory (%zu bytes)\n", bytes);
-        exit(2);
-    }
-    return p;
-}
-#define FALLOC(n) ((float *)xalloc((size_t)(n) * sizeof(float)))
-#define DALLOC(n) ((double *)xalloc((size_t)(n) * sizeof(double)))
-
-static void fill_nan(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = NAN;
-}
-
-/* Workspace of n floats (NaN: a float read before it is written poisons the
- * result) followed by GUARD sentinels. */
-static float *ws_alloc(size_t n)
-{
-    float *ws = FALLOC(n + GUARD);
-    fill_nan(ws, n);
-    for (size_t i = 0; i < GUARD; i++)
-        ws[n + i] = SENTINEL;
-    return ws;
-}
-
-static int ws_guard_intact(const float *ws, size_t n)
-{
-    for (size_t i = 0; i < GUARD; i++)
-        if (ws[n + i] != SENTINEL)
-            return 0;
-    return 1;
-}
+#define FALLOC(n) tc_floats((size_t)(n))
+#define DALLOC(n) ((double *)tc_alloc((size_t)(n) * sizeof(double)))
 
 /* max |a - b| / max(1, max |b|) over n elements; NaN anywhere gives +inf. */
 static double max_rel_err(const float *a, const double *b, size_t n)

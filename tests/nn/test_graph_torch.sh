@@ -11,11 +11,9 @@
 # replicate padding as reflect, and one of our gradients scaled by 1.001.
 # Skipped (exit 77, visibly) only where /usr/bin/python3 has no torch.
 set -u
+. "$STYLIZE_SRC/tests/clitest.sh"
 PY=/usr/bin/python3
-if ! $PY -c 'import torch, PIL, numpy' 2>/dev/null; then
-    echo "SKIP: /usr/bin/python3 lacks torch, PIL or numpy (apt-get install python3-torch python3-pil)"
-    exit 77
-fi
+require_torch
 T="$STYLIZE_TEST_TMP"
 CHECK="$STYLIZE_SRC/tests/nn/generator_crosscheck.py"
 rm -rf "$T" && mkdir -p "$T/lean" "$T/all" || exit 1

@@ -5,11 +5,9 @@
 # gradient has cosine similarity > 0.99999 with autograd's. Skipped (exit 77,
 # visibly) only where /usr/bin/python3 has no torch.
 set -u
+. "$STYLIZE_SRC/tests/clitest.sh"
 PY=/usr/bin/python3
-if ! $PY -c 'import torch, PIL, numpy' 2>/dev/null; then
-    echo "SKIP: /usr/bin/python3 lacks torch, PIL or numpy (apt-get install python3-torch python3-pil)"
-    exit 77
-fi
+require_torch
 T="$STYLIZE_TEST_TMP"
 rm -rf "$T" && mkdir -p "$T" || exit 1
 fail=0
