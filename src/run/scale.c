@@ -173,6 +173,13 @@ static stylize_status region_mask(scale_ctx *s, int i, stylize_error *err)
     return st;
 }
 
+/* The batch's style cache, unless the styles depend on the content: colour
+ * control matches each style to the content first. */
+static stylize_style_cache *usable_cache(const stylize_run_config *c)
+{
+    return c->preserve_colours == STYLIZE_COLOURS_NONE ? c->style_cache : NULL;
+}
+
 /* Style i's targets from its image (sw, sh), only where its own mask is
  * bright when it has one. */
 static stylize_status style_from_image(scale_ctx *s, int i, int sw, int sh, stylize_error *err)
@@ -199,7 +206,7 @@ static stylize_status style_from_image(scale_ctx *s, int i, int sw, int sh, styl
     run_floats_free(x, smask, c->style_masks[i] ? nm : 0);
     run_floats_free(x, xs, nxs);
     if (st == STYLIZE_OK && !x->dry)
-        run_cache_store(c->style_cache, c->weights, &s->spec, s->obj, masked ? i : 0, i, sw, sh);
+        run_cache_store(usable_cache(c), c->weights, &s->spec, s->obj, masked ? i : 0, i, sw, sh);
     return st;
 }
 
@@ -215,10 +222,10 @@ static stylize_status scale_styles(scale_ctx *s, stylize_error *err)
         stylize_status st = masked ? region_mask(s, i, err) : STYLIZE_OK;
         if (st != STYLIZE_OK)
             return st;
-        const run_cache_entry *hit = run_cache_find(c->style_cache, i, sw, sh);
+        const run_cache_entry *hit = run_cache_find(usable_cache(c), i, sw, sh);
         if (hit) { /* a batch: this style's Gram matrices at this size are known */
             double blend = masked ? 1.0 : c->style_blend[i] / x->blend_sum;
-            if (!x->dry && (st = run_cache_apply(c->style_cache, hit, s->obj, masked ? i : 0, blend,
+            if (!x->dry && (st = run_cache_apply(usable_cache(c), hit, s->obj, masked ? i : 0, blend,
                                                  err)) != STYLIZE_OK)
                 return st;
             if (!x->dry)

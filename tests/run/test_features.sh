@@ -166,6 +166,16 @@ check "masked batch reuses both styles' targets" [ "$(grep -c 'targets at .* reu
 "$STYLIZE" --weights "$W" --style "$IMG/coffee.png,$IMG/brick.png" --content-mask "$T/left.png,$T/right.png" \
     --content "$IMG/rocket.jpg" --size 32 -n 2 -o "$T/singlem.png" --quiet
 check "masked batch output equals a single run" cmp -s "$T/batchm/rocket.png" "$T/singlem.png"
+# With colour control each style is matched to its content: no reuse, and
+# every batch output still equals its single run.
+for mode in histogram luminance; do
+    mkdir -p "$T/batchc_$mode"
+    "$STYLIZE" --weights "$W" --style "$IMG/coffee.png" --content "$IMG/chelsea.png" "$IMG/rocket.jpg" \
+        --preserve-colors $mode --output-dir "$T/batchc_$mode" --size 32 -n 2 --quiet
+    "$STYLIZE" --weights "$W" --style "$IMG/coffee.png" --content "$IMG/rocket.jpg" --preserve-colors $mode \
+        --size 32 -n 2 -o "$T/singlec_$mode.png" --quiet
+    check "$mode batch output equals a single run" cmp -s "$T/batchc_$mode/rocket.png" "$T/singlec_$mode.png"
+done
 # A directory and a list file as content.
 mkdir -p "$T/in" "$T/batch2" && cp "$IMG/chelsea.png" "$IMG/coffee.png" "$T/in/"
 run --style "$IMG/brick.png" --content "$T/in" --output-dir "$T/batch2" --size 32 -n 1

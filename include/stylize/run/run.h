@@ -47,7 +47,9 @@ stylize_status stylize_parse_layers(const char *s, stylize_layer_weight *out, in
  * batch over several contents): each style's Gram matrices at each style
  * size are computed once. Owned by the caller; free with
  * stylize_style_cache_free. Only valid for runs with the same weights,
- * pooling, style layers, styles and style masks. */
+ * pooling, style layers, styles and style masks. Runs with colour control
+ * (preserve_colours) do not use it: their styles are matched to each
+ * content first. */
 typedef struct stylize_style_cache stylize_style_cache;
 stylize_status stylize_style_cache_create(stylize_style_cache **out, stylize_error *err);
 void stylize_style_cache_free(stylize_style_cache *cache); /* NULL is allowed */
