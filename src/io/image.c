@@ -359,6 +359,15 @@ void stylize_image_free_in(stylize_image *img, stylize_mem *mem)
     img->data = NULL;
 }
 
+size_t stylize_image_save_bytes(int width, int height)
+{
+    /* interleaved RGB (3 per pixel), PNG's filtered rows (3 + 1/w), stb's
+     * zlib output as it grows (up to twice the filtered rows), the encoded
+     * file in memory (as large again), and the zlib hash table */
+    size_t plane = width > 0 && height > 0 ? (size_t)width * (size_t)height : 0;
+    return 16 * plane + 4 * (size_t)(height > 0 ? height : 0) + ((size_t)1 << 18);
+}
+
 size_t stylize_image_bytes(int width, int height)
 {
     return width > 0 && height > 0 ? (size_t)3 * (size_t)width * (size_t)height * sizeof(float) : 0;

@@ -112,9 +112,13 @@ int stylize_gd_input(stylize_graph_desc *d, int channels)
 static gd_node *conv_node(stylize_graph_desc *d, int in, int cout, int k, int stride,
                           stylize_pad_mode pad, int *index)
 {
-    if (k < 1 || k > 15 || k % 2 == 0 || (stride != 1 && stride != 2) || (unsigned)pad > 3u) {
+    if (k < 1 || k > 15 || k % 2 == 0 || (stride != 1 && stride != 2)) {
         *index = fail(d, "graph: conv node %d: kernel %d must be odd in 1..15, stride %d 1 or 2",
                       d->n, k, stride);
+        return NULL;
+    }
+    if ((unsigned)pad > (unsigned)STYLIZE_PAD_CIRCULAR) {
+        *index = fail(d, "graph: conv node %d: unknown padding mode %d", d->n, (int)pad);
         return NULL;
     }
     gd_node *nd = add_node(d, STYLIZE_OP_CONV, &in, 1, cout, index);
@@ -261,7 +265,7 @@ int stylize_graph_desc_nodes(const stylize_graph_desc *d) { return d->n; }
 
 stylize_op stylize_graph_desc_op(const stylize_graph_desc *d, int node)
 {
-    return d->nodes[node].op;
+    return node >= 0 && node < d->n ? d->nodes[node].op : STYLIZE_OP_INPUT;
 }
 
 const char *stylize_graph_desc_node_name(const stylize_graph_desc *d, int node)

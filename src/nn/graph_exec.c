@@ -174,13 +174,18 @@ const float *stylize_graph_output(stylize_graph *g, int node)
  * temporary slot (ACCUM). */
 static float *target(const stylize_graph *g, int i, int k, size_t *stride)
 {
-    int x = g->d->nodes[i].in[k];
-    switch (g->nodes[i].mode[k]) {
-    case GM_VIEW:
-    case GM_WRITE: *stride = graph_grad_stride(g, x); return graph_grad(g, x);
-    case GM_ACCUM: *stride = elems(&g->nodes[x]); return graph_slot(g, g->nodes[i].tmp_slot);
-    default: *stride = 0; return NULL;
+    int x = g->d->nodes[i].in[k], mode = g->nodes[i].mode[k];
+    *stride = 0;
+    if (mode != GM_VIEW && mode != GM_WRITE && mode != GM_ACCUM)
+        return NULL;
+    if (!graph_grad(g, x))
+        return NULL; /* an input whose gradient the caller did not ask for */
+    if (mode == GM_ACCUM) {
+        *stride = elems(&g->nodes[x]);
+        return graph_slot(g, g->nodes[i].tmp_slot);
     }
+    *stride = graph_grad_stride(g, x);
+    return graph_grad(g, x);
 }
 
 /* dst (N images) += src, each image of x's size. */
@@ -204,7 +209,8 @@ static void deliver(const stylize_graph *g, int i, int k)
     int x = g->d->nodes[i].in[k];
     size_t ts;
     const float *t = target(g, i, k, &ts);
-    add_images(g, x, graph_grad(g, x), graph_grad_stride(g, x), t, ts);
+    if (t)
+        add_images(g, x, graph_grad(g, x), graph_grad_stride(g, x), t, ts);
 }
 
 /* Concat and add pass (slices of) their gradient on: copied or added. */
@@ -216,6 +222,8 @@ static void bwd_route(stylize_graph *g, int i, const float *gy, size_t gs)
         int x = nd->in[k], mode = g->nodes[i].mode[k];
         const float *src = gy + (nd->op == STYLIZE_OP_CONCAT ? off * plane : 0);
         off += (size_t)g->nodes[x].c;
+        if ((mode != GM_WRITE && mode != GM_ACCUM) || !graph_grad(g, x))
+            continue; /* in place, or an input whose gradient nobody asked for */
         if (mode == GM_WRITE) {
             for (int b = 0; b < g->o.batch; b++)
                 memcpy(graph_grad(g, x) + (size_t)b * graph_grad_stride(g, x), src + (size_t)b * gs,

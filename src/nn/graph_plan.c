@@ -389,7 +389,7 @@ float *graph_grad(const stylize_graph *g, int node)
     const g_node *n = &g->nodes[node], *b = &g->nodes[n->gbase];
     float *base = b->gslot >= 0 ? graph_slot(g, b->gslot)
                                 : g->input_grads[g->d->nodes[n->gbase].input_index];
-    return base + (size_t)n->gchoff * (size_t)n->h * (size_t)n->w;
+    return base ? base + (size_t)n->gchoff * (size_t)n->h * (size_t)n->w : NULL;
 }
 
 /* ---- create / free -------------------------------------------------------- */
@@ -591,6 +591,9 @@ stylize_status stylize_graph_set_height(stylize_graph *g, int height, stylize_er
 
 void stylize_graph_shape(const stylize_graph *g, int node, stylize_tshape *s)
 {
+    memset(s, 0, sizeof *s);
+    if (node < 0 || node >= g->n)
+        return;
     const g_node *n = &g->nodes[node];
     s->n = g->o.batch, s->c = n->c, s->h = n->h, s->w = n->w;
     s->nstride = graph_fwd_stride(g, node);

@@ -198,12 +198,16 @@ static stylize_status write_outputs(run_ctx *x, stylize_error *err)
             st = stylize_colour_restore(&x->result, c->content, err);
         stylize_mem_release(x->mem, tmp);
     }
+    size_t enc = stylize_image_save_bytes(x->result.width, x->result.height);
+    stylize_mem_hold(x->mem, enc); /* the encoder of the output */
+    if (st == STYLIZE_OK && !x->dry) {
+        x->r.seconds = run_now() - x->t0;
+        x->r.memory_peak = x->mem->peak;
+        if (c->output_path)
+            st = stylize_image_save(&x->result, c->output_path, c->jpeg_quality, err);
+    }
+    stylize_mem_release(x->mem, enc);
     if (x->dry || st != STYLIZE_OK)
-        return st;
-    x->r.seconds = run_now() - x->t0;
-    x->r.memory_peak = x->mem->peak;
-    if (c->output_path && (st = stylize_image_save(&x->result, c->output_path, c->jpeg_quality, err)) !=
-                              STYLIZE_OK)
         return st;
     if (x->report && c->report_path &&
         (st = stylize_report_write(x->report, c, &x->r, x->run_st, c->report_path, err)) != STYLIZE_OK)
@@ -248,16 +252,21 @@ static void ctx_init(run_ctx *x, const stylize_run_config *c, stylize_mem *mem, 
     x->t0 = run_now();
 }
 
-/* Peak bytes of the run with strips of tile rows (0: whole images). */
-static size_t estimate_tiled(const stylize_run_config *c, int tile)
+/* *bytes = the peak of the run with strips of tile rows (0: whole images):
+ * its stages on a dry plan. Fails when the configuration is invalid or the
+ * dry run itself cannot allocate its small structures. */
+static stylize_status estimate_tiled(const stylize_run_config *c, int tile, size_t *bytes,
+                                     stylize_error *err)
 {
     run_ctx x;
     stylize_mem dry;
     stylize_mem_init(&dry, 1);
     ctx_init(&x, c, &dry, tile);
-    if (run_check(c, &x.W, &x.H, &x.blend_sum, NULL) != STYLIZE_OK || run_stages(&x, NULL) != STYLIZE_OK)
-        return 0;
-    return dry.peak;
+    *bytes = 0;
+    stylize_status st = run_check(c, &x.W, &x.H, &x.blend_sum, err);
+    if (st == STYLIZE_OK && (st = run_stages(&x, err)) == STYLIZE_OK)
+        *bytes = dry.peak;
+    return st;
 }
 
 /* Rows per strip that a run uses: c->tile_rows when set; for
@@ -265,21 +274,58 @@ static size_t estimate_tiled(const stylize_run_config *c, int tile)
  * there is no limit), else the largest power-of-two strips (from 2048 rows
  * down to 16) that fit, or 16 if none does (the caller then reports the
  * estimate). Gradient normalisation needs whole layers: never tiled. */
+static stylize_status choose_tile(const stylize_run_config *c, int *tile, stylize_error *err)
+{
+    size_t need = 0;
+    stylize_status st = STYLIZE_OK;
+    *tile = c->tile_rows > 0 ? c->tile_rows : 0;
+    if (c->tile_rows != STYLIZE_TILE_AUTO || c->normalise_gradients || c->max_memory == 0)
+        return STYLIZE_OK;
+    if ((st = estimate_tiled(c, 0, &need, err)) != STYLIZE_OK || need <= c->max_memory)
+        return st;
+    for (*tile = 2048; *tile > 16; *tile /= 2)
+        if ((st = estimate_tiled(c, *tile, &need, err)) != STYLIZE_OK || need <= c->max_memory)
+            break;
+    return st;
+}
+
 int stylize_run_tile_rows(const stylize_run_config *c)
 {
-    if (c->tile_rows != STYLIZE_TILE_AUTO)
-        return c->tile_rows > 0 ? c->tile_rows : 0;
-    if (c->normalise_gradients || c->max_memory == 0 || estimate_tiled(c, 0) <= c->max_memory)
-        return 0;
-    int t = 2048;
-    while (t > 16 && estimate_tiled(c, t) > c->max_memory)
-        t /= 2;
-    return t;
+    int tile = 0;
+    return choose_tile(c, &tile, NULL) == STYLIZE_OK ? tile : 0;
 }
 
 size_t stylize_run_memory_estimate(const stylize_run_config *c)
 {
-    return estimate_tiled(c, stylize_run_tile_rows(c));
+    int tile = 0;
+    size_t bytes = 0;
+    if (choose_tile(c, &tile, NULL) == STYLIZE_OK)
+        estimate_tiled(c, tile, &bytes, NULL);
+    return bytes;
+}
+
+/* The tile and the estimate, against --max-memory. */
+static stylize_status plan_run(run_ctx *x, stylize_error *err)
+{
+    const stylize_run_config *c = x->c;
+    size_t need = 0;
+    stylize_status st = choose_tile(c, &x->tile, err);
+    if (st == STYLIZE_OK)
+        st = estimate_tiled(c, x->tile, &need, err);
+    if (st != STYLIZE_OK) {
+        stylize_error_prefix(err, "planning the run's memory");
+        return st;
+    }
+    x->r.tile_rows = x->tile, x->r.memory_estimate = need;
+    if (c->max_memory > 0 && need > c->max_memory)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                 "a %dx%d run needs about %zu MiB, more than the %zu MiB allowed "
+                                 "(--max-memory); lower --size or raise --max-memory",
+                                 x->W, x->H, need >> 20, c->max_memory >> 20);
+    if (x->tile > 0)
+        stylize_log(&c->log, STYLIZE_LOG_INFO, "tiling: strips of %d rows (estimated peak %zu MiB)",
+                    x->tile, need >> 20);
+    return STYLIZE_OK;
 }
 
 stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn progress, void *puser,
@@ -288,22 +334,11 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     run_ctx x;
     stylize_mem mem;
     stylize_mem_init(&mem, 0);
-    int tile = stylize_run_tile_rows(c);
-    ctx_init(&x, c, &mem, tile);
+    ctx_init(&x, c, &mem, 0);
     x.progress = progress, x.puser = puser;
     stylize_status st = run_check(c, &x.W, &x.H, &x.blend_sum, err);
-    if (st == STYLIZE_OK) {
-        size_t need = estimate_tiled(c, tile);
-        x.r.tile_rows = tile, x.r.memory_estimate = need;
-        if (c->max_memory > 0 && need > c->max_memory)
-            st = stylize_error_set(err, STYLIZE_ERR_LIMIT,
-                                   "a %dx%d run needs about %zu MiB, more than the %zu MiB allowed "
-                                   "(--max-memory); lower --size or raise --max-memory",
-                                   x.W, x.H, need >> 20, c->max_memory >> 20);
-        else if (tile > 0)
-            stylize_log(&c->log, STYLIZE_LOG_INFO, "tiling: strips of %d rows (estimated peak %zu MiB)",
-                        tile, need >> 20);
-    }
+    if (st == STYLIZE_OK)
+        st = plan_run(&x, err);
     if (st == STYLIZE_OK && (st = run_stages(&x, err)) == STYLIZE_OK && x.run_st != STYLIZE_OK) {
         st = x.run_st;
         if (err)

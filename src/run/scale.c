@@ -95,8 +95,11 @@ static void save_snapshot(scale_ctx *s, const float *xv, int iteration)
     stylize_error e;
     snapshot_path(path, sizeof path, c->output_path, iteration);
     stylize_image_from_input(&s->snap, &c->weights->input, xv);
+    size_t enc = stylize_image_save_bytes(s->w, s->h); /* the encoder, counted as the dry run does */
+    stylize_mem_hold(s->x->mem, enc);
     if (stylize_image_save(&s->snap, path, c->jpeg_quality, &e) != STYLIZE_OK)
         stylize_log(&c->log, STYLIZE_LOG_WARN, "snapshot: %s", e.msg);
+    stylize_mem_release(s->x->mem, enc);
 }
 
 static int progress_fn(void *user, const stylize_opt_progress *p)
@@ -388,6 +391,10 @@ stylize_status run_scale(run_ctx *x, int k, stylize_error *err)
         st = stylize_image_alloc_in(&s->snap, s->w, s->h, x->mem, err);
     if (st == STYLIZE_OK)
         st = make_optimiser(s, err);
+    if (st == STYLIZE_OK && x->dry && x->c->save_every > 0) { /* a snapshot's encoder, at the peak */
+        stylize_mem_hold(x->mem, stylize_image_save_bytes(s->w, s->h));
+        stylize_mem_release(x->mem, stylize_image_save_bytes(s->w, s->h));
+    }
     if (st == STYLIZE_OK && !x->dry)
         scale_optimise(s);
     if (st == STYLIZE_OK)

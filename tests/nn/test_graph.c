@@ -381,6 +381,30 @@ done:
     free(wt), free(x), free(y0), free(y1);
 }
 
+/* input_grad with no buffers for the input gradients: they are skipped
+ * (concat, add and convolutions alike), the parameter gradients stay. */
+static void check_no_input_buffers(void)
+{
+    gcase a = {0}, b = {0};
+    build_dag(&a);
+    build_dag(&b);
+    if (!instantiate(&a, 3, 12, 10, NULL, 1) || !instantiate(&b, 3, 12, 10, NULL, 1)) {
+        CHECK(0);
+        goto done;
+    }
+    gradients(&a);
+    stylize_params_zero_grad(&b.p);
+    loss(&b);
+    stylize_graph_backward(b.g, inject_r, &b, NULL);
+    CHECK(memcmp(a.p.grad, b.p.grad, a.p.n * sizeof(float)) == 0);
+    stylize_tshape s;
+    stylize_graph_shape(a.g, 100000, &s); /* a bad index: zeros, no read */
+    CHECK(s.n == 0 && s.c == 0 && stylize_graph_desc_op(a.d, -3) == STYLIZE_OP_INPUT);
+done:
+    release(&a);
+    release(&b);
+}
+
 /* A dry plan counts exactly the bytes a live one allocates, and frees them. */
 static void check_dry(void)
 {
@@ -464,6 +488,10 @@ static void check_errors(void)
     int x = stylize_gd_input(d, 3);
     CHECK(stylize_gd_conv(d, x, 2, 4, 1, STYLIZE_PAD_ZERO, 1) == -1); /* even kernel */
     CHECK(stylize_graph_desc_status(d, &err) == STYLIZE_ERR_ARG && strstr(err.msg, "odd"));
+    stylize_graph_desc_free(d);
+    stylize_graph_desc_create(&d, NULL);
+    CHECK(stylize_gd_conv(d, stylize_gd_input(d, 3), 2, 3, 1, (stylize_pad_mode)7, 1) == -1);
+    CHECK(stylize_graph_desc_status(d, &err) == STYLIZE_ERR_ARG && strstr(err.msg, "padding"));
     CHECK(stylize_gd_relu(d, x) == -1); /* after an error every builder fails */
     stylize_graph_desc_free(d);
 
@@ -495,6 +523,7 @@ int main(void)
     check_dag();
     check_lean_frozen();
     check_deterministic();
+    check_no_input_buffers();
     check_dry();
     check_refresh();
     check_errors();

@@ -59,6 +59,9 @@ stylize_status stylize_image_alloc_in(stylize_image *img, int width, int height,
 void stylize_image_free_in(stylize_image *img, stylize_mem *mem);
 /* Bytes of a width x height image's data. */
 size_t stylize_image_bytes(int width, int height);
+/* An upper bound of the bytes stylize_image_save allocates (8-bit copy, the
+ * encoder's buffers, the encoded file) while it writes such an image. */
+size_t stylize_image_save_bytes(int width, int height);
 
 /* Size that fits the longest side of (w, h) to max_side, keeping the aspect
  * ratio (rounded, at least 1). max_side <= 0 keeps the size. */

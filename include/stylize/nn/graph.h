@@ -103,6 +103,7 @@ void stylize_gd_name(stylize_graph_desc *d, int node, const char *name);
 /* STYLIZE_OK, or the first error of the builders (with its message). */
 stylize_status stylize_graph_desc_status(const stylize_graph_desc *d, stylize_error *err);
 int stylize_graph_desc_nodes(const stylize_graph_desc *d);
+/* The op of a node (STYLIZE_OP_INPUT for a bad index). */
 stylize_op stylize_graph_desc_op(const stylize_graph_desc *d, int node);
 /* The node's name, or "" if unnamed. */
 const char *stylize_graph_desc_node_name(const stylize_graph_desc *d, int node);
@@ -186,7 +187,7 @@ typedef struct {
     size_t nstride;  /* floats between images */
 } stylize_tshape;
 
-/* Output shape of a node at the current size. */
+/* Output shape of a node at the current size (all zero for a bad index). */
 void stylize_graph_shape(const stylize_graph *g, int node, stylize_tshape *s);
 
 /* Runs every node. inputs[k] is the k-th input node's tensor (N, C_k, H, W),
@@ -207,7 +208,8 @@ typedef void (*stylize_graph_inject_fn)(void *user, int node, const float *act, 
                                         const stylize_tshape *s, size_t grad_nstride);
 
 /* Backpropagates the gradients that inject adds. With opts.input_grad,
- * input_grads[k] (N, C_k, H, W) receives dL/d(input k) (overwritten); with
+ * input_grads[k] (N, C_k, H, W) receives dL/d(input k) (overwritten;
+ * input_grads or an entry of it may be NULL: that gradient is skipped); with
  * opts.param_grad the parameters' gradients are added into params->grad.
  * Work nobody needs is skipped (the input gradient of a node whose inputs
  * need none). Requires a preceding forward. */

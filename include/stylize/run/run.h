@@ -160,9 +160,11 @@ int stylize_run_tile_rows(const stylize_run_config *c);
 
 /* Peak bytes of a run with this configuration: a dry run of the run itself
  * (every stage allocates through one memory plan, which on the dry run only
- * counts: core/mem.h), plus the loaded images and weights. What it does not
- * count: small structs, stb's resize and encoder scratch, the style cache,
- * OpenBLAS's own buffers. 0 if the configuration is invalid. */
+ * counts: core/mem.h), plus the loaded images and weights, and a bound of
+ * the image encoder's buffers while the output and snapshots are written
+ * (stylize_image_save_bytes). What it does not count: small structs, stb's
+ * resize scratch, the style cache, OpenBLAS's own buffers. 0 if the
+ * configuration is invalid. */
 size_t stylize_run_memory_estimate(const stylize_run_config *c);
 
 /* Runs, writes the output image (and report / plot if asked). On an
