@@ -306,53 +306,69 @@ static double cubic_min(double a0, double f0, double d0, double a1, double f1, d
 
 typedef enum { LS_ACCEPTED, LS_NO_DECREASE } ls_outcome;
 
-/* Strong Wolfe line search along o->d from the current iterate c->x.
- * f0, dphi0 (finite, < 0): f and g'd at a = 0; xmax, dmax: max |x|, max |d|.
- * On LS_ACCEPTED the new point and its gradient are in o->xlo / o->glo and
- * *f_new holds its value (a strong Wolfe point, or the fallback: the lowest
- * sufficient-decrease point seen). *budget is set when the run's evaluation
- * budget stopped the search. An objective error is returned as is. */
-static stylize_status line_search(run_ctx *c, double f0, double dphi0, double a_init,
-                                  double xmax, double dmax, ls_outcome *outcome, double *f_new,
-                                  int *budget)
+/* The state of one line search: the function's value and slope at a = 0,
+ * the bracket, the trial, the evaluations used. */
+typedef struct {
+    run_ctx *c;
+    double f0, dphi0;   /* f and g'd at a = 0 (finite, dphi0 < 0) */
+    double xmax, dmax;  /* max |x|, max |d| */
+    int used;           /* evaluations of this search */
+    int *budget;        /* set when the run's evaluation budget stopped it */
+    ls_point lo, hi;    /* lo: lowest sufficient-decrease point so far (a = 0 included) */
+    ls_point cur;       /* the last trial */
+    stylize_status st;  /* an objective error */
+} ls_state;
+
+/* How a phase of the search ended. */
+typedef enum { LS_ZOOM, LS_ACCEPT_CUR, LS_FALLBACK, LS_ERROR } ls_next;
+
+/* Evaluates trial a unless the search's or the run's budget is spent. */
+static ls_next ls_trial(ls_state *s, double a)
 {
-    stylize_lbfgs *o = c->o;
-    const double c1 = o->p.c1, c2 = o->p.c2;
-    const int max_ls = o->p.max_line_search;
-    int used = 0;
-    ls_point prev = {0.0, f0, dphi0, 1}, cur, lo = prev, hi;
-    double a = a_init;
-    stylize_status st;
+    if (s->used >= s->c->o->p.max_line_search)
+        return LS_FALLBACK;
+    if (!budget_left(s->c)) {
+        *s->budget = 1;
+        return LS_FALLBACK;
+    }
+    s->st = eval_trial(s->c, a, &s->cur);
+    s->used++;
+    return s->st != STYLIZE_OK ? LS_ERROR : LS_ZOOM;
+}
 
-    *budget = 0;
+/* cur satisfies sufficient decrease and is the lowest so far: it goes to
+ * xlo / glo. Returns whether it also satisfies the curvature condition. */
+static int ls_keep(ls_state *s)
+{
+    stylize_lbfgs *o = s->c->o;
+    swap_ptr(&o->xt, &o->xlo);
+    swap_ptr(&o->gt, &o->glo);
+    s->c->lo_eval = s->c->trial_eval;
+    return fabs(s->cur.dphi) <= -o->p.c2 * s->dphi0;
+}
 
-    /* Bracketing phase (N&W Alg. 3.5). prev is the lowest point so far. */
+/* Bracketing phase (N&W Alg. 3.5) from step a: ends with a bracket
+ * [lo, hi] for the zoom, an accepted trial, or the fallback. */
+static ls_next ls_bracket(ls_state *s, double a)
+{
+    const double c1 = s->c->o->p.c1;
+    ls_point prev = s->lo; /* the lowest point so far */
     for (int i = 0;; i++) {
-        lo = prev;
-        if (used >= max_ls)
-            goto fallback;
-        if (!budget_left(c)) {
-            *budget = 1;
-            goto fallback;
+        s->lo = prev;
+        ls_next nx = ls_trial(s, a);
+        if (nx != LS_ZOOM)
+            return nx;
+        ls_point cur = s->cur;
+        if (!cur.ok || cur.f > s->f0 + c1 * a * s->dphi0 || (i > 0 && cur.f >= prev.f)) {
+            s->hi = cur;
+            return LS_ZOOM;
         }
-        st = eval_trial(c, a, &cur);
-        used++;
-        if (st != STYLIZE_OK)
-            return st;
-        if (!cur.ok || cur.f > f0 + c1 * a * dphi0 || (i > 0 && cur.f >= prev.f)) {
-            hi = cur;
-            break;
-        }
-        /* cur satisfies sufficient decrease and is the lowest so far. */
-        swap_ptr(&o->xt, &o->xlo);
-        swap_ptr(&o->gt, &o->glo);
-        c->lo_eval = c->trial_eval;
-        if (fabs(cur.dphi) <= -c2 * dphi0)
-            goto accept_cur;
+        if (ls_keep(s))
+            return LS_ACCEPT_CUR;
         if (cur.dphi >= 0) {
-            lo = cur;
-            hi = prev;
-            break;
+            s->lo = cur;
+            s->hi = prev;
+            return LS_ZOOM;
         }
         /* Still descending: extrapolate into [a + 1.1 (a - a_prev), a + 4 (a - a_prev)]. */
         double step = a - prev.a;
@@ -365,20 +381,20 @@ static stylize_status line_search(run_ctx *c, double f0, double dphi0, double a_
         prev = cur;
         a = an;
     }
+}
 
-    /* Zoom phase (N&W Alg. 3.6): lo satisfies sufficient decrease with the
-     * lowest f so far (a = 0 is the current iterate; otherwise lo is stored
-     * in xlo / glo); the bracket [lo, hi] contains a strong Wolfe point. */
+/* Zoom phase (N&W Alg. 3.6): lo satisfies sufficient decrease with the
+ * lowest f so far (a = 0 is the current iterate; otherwise lo is stored in
+ * xlo / glo); the bracket [lo, hi] contains a strong Wolfe point. */
+static ls_next ls_zoom(ls_state *s)
+{
+    const double c1 = s->c->o->p.c1;
     for (;;) {
-        if (used >= max_ls)
-            goto fallback;
-        if (!budget_left(c)) {
-            *budget = 1;
-            goto fallback;
-        }
+        ls_point lo = s->lo, hi = s->hi;
         double left = fmin(lo.a, hi.a), right = fmax(lo.a, hi.a), width = right - left;
-        if (width * dmax <= 0.5 * FLT_EPSILON * xmax)
-            goto fallback; /* trial points would no longer differ in float */
+        if (s->used < s->c->o->p.max_line_search && budget_left(s->c) &&
+            width * s->dmax <= 0.5 * FLT_EPSILON * s->xmax)
+            return LS_FALLBACK; /* trial points would no longer differ in float */
         double an = NAN;
         if (hi.ok)
             an = cubic_min(lo.a, lo.f, lo.dphi, hi.a, hi.f, hi.dphi);
@@ -389,36 +405,49 @@ static stylize_status line_search(run_ctx *c, double f0, double dphi0, double a_
             double lb = left + 0.1 * width, ub = right - 0.1 * width;
             an = an < lb ? lb : an > ub ? ub : an;
         }
-        st = eval_trial(c, an, &cur);
-        used++;
-        if (st != STYLIZE_OK)
-            return st;
-        if (!cur.ok || cur.f > f0 + c1 * an * dphi0 || cur.f >= lo.f) {
-            hi = cur;
+        ls_next nx = ls_trial(s, an);
+        if (nx != LS_ZOOM)
+            return nx;
+        ls_point cur = s->cur;
+        if (!cur.ok || cur.f > s->f0 + c1 * an * s->dphi0 || cur.f >= lo.f) {
+            s->hi = cur;
             continue;
         }
-        swap_ptr(&o->xt, &o->xlo);
-        swap_ptr(&o->gt, &o->glo);
-        c->lo_eval = c->trial_eval;
-        if (fabs(cur.dphi) <= -c2 * dphi0)
-            goto accept_cur;
+        if (ls_keep(s))
+            return LS_ACCEPT_CUR;
         if (cur.dphi * (hi.a - lo.a) >= 0)
-            hi = lo;
-        lo = cur;
+            s->hi = lo;
+        s->lo = cur;
     }
+}
 
-accept_cur:
-    *outcome = LS_ACCEPTED;
-    *f_new = cur.f;
-    return STYLIZE_OK;
-
-fallback:
-    if (lo.a > 0 && lo.f < f0) {
+/* Strong Wolfe line search along o->d from the current iterate c->x.
+ * f0, dphi0 (finite, < 0): f and g'd at a = 0; xmax, dmax: max |x|, max |d|.
+ * On LS_ACCEPTED the new point and its gradient are in o->xlo / o->glo and
+ * *f_new holds its value (a strong Wolfe point, or the fallback: the lowest
+ * sufficient-decrease point seen). *budget is set when the run's evaluation
+ * budget stopped the search. An objective error is returned as is. */
+static stylize_status line_search(run_ctx *c, double f0, double dphi0, double a_init,
+                                  double xmax, double dmax, ls_outcome *outcome, double *f_new,
+                                  int *budget)
+{
+    ls_state s = {c, f0, dphi0, xmax, dmax, 0, budget, {0.0, f0, dphi0, 1}, {0, 0, 0, 0}, {0, 0, 0, 0},
+                  STYLIZE_OK};
+    *budget = 0;
+    ls_next nx = ls_bracket(&s, a_init);
+    if (nx == LS_ZOOM)
+        nx = ls_zoom(&s);
+    if (nx == LS_ERROR)
+        return s.st;
+    if (nx == LS_ACCEPT_CUR) {
         *outcome = LS_ACCEPTED;
-        *f_new = lo.f;
-        return STYLIZE_OK;
+        *f_new = s.cur.f;
+    } else if (s.lo.a > 0 && s.lo.f < f0) { /* the fallback */
+        *outcome = LS_ACCEPTED;
+        *f_new = s.lo.f;
+    } else {
+        *outcome = LS_NO_DECREASE;
     }
-    *outcome = LS_NO_DECREASE;
     return STYLIZE_OK;
 }
 
@@ -524,6 +553,26 @@ static stylize_status search(run_ctx *c, int *count, int head, double fx, ls_out
     return STYLIZE_OK;
 }
 
+/* The stopping tests after the callback, in order: tol_grad, tol_change,
+ * max_iterations, the evaluation budget. */
+static int stop_test(const run_ctx *c, int iterations, double f_old, double fx, double gmax,
+                     stylize_stop_reason *reason)
+{
+    const stylize_lbfgs_params *p = &c->o->p;
+    if (gmax <= p->tol_grad)
+        *reason = STYLIZE_STOP_TOL_GRAD;
+    else if (iterations > 0 && p->tol_change > 0 &&
+             fabs(f_old - fx) <= p->tol_change * fmax(fmax(fabs(f_old), fabs(fx)), 1e-30))
+        *reason = STYLIZE_STOP_TOL_CHANGE;
+    else if (iterations >= p->max_iterations)
+        *reason = STYLIZE_STOP_MAX_ITER;
+    else if (!budget_left(c))
+        *reason = STYLIZE_STOP_MAX_EVALS;
+    else
+        return 0;
+    return 1;
+}
+
 stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective_fn f, void *fuser,
                                  stylize_progress_fn progress, void *puser, stylize_opt_result *res,
                                  stylize_error *err)
@@ -560,32 +609,15 @@ stylize_status stylize_lbfgs_run(stylize_lbfgs *opt, float *x, stylize_objective
     c.f_best = fx;
 
     for (;;) {
-        /* Stopping tests at the current iterate (iteration 0 included). */
-        if (progress) {
+        if (progress) { /* the stopping tests at the current iterate (iteration 0 included) */
             stylize_opt_progress pr = {iterations, c.evals, cur_eval, fx, gmax, x};
             if (progress(puser, &pr)) {
                 reason = STYLIZE_STOP_CALLBACK;
                 break;
             }
         }
-        if (gmax <= p->tol_grad) {
-            reason = STYLIZE_STOP_TOL_GRAD;
+        if (stop_test(&c, iterations, f_old, fx, gmax, &reason))
             break;
-        }
-        if (iterations > 0 && p->tol_change > 0 &&
-            fabs(f_old - fx) <= p->tol_change * fmax(fmax(fabs(f_old), fabs(fx)), 1e-30)) {
-            reason = STYLIZE_STOP_TOL_CHANGE;
-            break;
-        }
-        if (iterations >= p->max_iterations) {
-            reason = STYLIZE_STOP_MAX_ITER;
-            break;
-        }
-        if (!budget_left(&c)) {
-            reason = STYLIZE_STOP_MAX_EVALS;
-            break;
-        }
-
         ls_outcome outcome = LS_NO_DECREASE;
         double f_new = fx;
         int budget = 0;

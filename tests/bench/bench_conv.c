@@ -31,6 +31,7 @@
 
 #include <cblas.h>
 
+#include "stylize/core/rng.h"
 #include "stylize/nn/conv.h"
 #include "stylize/vgg/network.h"
 #include "stylize/core/threads.h"
@@ -61,10 +62,10 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* Uniform in [0, 1) from the library's one RNG (splitmix64). */
 static float uniform(uint64_t *s)
 {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((*s >> 40) * (1.0 / 16777216.0));
+    return (float)((stylize_splitmix64(s) >> 40) * (1.0 / 16777216.0));
 }
 
 /* dL/d(output of the deepest layer) = 1: L = sum of relu5_1. */
