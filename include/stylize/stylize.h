@@ -11,6 +11,7 @@
 #include "stylize/nn/activation.h"
 #include "stylize/nn/conv.h"
 #include "stylize/nn/pool.h"
+#include "stylize/nn/graph.h"
 #include "stylize/vgg/import.h"
 #include "stylize/vgg/network.h"
 #include "stylize/vgg/normalise.h"
@@ -22,5 +23,6 @@
 #include "stylize/io/image.h"
 #include "stylize/io/report.h"
 #include "stylize/run/run.h"
+#include "stylize/gen/generator.h"
 
 #endif

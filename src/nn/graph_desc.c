@@ -286,6 +286,24 @@ int stylize_graph_desc_channels(const stylize_graph_desc *d, int node)
     return node >= 0 && node < d->n ? d->nodes[node].c : 0;
 }
 
+int stylize_graph_desc_node(const stylize_graph_desc *d, int node, stylize_gd_node_info *info)
+{
+    memset(info, 0, sizeof *info);
+    if (node < 0 || node >= d->n)
+        return -1;
+    const gd_node *nd = &d->nodes[node];
+    info->op = nd->op;
+    info->n_in = nd->n_in;
+    memcpy(info->in, nd->in, sizeof info->in);
+    info->channels = nd->c;
+    info->k = nd->k, info->stride = nd->stride, info->bias = nd->bias, info->pad = nd->pad;
+    info->trainable = nd->trainable;
+    info->frozen = nd->op == STYLIZE_OP_CONV && !nd->trainable;
+    info->slope = nd->slope;
+    info->levels = nd->levels;
+    return 0;
+}
+
 long stylize_graph_desc_param(const stylize_graph_desc *d, int node, int which, size_t *count)
 {
     *count = 0;

@@ -82,7 +82,7 @@ struct stylize_graph {
     int n;                       /* nodes */
     g_node *nodes;               /* (n) */
     unsigned char *keep, *recompute; /* (n) each */
-    int hmax;                    /* the height the buffers were planned for */
+    int hmax, wmax;              /* the size the buffers were planned for */
     unsigned char *block;        /* every buffer but the conv kernels (block_bytes) */
     size_t block_bytes;
     int nslots;

@@ -453,7 +453,7 @@ static stylize_status make_convs(stylize_graph *g, stylize_error *err)
  * first 2 n ints. */
 static stylize_status plan_all(stylize_graph *g, int *scratch, stylize_error *err)
 {
-    stylize_status st = graph_shapes(g, g->hmax, g->o.width, err);
+    stylize_status st = graph_shapes(g, g->hmax, g->wmax, err);
     if (st != STYLIZE_OK)
         return st;
     for (int i = 0; i < g->n; i++) {
@@ -524,6 +524,7 @@ stylize_status stylize_graph_create(stylize_graph **out, const stylize_graph_des
     }
     g->d = d, g->params = params, g->o = *opts, g->mem = mem, g->n = d->n;
     g->hmax = opts->height;
+    g->wmax = opts->width;
     g->recompute = g->keep + d->n;
     g->recomputed = -1;
     for (int i = 0; i < d->n; i++) {
@@ -565,19 +566,19 @@ size_t stylize_graph_bytes(const stylize_graph *g)
     return g->block_bytes + g->conv_bytes;
 }
 
-stylize_status stylize_graph_set_height(stylize_graph *g, int height, stylize_error *err)
+stylize_status stylize_graph_set_size(stylize_graph *g, int height, int width, stylize_error *err)
 {
-    if (height < 1 || height > g->hmax)
-        return stylize_error_set(err, STYLIZE_ERR_ARG, "graph height %d outside 1..%d", height,
-                                 g->hmax);
-    stylize_status st = graph_shapes(g, height, g->o.width, err);
+    if (height < 1 || height > g->hmax || width < 1 || width > g->wmax)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "graph size %dx%d outside 1..%dx1..%d", width,
+                                 height, g->wmax, g->hmax);
+    stylize_status st = graph_shapes(g, height, width, err);
     for (int i = 0; st == STYLIZE_OK && i < g->n; i++) {
         const g_node *n = &g->nodes[i];
         if (n->conv) {
             const g_node *a = &g->nodes[g->d->nodes[i].in[0]];
             if (stylize_conv_workspace_floats_ex(n->conv, a->h, a->w, n->wgrad) > g->ws_floats)
                 st = stylize_error_set(err, STYLIZE_ERR_ARG,
-                                       "graph height %d: convolution workspace too small", height);
+                                       "graph size %dx%d: convolution workspace too small", width, height);
         }
     }
     if (st != STYLIZE_OK) { /* back to a consistent size */
@@ -585,8 +586,14 @@ stylize_status stylize_graph_set_height(stylize_graph *g, int height, stylize_er
         return st;
     }
     g->o.height = height;
+    g->o.width = width;
     g->recomputed = -1;
     return STYLIZE_OK;
+}
+
+stylize_status stylize_graph_set_height(stylize_graph *g, int height, stylize_error *err)
+{
+    return stylize_graph_set_size(g, height, g->o.width, err);
 }
 
 void stylize_graph_shape(const stylize_graph *g, int node, stylize_tshape *s)

@@ -112,6 +112,23 @@ int stylize_graph_desc_find(const stylize_graph_desc *d, const char *name);
 /* Output channels of a node (known at build time). */
 int stylize_graph_desc_channels(const stylize_graph_desc *d, int node);
 
+/* Everything the description knows of one node (for model files, listings
+ * and cross-checks). */
+typedef struct {
+    stylize_op op;
+    int n_in, in[STYLIZE_GRAPH_MAX_FANIN]; /* input nodes */
+    int channels;                           /* output channels */
+    int k, stride, bias;                    /* conv */
+    stylize_pad_mode pad;                   /* conv */
+    int trainable;                          /* has parameters in the blob */
+    int frozen;                             /* conv over borrowed weights */
+    float slope;                            /* lrelu */
+    int levels;                             /* avgpool: 2^levels */
+} stylize_gd_node_info;
+
+/* Fills *info for node (returns 0), or returns -1 for a bad index. */
+int stylize_graph_desc_node(const stylize_graph_desc *d, int node, stylize_gd_node_info *info);
+
 /* Parameters of a node in the blob: which = 0 for a convolution's weight or
  * a norm's / affine map's scale, 1 for the bias or shift. Returns the
  * offset in floats and sets *count, or returns -1 (and *count = 0) when the
@@ -181,6 +198,10 @@ size_t stylize_graph_bytes(const stylize_graph *g);
  * buffers (spatial tiling runs one graph over row strips). Outputs of
  * earlier forwards are invalid afterwards. */
 stylize_status stylize_graph_set_height(stylize_graph *g, int height, stylize_error *err);
+/* As set_height for both sides: height and width at most the created ones
+ * (a batch of images of several sizes runs through one instance created at
+ * the largest). */
+stylize_status stylize_graph_set_size(stylize_graph *g, int height, int width, stylize_error *err);
 
 typedef struct {
     int n, c, h, w;  /* shape of the tensor */
