@@ -4,12 +4,15 @@
  *
  * Every decode first reads the header (stbi_info_from_memory) and checks the
  * dimensions against STYLIZE_IMAGE_MAX_SIDE / MAX_PIXELS, so an image
- * declaring enormous dimensions is refused before any pixel buffer exists. */
+ * declaring enormous dimensions is refused before any pixel buffer exists.
+ * A decoded JPEG is then turned upright by the Orientation tag of its EXIF
+ * data (parsed here, every offset checked; malformed EXIF is ignored). */
 #include "stylize/io/image.h"
 
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +167,195 @@ static int tga_raw_layout(const unsigned char *b, size_t len, size_t *data_off,
     return 1;
 }
 
+/* ---- JPEG EXIF orientation ----------------------------------------------
+ * A JPEG's APP1 "Exif\0\0" segment holds a TIFF structure whose IFD0 may
+ * carry tag 0x0112 (Orientation). Every offset and count comes from the
+ * file: each read below is checked against the buffer, and anything
+ * malformed means orientation 1 (the load itself never fails for it). */
+
+/* TIFF data of an Exif segment: from the byte-order mark to the segment's end. */
+typedef struct {
+    const unsigned char *p;
+    size_t len;
+    int big; /* "MM": big-endian; "II": little-endian */
+} tiff_view;
+
+static int tiff_u16(const tiff_view *t, size_t off, unsigned *v)
+{
+    if (off > t->len || t->len - off < 2)
+        return 0;
+    const unsigned char *q = t->p + off;
+    *v = t->big ? (unsigned)q[0] << 8 | q[1] : (unsigned)q[1] << 8 | q[0];
+    return 1;
+}
+
+static int tiff_u32(const tiff_view *t, size_t off, uint32_t *v)
+{
+    unsigned a, b;
+    if (!tiff_u16(t, off, &a) || !tiff_u16(t, off + 2, &b))
+        return 0;
+    *v = t->big ? (uint32_t)a << 16 | b : (uint32_t)b << 16 | a;
+    return 1;
+}
+
+/* The TIFF data (*tiff, *n) of the first APP1 Exif segment before the
+ * scan (SOS) or the end (EOI); 0 if there is none or the markers are
+ * malformed. Segments: FF xx, then a 2-byte big-endian length that counts
+ * itself. */
+static int jpeg_find_exif(const unsigned char *b, size_t len, const unsigned char **tiff,
+                          size_t *n)
+{
+    if (len < 4 || b[0] != 0xff || b[1] != 0xd8)
+        return 0;
+    size_t o = 2;
+    while (len - o >= 4) {
+        if (b[o] != 0xff)
+            return 0;
+        unsigned m = b[o + 1];
+        if (m == 0xff) { /* fill byte before a marker */
+            o++;
+            continue;
+        }
+        if (m == 0xda || m == 0xd9 || m == 0xd8 || m == 0x00)
+            return 0;
+        if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) { /* no length: TEM, RSTn */
+            o += 2;
+            continue;
+        }
+        size_t seg = (size_t)b[o + 2] << 8 | b[o + 3];
+        if (seg < 2 || seg > len - o - 2)
+            return 0;
+        const unsigned char *d = b + o + 4;
+        if (m == 0xe1 && seg - 2 >= 6 && memcmp(d, "Exif\0\0", 6) == 0) {
+            *tiff = d + 6;
+            *n = seg - 2 - 6;
+            return 1;
+        }
+        o += 2 + seg;
+    }
+    return 0;
+}
+
+/* Orientation (1..8) in the TIFF data's IFD0; 1 if absent or malformed. */
+static int exif_orientation(const unsigned char *p, size_t len)
+{
+    tiff_view t = {p, len, 0};
+    unsigned magic, count;
+    uint32_t ifd;
+    if (len < 8 || (memcmp(p, "II", 2) != 0 && memcmp(p, "MM", 2) != 0))
+        return 1;
+    t.big = p[0] == 'M';
+    if (!tiff_u16(&t, 2, &magic) || magic != 42 || !tiff_u32(&t, 4, &ifd) ||
+        !tiff_u16(&t, ifd, &count))
+        return 1;
+    /* 12-byte entries (tag, type, count, value: a SHORT left-justified), all
+     * of them inside the data: ifd + 2 <= len here */
+    if ((size_t)count * 12 > len - ifd - 2)
+        return 1;
+    for (size_t i = 0, e = (size_t)ifd + 2; i < count; i++, e += 12) {
+        unsigned tag, type, v;
+        uint32_t n;
+        if (!tiff_u16(&t, e, &tag) || tag != 0x0112)
+            continue;
+        if (!tiff_u16(&t, e + 2, &type) || !tiff_u32(&t, e + 4, &n) || !tiff_u16(&t, e + 8, &v))
+            return 1;
+        return type == 3 && n == 1 && v >= 1 && v <= 8 ? (int)v : 1;
+    }
+    return 1;
+}
+
+int stylize_jpeg_orientation(const unsigned char *bytes, size_t len)
+{
+    const unsigned char *tiff = NULL;
+    size_t n = 0;
+    if (!bytes || !jpeg_find_exif(bytes, len, &tiff, &n))
+        return 1;
+    return exif_orientation(tiff, n);
+}
+
+/* Where the upright image takes source pixel (x, y) of a w x h image:
+ * destination index start + x * step_x + y * step_y in a width x height
+ * plane. */
+typedef struct {
+    ptrdiff_t start, step_x, step_y;
+    int width, height;
+} orient_map;
+
+static orient_map orient_map_for(int orientation, int w, int h)
+{
+    const ptrdiff_t W = w, H = h;
+    orient_map m = {0, 1, W, w, h}; /* 1: as stored */
+    switch (orientation) {
+    case 2: /* mirrored left to right: (w-1-x, y) */
+        m = (orient_map){W - 1, -1, W, w, h};
+        break;
+    case 3: /* rotated 180: (w-1-x, h-1-y) */
+        m = (orient_map){(H - 1) * W + W - 1, -1, -W, w, h};
+        break;
+    case 4: /* mirrored top to bottom: (x, h-1-y) */
+        m = (orient_map){(H - 1) * W, 1, -W, w, h};
+        break;
+    case 5: /* transposed: (y, x) in an h x w image */
+        m = (orient_map){0, H, 1, h, w};
+        break;
+    case 6: /* rotated 90 clockwise: (h-1-y, x) */
+        m = (orient_map){H - 1, H, -1, h, w};
+        break;
+    case 7: /* transversed: (h-1-y, w-1-x) */
+        m = (orient_map){(W - 1) * H + H - 1, -H, -1, h, w};
+        break;
+    case 8: /* rotated 90 counter-clockwise: (y, w-1-x) */
+        m = (orient_map){(W - 1) * H, -H, 1, h, w};
+        break;
+    default:
+        break;
+    }
+    return m;
+}
+
+stylize_status stylize_image_orient(stylize_image *img, int orientation, stylize_error *err)
+{
+    if (!img || !img->data || img->width < 1 || img->height < 1)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "orient: empty image");
+    if (orientation < 1 || orientation > 8)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "orient: orientation %d is not in 1..8",
+                                 orientation);
+    if (orientation == 1)
+        return STYLIZE_OK;
+    const int w = img->width, h = img->height;
+    const orient_map m = orient_map_for(orientation, w, h);
+    stylize_image out;
+    stylize_status s = stylize_image_alloc(&out, m.width, m.height, err);
+    if (s != STYLIZE_OK)
+        return s;
+    const size_t plane = (size_t)w * (size_t)h;
+    for (int c = 0; c < 3; c++) {
+        const float *src = img->data + (size_t)c * plane;
+        float *dst = out.data + (size_t)c * plane + m.start;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                dst[x * m.step_x + y * m.step_y] = *src++;
+    }
+    stylize_image_free(img);
+    *img = out;
+    return STYLIZE_OK;
+}
+
+/* Turns a decoded JPEG upright by its EXIF orientation; other formats are
+ * left as they are. On failure img is freed. */
+static stylize_status apply_exif_orientation(stylize_image *img, const unsigned char *bytes,
+                                             size_t len, const char *name, stylize_error *err)
+{
+    if (len < 2 || bytes[0] != 0xff || bytes[1] != 0xd8)
+        return STYLIZE_OK;
+    stylize_status s = stylize_image_orient(img, stylize_jpeg_orientation(bytes, len), err);
+    if (s != STYLIZE_OK) {
+        stylize_image_free(img);
+        stylize_error_prefix(err, "%s", name);
+    }
+    return s;
+}
+
 stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char *bytes, size_t len,
                                          const char *name, stylize_error *err)
 {
@@ -274,7 +466,7 @@ stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char
         }
     }
     stbi_image_free(pix);
-    return STYLIZE_OK;
+    return apply_exif_orientation(img, bytes, len, name, err);
 }
 
 stylize_status stylize_image_load(stylize_image *img, const char *path, stylize_error *err)

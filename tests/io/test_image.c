@@ -1,6 +1,7 @@
 /* Tests of image loading (8- and 16-bit, grey, alpha, corrupt, oversized),
- * saving (PNG, JPEG, extensions, atomicity), resizing, fitting, and the
- * conversion to and from network input conventions. */
+ * saving (PNG, JPEG, extensions, atomicity), resizing, fitting, the
+ * conversion to and from network input conventions, and JPEG EXIF
+ * orientation (all eight, both byte orders, hostile EXIF data, PNG). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -533,6 +534,352 @@ static void test_convention(void)
     stylize_image_free(&b);
 }
 
+/* ---- EXIF orientation ---------------------------------------------------- */
+
+static void bytes_write(void *ctx, void *data, int size)
+{
+    if (size > 0)
+        put(ctx, data, (size_t)size);
+}
+
+static void put16x(bytes *b, int big, unsigned v)
+{
+    unsigned char q[2] = {(unsigned char)(big ? v >> 8 : v), (unsigned char)(big ? v : v >> 8)};
+    put(b, q, 2);
+}
+
+static void put32x(bytes *b, int big, uint32_t v)
+{
+    put16x(b, big, big ? v >> 16 : v & 0xffff);
+    put16x(b, big, big ? v & 0xffff : v >> 16);
+}
+
+/* One IFD0 entry of an EXIF block; value is a SHORT (left-justified) when
+ * type is 3 and count 1, else a 32-bit value. */
+typedef struct {
+    unsigned tag, type;
+    uint32_t count, value;
+} exif_entry;
+
+/* TIFF data: byte order, 42, IFD0 at ifd_offset (8 is right), entry count
+ * n_declared (n is right), the entries, no next IFD. */
+static bytes make_tiff(int big, uint32_t ifd_offset, unsigned n_declared, const exif_entry *e,
+                       int n)
+{
+    bytes t = {NULL, 0, 0};
+    put(&t, big ? "MM" : "II", 2);
+    put16x(&t, big, 42);
+    put32x(&t, big, ifd_offset);
+    put16x(&t, big, n_declared);
+    for (int i = 0; i < n; i++) {
+        put16x(&t, big, e[i].tag);
+        put16x(&t, big, e[i].type);
+        put32x(&t, big, e[i].count);
+        if (e[i].type == 3 && e[i].count == 1) {
+            put16x(&t, big, e[i].value);
+            put16x(&t, big, 0);
+        } else {
+            put32x(&t, big, e[i].value);
+        }
+    }
+    put32x(&t, big, 0);
+    return t;
+}
+
+/* APP1 segment: FF E1, length, "Exif\0\0" (or another id), the TIFF data. */
+static bytes make_app1(const char *id, size_t id_len, const bytes *tiff)
+{
+    bytes a = {NULL, 0, 0};
+    size_t n = 2 + id_len + tiff->n;
+    unsigned char head[4] = {0xff, 0xe1, (unsigned char)(n >> 8), (unsigned char)n};
+    put(&a, head, 4);
+    put(&a, id, id_len);
+    put(&a, tiff->p, tiff->n);
+    return a;
+}
+
+/* jpeg with seg inserted right after its SOI marker. */
+static bytes splice(const bytes *jpeg, const bytes *seg)
+{
+    bytes out = {NULL, 0, 0};
+    put(&out, jpeg->p, 2);
+    put(&out, seg->p, seg->n);
+    put(&out, jpeg->p + 2, jpeg->n - 2);
+    return out;
+}
+
+/* Stored colours of the 32 x 16 test image's quadrants: top left red, top
+ * right green, bottom left blue, bottom right yellow. */
+enum { Q_RED, Q_GREEN, Q_BLUE, Q_YELLOW };
+static const float quad_rgb[4][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 0}};
+
+/* 32 x 16 JPEG of the quadrants (quality 95: no chroma subsampling, every
+ * 8 x 8 block flat, so the colours survive). */
+static bytes quadrant_jpeg(void)
+{
+    unsigned char rgb[16 * 32 * 3];
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 32; x++)
+            for (int c = 0; c < 3; c++)
+                rgb[(y * 32 + x) * 3 + c] = (unsigned char)(255 * quad_rgb[(y >= 8) * 2 + (x >= 16)][c]);
+    bytes b = {NULL, 0, 0};
+    CHECK(stbi_write_jpg_to_func(bytes_write, &b, 32, 16, 3, rgb, 95) != 0);
+    CHECK(b.n > 4 && b.p[0] == 0xff && b.p[1] == 0xd8);
+    return b;
+}
+
+/* Which stored quadrant shows in the upright image's top left, top right,
+ * bottom left and bottom right corners, for each orientation: read off the
+ * EXIF table (orientation 6: row 0 is the right side, column 0 the top). */
+static const int upright_corners[9][4] = {
+    {0},
+    {Q_RED, Q_GREEN, Q_BLUE, Q_YELLOW},  /* 1 */
+    {Q_GREEN, Q_RED, Q_YELLOW, Q_BLUE},  /* 2 mirrored */
+    {Q_YELLOW, Q_BLUE, Q_GREEN, Q_RED},  /* 3 rotated 180 */
+    {Q_BLUE, Q_YELLOW, Q_RED, Q_GREEN},  /* 4 flipped */
+    {Q_RED, Q_BLUE, Q_GREEN, Q_YELLOW},  /* 5 transposed */
+    {Q_BLUE, Q_RED, Q_YELLOW, Q_GREEN},  /* 6 rotate 90 clockwise */
+    {Q_YELLOW, Q_GREEN, Q_BLUE, Q_RED},  /* 7 transversed */
+    {Q_GREEN, Q_YELLOW, Q_RED, Q_BLUE},  /* 8 rotate 90 counter-clockwise */
+};
+
+/* 1 if im is the quadrant image turned upright by orientation o. */
+static int is_upright(const stylize_image *im, int o, const char *what)
+{
+    int want_w = o >= 5 ? 16 : 32, want_h = o >= 5 ? 32 : 16;
+    if (!im->data || im->width != want_w || im->height != want_h) {
+        fprintf(stderr, "%s: orientation %d: size %dx%d, want %dx%d\n", what, o, im->width,
+                im->height, want_w, want_h);
+        return 0;
+    }
+    int ok = 1;
+    for (int k = 0; k < 4; k++) {
+        int x = (k % 2 ? 3 : 1) * want_w / 4, y = (k / 2 ? 3 : 1) * want_h / 4;
+        for (int c = 0; c < 3; c++) {
+            float got = px(im, c, x, y), want = quad_rgb[upright_corners[o][k]][c];
+            if (fabsf(got - want) > 0.1f) {
+                fprintf(stderr, "%s: orientation %d: corner %d channel %d is %g, want %g\n", what,
+                        o, k, c, (double)got, (double)want);
+                ok = 0;
+            }
+        }
+    }
+    return ok;
+}
+
+/* The JPEG with an Exif segment of one orientation entry (after an
+ * unrelated entry, so IFD0 is scanned) spliced in. */
+static bytes jpeg_with_orientation(const bytes *jpeg, int big, int o)
+{
+    const exif_entry e[2] = {{0x010f, 2, 4, 0x006d6143u}, {0x0112, 3, 1, (uint32_t)o}};
+    bytes t = make_tiff(big, 8, 2, e, 2);
+    bytes seg = make_app1("Exif\0", 6, &t);
+    bytes out = splice(jpeg, &seg);
+    free(t.p);
+    free(seg.p);
+    return out;
+}
+
+static void test_exif_orientations(void)
+{
+    stylize_image im;
+    stylize_error err = {0};
+    bytes jpeg = quadrant_jpeg();
+    if (jpeg.n < 4)
+        return;
+    CHECK(stylize_jpeg_orientation(jpeg.p, jpeg.n) == 1); /* stb's own JPEG: no EXIF */
+    CHECK(stylize_image_load_memory(&im, jpeg.p, jpeg.n, "plain.jpg", &err) == STYLIZE_OK);
+    CHECK(is_upright(&im, 1, "plain.jpg"));
+    stylize_image_free(&im);
+    for (int big = 0; big < 2; big++)
+        for (int o = 1; o <= 8; o++) {
+            bytes j = jpeg_with_orientation(&jpeg, big, o);
+            CHECK_MSG(stylize_jpeg_orientation(j.p, j.n) == o, "%s orientation %d",
+                      big ? "MM" : "II", o);
+            stylize_status st = stylize_image_load_memory(&im, j.p, j.n, "exif.jpg", &err);
+            CHECK_MSG(st == STYLIZE_OK, "%s", err.msg);
+            CHECK_MSG(is_upright(&im, o, big ? "MM" : "II"), "%s orientation %d",
+                      big ? "MM" : "II", o);
+            stylize_image_free(&im);
+            free(j.p);
+        }
+
+    /* a non-Exif APP1 (XMP) first: skipped, the Exif one after it is found */
+    bytes j6 = jpeg_with_orientation(&jpeg, 1, 6);
+    bytes none = {NULL, 0, 0};
+    put(&none, "<x/>", 4);
+    bytes xmp = make_app1("http://ns.adobe.com/xap/1.0/", 29, &none);
+    bytes both = splice(&j6, &xmp);
+    CHECK(stylize_jpeg_orientation(both.p, both.n) == 6);
+    free(none.p);
+    free(xmp.p);
+    free(both.p);
+
+    /* through a file on disk */
+    CHECK(write_bytes(tmp("exif6.jpg"), j6.p, j6.n) == 0);
+    CHECK_MSG(stylize_image_load(&im, tmp("exif6.jpg"), &err) == STYLIZE_OK, "%s", err.msg);
+    CHECK(is_upright(&im, 6, "exif6.jpg"));
+    stylize_image_free(&im);
+    free(j6.p);
+    free(jpeg.p);
+}
+
+/* A hostile Exif segment in a valid JPEG: the load succeeds, upright as stored. */
+static void check_ignored(const bytes *jpeg, const bytes *seg, const char *what)
+{
+    stylize_image im;
+    stylize_error err = {0};
+    bytes j = splice(jpeg, seg);
+    CHECK_MSG(stylize_jpeg_orientation(j.p, j.n) == 1, "%s", what);
+    stylize_status st = stylize_image_load_memory(&im, j.p, j.n, what, &err);
+    CHECK_MSG(st == STYLIZE_OK, "%s: %s", what, err.msg);
+    CHECK_MSG(is_upright(&im, 1, what), "%s", what);
+    stylize_image_free(&im);
+    free(j.p);
+}
+
+static void test_exif_hostile(void)
+{
+    bytes jpeg = quadrant_jpeg();
+    if (jpeg.n < 4)
+        return;
+    const exif_entry six = {0x0112, 3, 1, 6};
+    const struct {
+        int big;
+        uint32_t ifd;
+        unsigned count;
+        exif_entry e;
+        size_t keep; /* bytes of TIFF data kept (0: all) */
+        const char *what;
+    } cases[] = {
+        {0, 8, 1, six, 5, "TIFF header cut"},
+        {1, 8, 1, six, 19, "entry cut"},
+        {0, 8, 1, six, 9, "entry count cut"},
+        {0, 0xfffffff0u, 1, six, 0, "IFD offset past the end (II)"},
+        {1, 0xfffffff0u, 1, six, 0, "IFD offset past the end (MM)"},
+        {1, 26, 1, six, 0, "IFD offset at the end"},
+        {0, 8, 0xffff, six, 0, "huge entry count (II)"},
+        {1, 8, 0xffff, six, 0, "huge entry count (MM)"},
+        {0, 8, 2, six, 0, "one entry more than present"},
+        {0, 8, 1, {0x0112, 4, 1, 6}, 0, "type LONG"},
+        {1, 8, 1, {0x0112, 7, 1, 6}, 0, "type UNDEFINED"},
+        {0, 8, 1, {0x0112, 3, 2, 6}, 0, "count 2"},
+        {1, 8, 1, {0x0112, 3, 1, 0}, 0, "value 0"},
+        {0, 8, 1, {0x0112, 3, 1, 9}, 0, "value 9"},
+        {0, 8, 0, six, 0, "no entries declared"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bytes t = make_tiff(cases[i].big, cases[i].ifd, cases[i].count, &cases[i].e, 1);
+        if (cases[i].keep)
+            t.n = cases[i].keep;
+        bytes seg = make_app1("Exif\0", 6, &t);
+        check_ignored(&jpeg, &seg, cases[i].what);
+        free(t.p);
+        free(seg.p);
+    }
+    /* wrong magic, wrong byte order mark */
+    bytes t = make_tiff(0, 8, 1, &six, 1);
+    t.p[2] = 43;
+    bytes seg = make_app1("Exif\0", 6, &t);
+    check_ignored(&jpeg, &seg, "magic 43");
+    free(seg.p);
+    t.p[0] = 'I', t.p[1] = 'M', t.p[2] = 42;
+    seg = make_app1("Exif\0", 6, &t);
+    check_ignored(&jpeg, &seg, "byte order IM");
+    free(seg.p);
+    free(t.p);
+
+    /* a file cut anywhere up to the end of its Exif segment: 1, never a read past len */
+    bytes j = jpeg_with_orientation(&jpeg, 0, 6);
+    size_t seg_end = 2 + 2 + ((size_t)j.p[4] << 8 | j.p[5]);
+    int ok = 1;
+    for (size_t n = 0; n < seg_end; n++) {
+        unsigned char *copy = malloc(n ? n : 1); /* exactly n bytes, for ASan */
+        if (!copy)
+            break;
+        memcpy(copy, j.p, n);
+        ok &= stylize_jpeg_orientation(copy, n) == 1;
+        free(copy);
+    }
+    CHECK(ok);
+    CHECK(stylize_jpeg_orientation(j.p, seg_end) == 6);
+    CHECK(stylize_jpeg_orientation(NULL, 10) == 1);
+    /* a segment length running past the end of the file */
+    j.p[4] = 0xff;
+    CHECK(stylize_jpeg_orientation(j.p, seg_end + 20) == 1);
+    free(j.p);
+    free(jpeg.p);
+}
+
+/* PNG is never rotated, even with an eXIf chunk saying 6. */
+static void test_exif_png(void)
+{
+    stylize_image im;
+    stylize_error err = {0};
+    unsigned char raw[16 * (1 + 32 * 3)];
+    size_t k = 0;
+    for (int y = 0; y < 16; y++) {
+        raw[k++] = 0;
+        for (int x = 0; x < 32; x++)
+            for (int c = 0; c < 3; c++)
+                raw[k++] = (unsigned char)(255 * quad_rgb[(y >= 8) * 2 + (x >= 16)][c]);
+    }
+    bytes png = make_png(32, 16, 8, 2, raw, k);
+    const exif_entry six = {0x0112, 3, 1, 6};
+    bytes t = make_tiff(1, 8, 1, &six, 1);
+    bytes out = {NULL, 0, 0};
+    put(&out, png.p, 33); /* signature and IHDR */
+    chunk(&out, "eXIf", t.p, t.n);
+    put(&out, png.p + 33, png.n - 33);
+    CHECK(stylize_jpeg_orientation(out.p, out.n) == 1);
+    CHECK(write_bytes(tmp("exif6.png"), out.p, out.n) == 0);
+    CHECK_MSG(stylize_image_load(&im, tmp("exif6.png"), &err) == STYLIZE_OK, "%s", err.msg);
+    CHECK(is_upright(&im, 1, "exif6.png"));
+    stylize_image_free(&im);
+    free(png.p);
+    free(t.p);
+    free(out.p);
+}
+
+/* stylize_image_orient pixel by pixel on a 3 x 2 image, against the
+ * spec's formulas: where (x, y) of a w x h image goes. */
+static void test_orient_exact(void)
+{
+    const int w = 3, h = 2;
+    stylize_error err = {0};
+    for (int o = 1; o <= 8; o++) {
+        stylize_image im;
+        CHECK(stylize_image_alloc(&im, w, h, &err) == STYLIZE_OK);
+        if (!im.data)
+            return;
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    im.data[((size_t)c * h + y) * w + x] = (float)(100 * c + 10 * y + x);
+        CHECK(stylize_image_orient(&im, o, &err) == STYLIZE_OK);
+        int ok = im.width == (o >= 5 ? h : w) && im.height == (o >= 5 ? w : h);
+        for (int c = 0; ok && c < 3; c++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    const int d[9][2] = {{0, 0},         {x, y},         {w - 1 - x, y},
+                                         {w - 1 - x, h - 1 - y},         {x, h - 1 - y},
+                                         {y, x},         {h - 1 - y, x}, {h - 1 - y, w - 1 - x},
+                                         {y, w - 1 - x}};
+                    ok &= px(&im, c, d[o][0], d[o][1]) == (float)(100 * c + 10 * y + x);
+                }
+        CHECK_MSG(ok, "orientation %d", o);
+        stylize_image_free(&im);
+    }
+    stylize_image im;
+    CHECK(stylize_image_alloc(&im, 2, 2, &err) == STYLIZE_OK);
+    float *before = im.data;
+    CHECK(stylize_image_orient(&im, 0, &err) == STYLIZE_ERR_ARG && im.data == before);
+    CHECK(stylize_image_orient(&im, 9, &err) == STYLIZE_ERR_ARG && im.data == before);
+    CHECK(stylize_image_orient(&im, 1, &err) == STYLIZE_OK && im.data == before);
+    stylize_image_free(&im);
+    CHECK(stylize_image_orient(&im, 6, &err) == STYLIZE_ERR_ARG);
+}
+
 int main(void)
 {
     const char *base = tu_tmpdir();
@@ -555,6 +902,10 @@ int main(void)
     test_resize();
     test_fit();
     test_convention();
+    test_orient_exact();
+    test_exif_orientations();
+    test_exif_hostile();
+    test_exif_png();
     remove_dir();
     return TEST_SUMMARY();
 }

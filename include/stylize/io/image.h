@@ -1,5 +1,6 @@
 /* stylize: images. Loading (JPEG, PNG, BMP, TGA, PSD, GIF, grey and alpha
- * converted to RGB, 16-bit reduced to float), resizing, saving (PNG or JPEG
+ * converted to RGB, 16-bit reduced to float, JPEGs turned upright by their
+ * EXIF orientation), resizing, saving (PNG or JPEG
  * by extension, written atomically), and conversion to and from a network's
  * input convention. */
 #ifndef STYLIZE_IMAGE_H
@@ -32,13 +33,30 @@ stylize_status stylize_image_alloc(stylize_image *img, int width, int height, st
 /* Frees img->data and zeroes the struct. NULL is allowed. */
 void stylize_image_free(stylize_image *img);
 
-/* Loads path; on success *img owns its data. Errors name the file. */
+/* Loads path; on success *img owns its data. Errors name the file. A JPEG
+ * is turned upright by its EXIF orientation (stylize_jpeg_orientation). */
 stylize_status stylize_image_load(stylize_image *img, const char *path, stylize_error *err);
 
 /* Decodes an encoded image held in memory (same rules as stylize_image_load;
  * name is used in messages only). */
 stylize_status stylize_image_load_memory(stylize_image *img, const unsigned char *bytes, size_t len,
                                          const char *name, stylize_error *err);
+
+/* EXIF orientation (1..8) of a JPEG held in memory: tag 0x0112 of IFD0 in
+ * the first APP1 "Exif" segment before the scan. 1 when bytes is not a
+ * JPEG, has no such tag, or its EXIF data is malformed (every offset and
+ * count is checked against len; nothing is allocated). 2..8 as in the EXIF
+ * specification: 2 mirrored, 3 rotated 180, 4 flipped, 5 transposed, 6 to be
+ * rotated 90 degrees clockwise, 7 transversed, 8 to be rotated 90 degrees
+ * counter-clockwise. stylize_image_load and stylize_image_load_memory apply
+ * it to every JPEG, so loaded images are upright. */
+int stylize_jpeg_orientation(const unsigned char *bytes, size_t len);
+
+/* Turns img upright from EXIF orientation 1..8 (width and height swap for
+ * 5..8). 1 changes nothing. Otherwise the pixels are moved into a newly
+ * allocated buffer that img then owns, and the old one is freed; on failure
+ * img is unchanged (still owned by the caller). */
+stylize_status stylize_image_orient(stylize_image *img, int orientation, stylize_error *err);
 
 /* out = in resized to width x height (stb_image_resize, linear-light is not
  * assumed: values are resized as stored). out is allocated here; in and out
