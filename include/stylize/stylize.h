@@ -24,5 +24,8 @@
 #include "stylize/io/report.h"
 #include "stylize/run/run.h"
 #include "stylize/gen/generator.h"
+#include "stylize/gen/model_file.h"
+#include "stylize/train/loader.h"
+#include "stylize/train/train.h"
 
 #endif

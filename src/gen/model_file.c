@@ -155,6 +155,7 @@ static char *header_text(const stylize_gen_model *m, const stylize_tnet_meta *t)
         cJSON_AddNumberToObject(c, "adam_steps", (double)t->adam_steps);
         cJSON_AddNumberToObject(c, "lr_now", t->lr_now);
         cJSON_AddNumberToObject(c, "skipped", (double)t->skipped);
+        cJSON_AddNumberToObject(c, "data_position", (double)t->data_position);
         cJSON_AddNumberToObject(c, "adam_m_offset", (double)m->params.n);
         cJSON_AddNumberToObject(c, "adam_v_offset", (double)(2 * m->params.n));
         cJSON_AddItemToObject(o, "checkpoint", c);

@@ -178,6 +178,7 @@ static void read_checkpoint(reader *r, const cJSON *h, stylize_tnet_meta *t)
     t->adam_steps = (long long)num(r, o, "adam_steps", 0, 9e15);
     t->lr_now = num(r, o, "lr_now", 0, 1e6);
     t->skipped = (long long)num(r, o, "skipped", 0, 9e15);
+    t->data_position = (long long)num(r, o, "data_position", 0, 9e15);
 }
 
 /* Checksum and finiteness of the blob (floats of n). */

@@ -166,6 +166,18 @@ void stylize_adam_step(stylize_adam *opt, float *x, const float *g)
     }
 }
 
+void stylize_adam_restore(stylize_adam *opt, const float *m, const float *v, long long steps)
+{
+    memcpy(opt->m, m, opt->n * sizeof(float));
+    memcpy(opt->v, v, opt->n * sizeof(float));
+    opt->t = steps;
+    opt->b1t = opt->b2t = 1.0;
+    for (long long i = 0; i < steps; i++) { /* as the steps did, bit for bit */
+        opt->b1t *= opt->p.beta1;
+        opt->b2t *= opt->p.beta2;
+    }
+}
+
 void stylize_adam_state(stylize_adam *opt, float **m, float **v)
 {
     *m = opt->m;

@@ -60,6 +60,7 @@ typedef struct {
     long long adam_steps;          /* Adam's step count (bias correction) */
     double lr_now;                 /* the schedule's current learning rate */
     long long skipped;             /* training files skipped so far */
+    long long data_position;       /* the data loader's stream position */
     float *adam_m, *adam_v;        /* (params) each; owned: stylize_tnet_meta_free */
 } stylize_tnet_meta;
 

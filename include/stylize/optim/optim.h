@@ -114,6 +114,9 @@ void stylize_adam_set_learning_rate(stylize_adam *opt, double lr);
 long long stylize_adam_steps(const stylize_adam *opt);
 /* The moments (n floats each), e.g. for a checkpoint; owned by opt. */
 void stylize_adam_state(stylize_adam *opt, float **m, float **v);
+/* Continues from a checkpoint: the moments (n floats each, copied) and the
+ * step count, with the bias corrections exactly as after that many steps. */
+void stylize_adam_restore(stylize_adam *opt, const float *m, const float *v, long long steps);
 /* Minimises f from x by repeated stylize_adam_step (after a reset); as
  * stylize_lbfgs_run, x on return is the lowest-f point evaluated. */
 stylize_status stylize_adam_run(stylize_adam *opt, float *x, stylize_objective_fn f, void *fuser,
