@@ -27,5 +27,6 @@
 #include "stylize/gen/model_file.h"
 #include "stylize/train/loader.h"
 #include "stylize/train/train.h"
+#include "stylize/io/train_report.h"
 
 #endif

@@ -15,6 +15,7 @@
 #include "cli_common.h"
 #include "stylize/stylize.h"
 #include "stylize/run/testing.h"
+#include "gen_cli.h"
 #include "stylize_flags.h"
 #include "stylize_inputs.h"
 #include "stylize_options.h"
@@ -624,6 +625,12 @@ static int summarise(const job_list *jobs, const batch_result *b)
 int main(int argc, char **argv)
 {
     cli_blas_autoselect(argv);
+    if (argc > 1 && strcmp(argv[1], "train") == 0)
+        return stylize_train_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "apply") == 0)
+        return stylize_apply_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "info") == 0)
+        return stylize_info_main(argc - 1, argv + 1);
     cli_options o;
     style_lists lists;
     job_list jobs = {NULL, 0, 0};
