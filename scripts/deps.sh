@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcjson-dev)
 if [ "${1:-}" = "--test" ]; then
-    pkgs+=(python3 python3-torch python3-numpy python3-pil python3-protobuf clang libclang-rt-14-dev valgrind groff-base bsdextrautils)
+    pkgs+=(python3 python3-torch python3-numpy python3-pil python3-protobuf mate-backgrounds clang libclang-rt-14-dev valgrind groff-base bsdextrautils)
 fi
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi

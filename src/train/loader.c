@@ -154,18 +154,22 @@ static void *produce(void *arg)
     return NULL;
 }
 
-/* Before the thread: at least one file must decode (the failures warned). */
+/* Before the thread: at least one file must decode. The failures' warnings
+ * wait in the ring for the first crop taken (none when nothing decodes:
+ * the error alone says it). */
 static stylize_status probe(stylize_loader *l, stylize_error *err)
 {
+    stylize_error first;
     for (int i = 0; i < l->c.n_files; i++) {
         stylize_error e;
         if (sample_at(l, l->c.start + i, l->ring[0].px, &e) == STYLIZE_OK)
             return STYLIZE_OK;
-        stylize_log(&l->c.log, STYLIZE_LOG_WARN, "skipping %s", e.msg);
-        l->skipped++;
+        if (i == 0)
+            first = e;
+        push_warning(l, e.msg);
     }
-    return stylize_error_set(err, STYLIZE_ERR_ARG, "no usable image among %d file%s", l->c.n_files,
-                             l->c.n_files == 1 ? "" : "s");
+    return stylize_error_set(err, STYLIZE_ERR_ARG, "no usable image among %d file%s (%.300s)", l->c.n_files,
+                             l->c.n_files == 1 ? "" : "s", first.msg);
 }
 
 static stylize_status check_config(const stylize_loader_config *c, stylize_error *err)
