@@ -127,6 +127,12 @@ static const char help_head[] =
     "texture, by optimising the pixels with L-BFGS against VGG-19 features\n"
     "(Gatys, Ecker and Bethge 2015):\n"
     "  L = alpha * 1/2 sum (F - P)^2 + beta * sum_l w_l/(4 N_l^2 M_l^2) sum (G_l - A_l)^2 + tv * TV\n"
+    "\n"
+    "Feed-forward (Ulyanov et al. 2016, Texture Networks): train a generator once, then\n"
+    "paint in one pass (see stylize train --help, stylize apply --help):\n"
+    "       stylize train --texture IMAGE | --style IMAGE --content-dir DIR  -o MODEL.tnet\n"
+    "       stylize apply --model MODEL.tnet [--content IMAGE...] -o OUTPUT | --output-dir DIR\n"
+    "       stylize info MODEL.tnet\n"
     "\n";
 
 static const char help_tail[] =

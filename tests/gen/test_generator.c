@@ -8,7 +8,10 @@
  * The finite-difference nets use leaky ReLUs of slope 0.99: with plain ReLUs
  * after instance norms of 2 x 2 to 16 x 16 maps, one parameter moves every
  * pre-activation of a layer and kinks lie within any usable step (errors
- * of 15-35% at h = 1e-3 that shrink with h; 3-5% with slope 0.9). The
+ * of 15-35% at h = 1e-3 that shrink with h; 3-5% with slope 0.9). With
+ * slope 0.99 the worst coordinates measured 0.1-1.0% (float32 rounding of
+ * the loss at h = 1e-3), hence the 2% bound; a wrong gradient term is off
+ * by far more. The
  * ReLU's own backward is checked in tests/nn/test_graph.c, and the default
  * generators against PyTorch in tests/gen/test_generator_torch.sh. */
 #include "stylize/gen/generator.h"
@@ -126,8 +129,8 @@ static void check_grad(stylize_arch_kind k, stylize_gen_mode mode, int h, int w)
     stylize_gen_backward(g, r);
     int kinks = 0;
     double worst = tu_fd_check_piecewise(fd_fn, &c, m.params.value, m.params.grad, m.params.n, 1e-3f,
-                                         150, 0.05, 1e-2, &kinks);
-    CHECK_MSG(worst < 1e-2, "%s/%s: worst FD error %.3g (%d kinks)", stylize_arch_name(k),
+                                         150, 0.05, 2e-2, &kinks);
+    CHECK_MSG(worst < 2e-2, "%s/%s: worst FD error %.3g (%d kinks)", stylize_arch_name(k),
               mode == STYLIZE_GEN_STYLE ? "style" : "texture", worst, kinks);
     free(r);
     stylize_gen_free(g);
