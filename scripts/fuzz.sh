@@ -6,7 +6,7 @@
 #     scripts/fuzz.sh --build-only
 #
 # SECONDS per target (default 30); TARGETs are image, manifest, blob, torch,
-# caffe, flags (default: all, one after the other). Prints one line per
+# caffe, flags, tnet (default: all, one after the other). Prints one line per
 # target, "fuzz TARGET: N execs, K crashes", then "N passed, N failed", and
 # exits non-zero if any target crashed, leaked, hit a sanitizer report, ran
 # out of its memory limits or timed out.
@@ -31,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-all_targets="image manifest blob torch caffe flags"
+all_targets="image manifest blob torch caffe flags tnet"
 seconds=30
 build_only=0
 targets=()
@@ -130,7 +130,13 @@ echo "fuzz: harnesses built in $build"
 [ $build_only = 1 ] && exit 0
 
 # ---- seeds -------------------------------------------------------------------
-if [ "${FUZZ_RESEED:-0}" = 1 ] || [ ! -f "$corpus/seeds/.done" ]; then
+# (rewritten too when a target has no seeds yet: one added since they were)
+reseed=${FUZZ_RESEED:-0}
+[ -f "$corpus/seeds/.done" ] || reseed=1
+for t in $all_targets; do
+    [ -d "$corpus/seeds/$t" ] || reseed=1
+done
+if [ "$reseed" = 1 ]; then
     rm -rf "$corpus/seeds"
     ASAN_OPTIONS=detect_leaks=0 tests/fuzz/make_corpus.sh "$corpus/seeds" "$build/make_seeds"
     touch "$corpus/seeds/.done"

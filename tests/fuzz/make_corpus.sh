@@ -4,7 +4,7 @@
 #     tests/fuzz/make_corpus.sh OUTDIR [MAKE_SEEDS]
 #
 # OUTDIR receives one directory per harness: image/, manifest/, blob/,
-# torch/, caffe/, flags/. MAKE_SEEDS is a built tests/fuzz/make_seeds.c
+# torch/, caffe/, flags/, tnet/. MAKE_SEEDS is a built tests/fuzz/make_seeds.c
 # (scripts/fuzz.sh passes its own); without it one is compiled here with cc.
 # Python seeds use $PYTHON (default /usr/bin/python3, Debian's, which has
 # PIL, torch and protobuf); those that need a missing module are skipped
@@ -20,14 +20,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$1
 seeds_bin=${2:-}
 PYTHON=${PYTHON:-/usr/bin/python3}
-mkdir -p "$out"/{image,manifest,blob,torch,caffe,flags}
+mkdir -p "$out"/{image,manifest,blob,torch,caffe,flags,tnet}
 out=$(cd "$out" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/stylize-corpus.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 note() { echo "make_corpus: $*" >&2; }
 
-# ---- seeds written by the library itself (manifest, blob, PNG, JPEG) -------
+# ---- seeds written by the library itself (manifest, blob, PNG, JPEG, tnet) -
 if [ -z "$seeds_bin" ]; then
     seeds_bin=$work/make_seeds
     # shellcheck disable=SC2046
@@ -61,6 +61,16 @@ fi
 cp "$work/w.bin" "$out/blob/nan.bin"
 printf '\x00\x00\xc0\x7f' | dd of="$out/blob/nan.bin" bs=1 seek=400 conv=notrunc status=none
 head -c 19996 "$work/w.bin" > "$out/blob/truncated.bin"
+
+# Model files (.tnet): the tiny generators make_seeds saved (pyramid and
+# residual, texture and style, model and checkpoint), one cut short in its
+# blob, one cut inside its header, and a bare prefix (magic, version 1,
+# header length 2) with the smallest header.
+cp "$work"/tnet-*.tnet "$out/tnet/"
+tnet=$work/tnet-pyramid-texture-model.tnet
+head -c "$(($(wc -c < "$tnet") - 6))" "$tnet" > "$out/tnet/truncated_blob.tnet"
+head -c 200 "$tnet" > "$out/tnet/truncated_header.tnet"
+printf 'STYLTNET\x01\x00\x00\x00\x02\x00\x00\x00{}' > "$out/tnet/empty_header.tnet"
 
 # ---- images (PIL, plus hand-made PNG 16-bit, PGM 16-bit, PSD, HDR) ----------
 if "$PYTHON" -c 'import PIL' 2>/dev/null; then
