@@ -12,6 +12,7 @@
 
 #include "core/fileutil.h"
 #include "stylize/core/sha256.h"
+#include "gen_internal.h"
 #include "stylize/gen/model_file.h"
 
 #define PREFIX 16
@@ -181,8 +182,26 @@ static void read_checkpoint(reader *r, const cJSON *h, stylize_tnet_meta *t)
     t->data_position = (long long)num(r, o, "data_position", 0, 9e15);
 }
 
-/* Checksum and finiteness of the blob (floats of n). */
-static stylize_status check_blob(reader *r, const cJSON *h, const float *blob, size_t n)
+/* The header's promises against the file, before anything is allocated:
+ * the blob's size is the architecture's parameter count (x 3 for a
+ * checkpoint) and exactly what follows the header. */
+static stylize_status check_sizes(reader *r, const cJSON *h, size_t len, size_t hlen, size_t n,
+                                  const stylize_tnet_meta *t)
+{
+    size_t floats = n * (t->checkpoint ? 3 : 1);
+    if ((size_t)num(r, h, "blob_floats", 0, 1e15) != floats && !r->bad)
+        return bad(r, "blob size differs from the architecture's");
+    if (r->bad)
+        return STYLIZE_ERR_FORMAT;
+    if (len - PREFIX - hlen != floats * sizeof(float))
+        return bad(r, "%s (file size differs from its header's)",
+                   len - PREFIX - hlen < floats * sizeof(float) ? "truncated" : "trailing bytes");
+    return STYLIZE_OK;
+}
+
+/* Checksum and finiteness of the blob's bytes (floats of them, read in
+ * place: the blob need not be aligned). */
+static stylize_status check_blob(reader *r, const cJSON *h, const unsigned char *blob, size_t floats)
 {
     char want[65] = "", got[65];
     str(r, h, "blob_sha256", want, sizeof want);
@@ -191,48 +210,34 @@ static stylize_status check_blob(reader *r, const cJSON *h, const float *blob, s
     stylize_sha256 s;
     unsigned char d[32];
     stylize_sha256_init(&s);
-    stylize_sha256_update(&s, blob, n * sizeof(float));
+    stylize_sha256_update(&s, blob, floats * sizeof(float));
     stylize_sha256_final(&s, d);
     stylize_sha256_hex(d, got);
     if (strcmp(want, got) != 0)
         return bad(r, "checksum mismatch (the tensors are corrupt)");
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(blob[i]))
+    for (size_t i = 0; i < floats; i++) {
+        float v;
+        memcpy(&v, blob + i * sizeof v, sizeof v);
+        if (!isfinite(v))
             return bad(r, "non-finite value in the tensors");
+    }
     return STYLIZE_OK;
 }
 
-/* The header's promises against the file: size, layout, checksum. */
-static stylize_status read_blob(reader *r, const cJSON *h, const unsigned char *bytes, size_t len,
-                                size_t hlen, stylize_gen_model *m, stylize_tnet_meta *t)
+/* The checked blob into the parameters (and a checkpoint's moments). */
+static stylize_status read_blob(reader *r, const unsigned char *blob, stylize_gen_model *m, stylize_tnet_meta *t)
 {
-    size_t n = m->params.n, floats = n * (t->checkpoint ? 3 : 1);
-    if ((size_t)num(r, h, "blob_floats", 0, 1e15) != floats && !r->bad)
-        return bad(r, "blob size differs from the architecture's");
-    if (r->bad)
-        return STYLIZE_ERR_FORMAT;
-    if (len - PREFIX - hlen != floats * sizeof(float))
-        return bad(r, "%s (file size differs from its header's)",
-                   len - PREFIX - hlen < floats * sizeof(float) ? "truncated" : "trailing bytes");
-    const float *blob = (const float *)(const void *)(bytes + PREFIX + hlen);
-    float *copy = malloc(floats * sizeof(float));
-    if (!copy)
+    size_t bytes = m->params.n * sizeof(float);
+    memcpy(m->params.value, blob, bytes);
+    if (!t->checkpoint)
+        return STYLIZE_OK;
+    t->adam_m = malloc(bytes ? bytes : 1);
+    t->adam_v = malloc(bytes ? bytes : 1);
+    if (!t->adam_m || !t->adam_v)
         return stylize_error_set(r->err, STYLIZE_ERR_NOMEM, "%s: out of memory", r->name);
-    memcpy(copy, blob, floats * sizeof(float)); /* aligned, and checked in place */
-    stylize_status st = check_blob(r, h, copy, floats);
-    if (st == STYLIZE_OK) {
-        memcpy(m->params.value, copy, n * sizeof(float));
-        if (t->checkpoint) {
-            t->adam_m = malloc(n * sizeof(float));
-            t->adam_v = malloc(n * sizeof(float));
-            if (!t->adam_m || !t->adam_v)
-                st = stylize_error_set(r->err, STYLIZE_ERR_NOMEM, "%s: out of memory", r->name);
-            else
-                memcpy(t->adam_m, copy + n, n * sizeof(float)), memcpy(t->adam_v, copy + 2 * n, n * sizeof(float));
-        }
-    }
-    free(copy);
-    return st;
+    memcpy(t->adam_m, blob + bytes, bytes);
+    memcpy(t->adam_v, blob + 2 * bytes, bytes);
+    return STYLIZE_OK;
 }
 
 /* The fixed prefix: magic, version, header length. */
@@ -268,12 +273,23 @@ static stylize_status load_parsed(reader *r, const cJSON *h, const unsigned char
     if (r->bad)
         return STYLIZE_ERR_FORMAT;
     stylize_error e2;
-    if (stylize_gen_model_create(m, &a, 0, NULL, &e2) != STYLIZE_OK)
+    m->arch = a;
+    if (gen_build(&a, &m->desc, &m->output, &m->n_noise, &e2) != STYLIZE_OK)
         return bad(r, "bad architecture: %.200s", e2.msg);
-    check_tensors(r, h, m);
-    if (r->bad)
-        return STYLIZE_ERR_FORMAT;
-    return read_blob(r, h, bytes, len, hlen, m, t);
+    size_t n = stylize_graph_desc_param_floats(m->desc);
+    stylize_status st = check_sizes(r, h, len, hlen, n, t);
+    if (st == STYLIZE_OK)
+        check_tensors(r, h, m);
+    if (st == STYLIZE_OK && r->bad)
+        st = STYLIZE_ERR_FORMAT;
+    const unsigned char *blob = bytes + PREFIX + hlen;
+    if (st == STYLIZE_OK)
+        st = check_blob(r, h, blob, n * (t->checkpoint ? 3 : 1));
+    if (st == STYLIZE_OK)
+        st = stylize_params_create(&m->params, m->desc, NULL, r->err);
+    if (st == STYLIZE_OK)
+        st = read_blob(r, blob, m, t);
+    return st;
 }
 
 stylize_status stylize_tnet_load_memory(const unsigned char *bytes, size_t len, const char *name,
