@@ -7,6 +7,9 @@
  *     sgemm, input gradient through the flipped kernel (conv_im2col.c);
  *   - the same geometry with a Winograd algorithm: F(4x4, 3x3) or
  *     F(2x2, 3x3) over the transformed kernel (conv_winograd.c);
+ *   - 3x3, stride 1 with reflect, replicate or circular padding and a
+ *     Winograd algorithm: the same Winograd path over a copy of the input
+ *     with its padding written out (conv_padded.c);
  *   - any other geometry: the general im2col path, input gradient through
  *     col2im (conv_im2col.c).
  * The weight gradient always goes through the general im2col path. The
@@ -41,10 +44,23 @@ static int geom_is_3x3(const stylize_conv_geom *g)
     return g->k == 3 && g->stride == 1 && g->pad == STYLIZE_PAD_ZERO;
 }
 
+/* 1 for 3x3, stride 1 with reflect, replicate or circular padding: with a
+ * Winograd algorithm, the Winograd path over a padded copy (conv_padded.c). */
+static int geom_is_padded_3x3(const stylize_conv_geom *g)
+{
+    return g->k == 3 && g->stride == 1 && g->pad != STYLIZE_PAD_ZERO;
+}
+
 /* The algorithm a convolution of geometry g runs when algo is asked for. */
 static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
-    return geom_is_3x3(g) && algo_tile(algo) ? algo : STYLIZE_CONV_IM2COL;
+    return (geom_is_3x3(g) || geom_is_padded_3x3(g)) && algo_tile(algo) ? algo : STYLIZE_CONV_IM2COL;
+}
+
+/* 1 when a convolution of g run with algo keeps a kernel cache. */
+static int has_cache(const stylize_conv_geom *g, stylize_conv_algo algo)
+{
+    return geom_is_3x3(g) || (geom_is_padded_3x3(g) && algo_tile(algo));
 }
 
 /* ---- geometry ----------------------------------------------------------- */
@@ -122,7 +138,7 @@ stylize_status stylize_conv_geom_check(const stylize_conv_geom *g, int h, int w,
 
 size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
-    if (!g || geom_check_shape(g, NULL) != STYLIZE_OK || !geom_is_3x3(g))
+    if (!g || geom_check_shape(g, NULL) != STYLIZE_OK || !has_cache(g, algo))
         return 0;
     int m = algo_tile(algo);
     size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
@@ -199,7 +215,8 @@ stylize_status stylize_conv_create_ex(stylize_conv **out, const stylize_conv_geo
     c->fast3 = geom_is_3x3(g);
     c->algo = STYLIZE_CONV_IM2COL;
     stylize_parallel_init();
-    if (c->fast3 && (st = switch_cache(c, effective_algo(g, algo), err)) != STYLIZE_OK) {
+    stylize_conv_algo eff = effective_algo(g, algo);
+    if (has_cache(g, eff) && (st = switch_cache(c, eff, err)) != STYLIZE_OK) {
         free(c);
         return st;
     }
@@ -269,9 +286,11 @@ size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_co
 {
     if (!g || h <= 0 || w <= 0 || geom_check_shape(g, NULL) != STYLIZE_OK)
         return 0;
-    if (!geom_is_3x3(g))
+    stylize_conv_algo eff = effective_algo(g, algo);
+    if (!geom_is_3x3(g) && !has_cache(g, eff))
         return stylize_conv_general_floats(g, h, w);
-    size_t n = stylize_conv_algo_workspace_floats(effective_algo(g, algo), g->cin, g->cout, h, w);
+    size_t n = geom_is_3x3(g) ? stylize_conv_algo_workspace_floats(eff, g->cin, g->cout, h, w)
+                              : stylize_conv_padded_floats(algo_tile(eff), g->cin, g->cout, h, w);
     if (weight_grad) {
         size_t wg = stylize_conv_general_floats(g, h, w); /* the im2col matrix of the input */
         n = wg > n ? wg : n;
@@ -296,7 +315,9 @@ void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in,
 {
     const stylize_conv_geom *g = &conv->g;
     int m = algo_tile(conv->algo);
-    if (!conv->fast3)
+    if (!conv->fast3 && m)
+        stylize_conv_padded_forward(g, conv->cache, conv->bias, m, out, in, h, w, ws);
+    else if (!conv->fast3)
         stylize_conv_general_forward(g, conv->weight, conv->bias, out, in, h, w, ws);
     else if (m)
         stylize_conv_winograd(out, in, conv->cache, conv->bias, m, 0, g->cin, g->cout, h, w, ws);
@@ -312,7 +333,9 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
      * the flipped kernel and no bias. */
     const stylize_conv_geom *g = &conv->g;
     int m = algo_tile(conv->algo);
-    if (!conv->fast3)
+    if (!conv->fast3 && m)
+        stylize_conv_padded_backward(g, conv->cache, m, gin, gout, h, w, ws);
+    else if (!conv->fast3)
         stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);
     else if (m)
         stylize_conv_winograd(gin, gout, conv->cache, NULL, m, 1, g->cout, g->cin, h, w, ws);

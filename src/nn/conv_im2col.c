@@ -193,7 +193,11 @@ size_t stylize_conv_general_floats(const stylize_conv_geom *g, int h, int w)
     gen_shape s;
     if (!gen_shape_of(&s, g, h, w))
         return 0;
-    return (size_t)s.cin * (size_t)s.k * (size_t)s.k * s.ld;
+    if (stylize_conv_is_pointwise(g))
+        return 0; /* straight sgemm on the tensors */
+    size_t n = (size_t)s.cin * (size_t)s.k * (size_t)s.k * s.ld;
+    size_t thin = stylize_conv_is_thin(g) ? stylize_conv_thin_floats(g, h, w) : 0;
+    return n > thin ? n : thin;
 }
 
 /* Output columns x in [*lo, *hi) read source column x s + kx - p inside
@@ -349,6 +353,14 @@ void stylize_conv_general_forward(const stylize_conv_geom *g, const float *weigh
     gen_shape s;
     if (!gen_shape_of(&s, g, h, w))
         return;
+    if (stylize_conv_is_pointwise(g)) {
+        stylize_conv_pointwise_forward(g, weight, bias, out, in, h * w);
+        return;
+    }
+    if (stylize_conv_is_thin(g)) {
+        stylize_conv_thin_forward(g, weight, bias, out, in, h, w, ws);
+        return;
+    }
     int nthr = stylize_parallel_threads();
     gen_fwd_job j = {&s, ws, out, in, weight, bias, s.band < nthr ? s.band : nthr, 0};
     atomic_init(&j.next, 0);
@@ -393,6 +405,10 @@ void stylize_conv_general_backward(const stylize_conv_geom *g, const float *weig
     gen_shape s;
     if (!gen_shape_of(&s, g, h, w))
         return;
+    if (stylize_conv_is_pointwise(g)) {
+        stylize_conv_pointwise_backward(g, weight, gin, gout, h * w);
+        return;
+    }
     int nthr = stylize_parallel_threads();
     gen_bwd_job j = {&s, ws, gin, gout, weight, s.cin < nthr ? s.cin : nthr};
     stylize_conv_run_blas_tasks(j.ntasks, gen_bwd_task, &j);
@@ -446,6 +462,10 @@ void stylize_conv_general_weights(const stylize_conv_geom *g, float *gw, float *
     gen_shape s;
     if (!gen_shape_of(&s, g, h, w))
         return;
+    if (stylize_conv_is_pointwise(g)) {
+        stylize_conv_pointwise_weights(g, gw, gb, in, gout, h * w);
+        return;
+    }
     int nthr = stylize_parallel_threads(), units = s.cin * s.k;
     gen_wgt_job j = {&s, ws, gw, gb, in, gout, units < nthr ? units : nthr};
     stylize_conv_run_blas_tasks(j.ntasks, gen_wgt_task, &j);

@@ -97,4 +97,39 @@ size_t stylize_conv_winograd_floats(int m, int cin, int cout, int h, int w);
 void stylize_conv_winograd(float *out, const float *in, const float *u, const float *bias, int m,
                            int backward, int cin, int cout, int h, int w, float *ws);
 
+
+/* ---- 3x3, stride 1, reflect / replicate / circular (conv_padded.c) ------ */
+
+/* Workspace floats: the padded input and output ((cin + cout) (h + 2)
+ * (w + 2)) and the Winograd call's over the padded size; the same in both
+ * directions. */
+size_t stylize_conv_padded_floats(int m, int cin, int cout, int h, int w);
+/* out (cout, h, w) = conv(in (cin, h, w)) with g's padding mode through
+ * Winograd F(m) with the transformed kernel u (a^2, cout, cin). */
+void stylize_conv_padded_forward(const stylize_conv_geom *g, const float *u, const float *bias, int m,
+                                 float *out, const float *in, int h, int w, float *ws);
+/* gin (cin, h, w) = dL/din (overwritten) given gout (cout, h, w). */
+void stylize_conv_padded_backward(const stylize_conv_geom *g, const float *u, int m, float *gin,
+                                  const float *gout, int h, int w, float *ws);
+
+/* ---- 1x1 and thin large kernels (conv_direct.c) ---------------------------- */
+
+/* 1x1, stride 1 (any padding: it reads none). */
+int stylize_conv_is_pointwise(const stylize_conv_geom *g);
+/* k >= 5, stride 1, cin <= 4 or cout <= 4: the direct forward. */
+int stylize_conv_is_thin(const stylize_conv_geom *g);
+/* Workspace floats of the thin forward: the padded input. */
+size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w);
+/* Over hw = h w positions: out (cout, hw) = W in (+ bias); gin = W^T gout;
+ * gw += gout in^T, gb += row sums of gout. No workspace. */
+void stylize_conv_pointwise_forward(const stylize_conv_geom *g, const float *weight, const float *bias,
+                                    float *out, const float *in, int hw);
+void stylize_conv_pointwise_backward(const stylize_conv_geom *g, const float *weight, float *gin,
+                                     const float *gout, int hw);
+void stylize_conv_pointwise_weights(const stylize_conv_geom *g, float *gw, float *gb, const float *in,
+                                    const float *gout, int hw);
+/* out (cout, h, w) = conv(in (cin, h, w)) for a thin geometry, through ws. */
+void stylize_conv_thin_forward(const stylize_conv_geom *g, const float *weight, const float *bias,
+                               float *out, const float *in, int h, int w, float *ws);
+
 #endif

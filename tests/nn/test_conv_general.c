@@ -198,6 +198,13 @@ static int is_3x3(const stylize_conv_geom *g)
     return g->k == 3 && g->stride == 1 && g->pad == STYLIZE_PAD_ZERO;
 }
 
+/* 3x3, stride 1 with another padding: Winograd over a padded copy when a
+ * Winograd algorithm is asked for (algorithm index ai > 0), else general. */
+static int is_padded_3x3(const stylize_conv_geom *g)
+{
+    return g->k == 3 && g->stride == 1 && g->pad != STYLIZE_PAD_ZERO;
+}
+
 /* ---- geometry ----------------------------------------------------------- */
 
 static void check_out_side(void)
@@ -394,8 +401,9 @@ static void check_forward(int cin, int cout, int k, int st, stylize_pad_mode pad
     ref_forward(ref, x, wt, with_bias ? b : NULL, &s);
     stylize_conv *conv = make(&s, wt, with_bias ? b : NULL, STYLIZE_CONV_WINOGRAD);
     if (conv) {
-        int general = !is_3x3(&s.g);
+        int general = !is_3x3(&s.g) && !is_padded_3x3(&s.g);
         CHECK(!general || stylize_conv_get_algo(conv) == STYLIZE_CONV_IM2COL);
+        CHECK(!is_padded_3x3(&s.g) || stylize_conv_get_algo(conv) == STYLIZE_CONV_WINOGRAD);
         const stylize_conv_geom *gg = stylize_conv_get_geom(conv);
         CHECK(gg->k == k && gg->stride == st && gg->pad == pad && gg->cin == cin &&
               gg->cout == cout);
@@ -702,9 +710,9 @@ static void check_refresh(void)
 {
     for (int ai = 0; ai <= NALGO; ai++) {
         int general = ai == NALGO;
-        shape s = make_shape(5, 6, 3, 1, general ? STYLIZE_PAD_REFLECT : STYLIZE_PAD_ZERO, 11, 13);
+        shape s = make_shape(5, 6, general ? 5 : 3, 1, general ? STYLIZE_PAD_REFLECT : STYLIZE_PAD_ZERO, 11, 13);
         float *wt = FALLOC(n_wt(&s)), *b = FALLOC(6), *x = FALLOC(n_in(&s)),
-              *r = FALLOC(n_out(&s));
+              *r = FALLOC(n_out(&s)); /* general: 5x5 reflect (3x3 reflect runs Winograd) */
         tu_fill(wt, n_wt(&s), 31, -1, 1);
         tu_fill(b, 6, 32, -1, 1);
         tu_fill(x, n_in(&s), 33, -1, 1);
@@ -751,8 +759,8 @@ static void check_mem_plan(void)
             const stylize_conv_geom *g = &geoms[gi];
             size_t kb = stylize_conv_kernel_bytes(g, algos[ai]);
             size_t pairs = (size_t)g->cin * g->cout;
-            size_t expect = !is_3x3(g) ? 0 : ai == 0 ? pairs * 9 * 4 : ai == 1 ? pairs * 36 * 4
-                                                                              : pairs * 16 * 4;
+            size_t per = ai == 0 ? 9 : ai == 1 ? 36 : 16;
+            size_t expect = is_3x3(g) || (is_padded_3x3(g) && ai > 0) ? pairs * per * 4 : 0;
             CHECK_MSG(kb == expect, "kernel bytes geom %zu %s: %zu, expected %zu", gi,
                       algo_names[ai], kb, expect);
             CHECK(!is_3x3(g) || kb < stylize_conv_owned_bytes(algos[ai], g->cin, g->cout));
@@ -785,7 +793,7 @@ static void check_mem_plan(void)
             CHECK_MSG(live.cur == kb, "live geom %zu %s: cur %zu", gi, algo_names[ai], live.cur);
             if (conv) {
                 CHECK(stylize_conv_get_algo(conv) ==
-                      (is_3x3(g) ? algos[ai] : STYLIZE_CONV_IM2COL));
+                      (is_3x3(g) || (is_padded_3x3(g) && ai > 0) ? algos[ai] : STYLIZE_CONV_IM2COL));
                 stylize_conv_set_algo(conv, STYLIZE_CONV_WINOGRAD_F2);
                 CHECK(live.cur == stylize_conv_kernel_bytes(g, STYLIZE_CONV_WINOGRAD_F2));
             }

@@ -1,0 +1,111 @@
+/* 3x3, stride 1 convolutions with reflect, replicate or circular padding
+ * through the Winograd path: the input is copied into a buffer one pixel
+ * larger on every side, its border filled as the padding mode says; a
+ * zero-padded Winograd convolution of that buffer holds the wanted output
+ * in its interior. The input gradient is the adjoint: the output gradient
+ * embedded in zeros, the zero-padded Winograd input gradient over the
+ * larger buffer, and its border folded back onto the pixels it copied. */
+#include <string.h>
+
+#include "nn/conv_internal.h"
+
+size_t stylize_conv_padded_floats(int m, int cin, int cout, int h, int w)
+{
+    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
+    return ((size_t)cin + (size_t)cout) * big + stylize_conv_winograd_floats(m, cin, cout, h + 2, w + 2);
+}
+
+typedef struct {
+    float *big;          /* (c, h + 2, w + 2) */
+    float *small;        /* (c, h, w) */
+    const float *csmall; /* (c, h, w) */
+    const float *cbig;
+    int h, w;
+    stylize_pad_mode mode;
+} pad_job;
+
+/* big[c] = small[c] with its border read through the padding mode. */
+static void pad_task(void *arg, int c)
+{
+    const pad_job *j = arg;
+    int H = j->h + 2, W = j->w + 2;
+    const float *s = j->csmall + (size_t)c * j->h * j->w;
+    float *b = j->big + (size_t)c * H * W;
+    for (int y = 0; y < H; y++) {
+        const float *row = s + (size_t)stylize_conv_pad_index(y - 1, j->h, j->mode) * j->w;
+        float *d = b + (size_t)y * W;
+        d[0] = row[stylize_conv_pad_index(-1, j->w, j->mode)];
+        memcpy(d + 1, row, (size_t)j->w * sizeof(float));
+        d[W - 1] = row[stylize_conv_pad_index(j->w, j->w, j->mode)];
+    }
+}
+
+/* small[c] = the interior of big[c]. */
+static void crop_task(void *arg, int c)
+{
+    const pad_job *j = arg;
+    int W = j->w + 2;
+    const float *b = j->cbig + (size_t)c * (j->h + 2) * W;
+    float *s = j->small + (size_t)c * j->h * j->w;
+    for (int y = 0; y < j->h; y++)
+        memcpy(s + (size_t)y * j->w, b + (size_t)(y + 1) * W + 1, (size_t)j->w * sizeof(float));
+}
+
+/* big[c] = small[c] embedded in zeros. */
+static void embed_task(void *arg, int c)
+{
+    const pad_job *j = arg;
+    int H = j->h + 2, W = j->w + 2;
+    const float *s = j->csmall + (size_t)c * j->h * j->w;
+    float *b = j->big + (size_t)c * H * W;
+    memset(b, 0, (size_t)W * sizeof(float));
+    memset(b + (size_t)(H - 1) * W, 0, (size_t)W * sizeof(float));
+    for (int y = 0; y < j->h; y++) {
+        float *d = b + (size_t)(y + 1) * W;
+        d[0] = d[W - 1] = 0.0f;
+        memcpy(d + 1, s + (size_t)y * j->w, (size_t)j->w * sizeof(float));
+    }
+}
+
+/* small[c] = the adjoint of pad_task: the interior of big[c], plus each
+ * border pixel added onto the pixel it was read from. */
+static void fold_task(void *arg, int c)
+{
+    const pad_job *j = arg;
+    int H = j->h + 2, W = j->w + 2;
+    crop_task(arg, c);
+    const float *b = j->cbig + (size_t)c * H * W;
+    float *s = j->small + (size_t)c * j->h * j->w;
+    for (int y = 0; y < H; y++) {
+        int sy = stylize_conv_pad_index(y - 1, j->h, j->mode);
+        float *row = s + (size_t)sy * j->w;
+        const float *src = b + (size_t)y * W;
+        if (y == 0 || y == H - 1)
+            for (int x = 1; x < W - 1; x++)
+                row[x - 1] += src[x];
+        row[stylize_conv_pad_index(-1, j->w, j->mode)] += src[0];
+        row[stylize_conv_pad_index(j->w, j->w, j->mode)] += src[W - 1];
+    }
+}
+
+void stylize_conv_padded_forward(const stylize_conv_geom *g, const float *u, const float *bias, int m,
+                                 float *out, const float *in, int h, int w, float *ws)
+{
+    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
+    float *P = ws, *O = ws + (size_t)g->cin * big, *rest = O + (size_t)g->cout * big;
+    pad_job j = {P, out, in, O, h, w, g->pad};
+    stylize_parallel_run(g->cin, pad_task, &j);
+    stylize_conv_winograd(O, P, u, bias, m, 0, g->cin, g->cout, h + 2, w + 2, rest);
+    stylize_parallel_run(g->cout, crop_task, &j);
+}
+
+void stylize_conv_padded_backward(const stylize_conv_geom *g, const float *u, int m, float *gin,
+                                  const float *gout, int h, int w, float *ws)
+{
+    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
+    float *E = ws, *D = ws + (size_t)g->cout * big, *rest = D + (size_t)g->cin * big;
+    pad_job j = {E, gin, gout, D, h, w, g->pad};
+    stylize_parallel_run(g->cout, embed_task, &j);
+    stylize_conv_winograd(D, E, u, NULL, m, 1, g->cout, g->cin, h + 2, w + 2, rest);
+    stylize_parallel_run(g->cin, fold_task, &j);
+}
