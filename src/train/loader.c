@@ -64,8 +64,30 @@ static int file_at(stylize_loader *l, long long p)
     return l->perm[p % n];
 }
 
+/* win (3, n, n) = the n f x n f window of img at (x0, y0), averaged over
+ * f x f boxes (the cheap part of the downscale; stb resizes the rest). */
+static void box_window(stylize_image *win, const stylize_image *img, int x0, int y0, int f)
+{
+    int n = win->width;
+    float inv = 1.0f / (float)(f * f);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < n; y++) {
+            float *d = win->data + ((size_t)c * n + y) * n;
+            memset(d, 0, (size_t)n * sizeof(float));
+            for (int dy = 0; dy < f; dy++) {
+                const float *src = img->data + ((size_t)c * img->height + y0 + y * f + dy) * img->width + x0;
+                for (int x = 0; x < n; x++)
+                    for (int dx = 0; dx < f; dx++)
+                        d[x] += src[x * f + dx];
+            }
+            for (int x = 0; x < n; x++)
+                d[x] *= inv;
+        }
+}
+
 /* dst (3, S, S) = a random square window of img (shorter side scaled by
- * U(1, 1.25)), resized. */
+ * U(1, 1.25)), box-averaged by the largest integer factor that keeps it at
+ * least S wide, then resized. */
 static stylize_status crop(const stylize_image *img, stylize_rng *r, int S, float *dst, stylize_error *err)
 {
     int shorter = img->width < img->height ? img->width : img->height;
@@ -74,16 +96,14 @@ static stylize_status crop(const stylize_image *img, stylize_rng *r, int S, floa
     side = side < 1 ? 1 : side;
     int x0 = (int)stylize_rng_below(r, (uint64_t)(img->width - side) + 1);
     int y0 = (int)stylize_rng_below(r, (uint64_t)(img->height - side) + 1);
+    int box = side / S > 1 ? side / S : 1, n = side / box;
     stylize_image win, out = {S, S, dst};
-    stylize_status st = stylize_image_alloc(&win, side, side, err);
+    stylize_status st = stylize_image_alloc(&win, n, n, err);
     if (st != STYLIZE_OK)
         return st;
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < side; y++)
-            memcpy(win.data + ((size_t)c * side + y) * side,
-                   img->data + ((size_t)c * img->height + y0 + y) * img->width + x0, (size_t)side * sizeof(float));
-    st = side == S ? (memcpy(dst, win.data, (size_t)3 * S * S * sizeof(float)), STYLIZE_OK)
-                   : stylize_image_resize_into(&out, &win, err);
+    box_window(&win, img, x0, y0, box);
+    st = n == S ? (memcpy(dst, win.data, (size_t)3 * S * S * sizeof(float)), STYLIZE_OK)
+                : stylize_image_resize_into(&out, &win, err);
     stylize_image_free(&win);
     return st;
 }
