@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,22 @@ int cli_parse_u64(const char *s, unsigned long long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int cli_exit_code(stylize_status st, int is_input, int signal)
+{
+    switch (st) {
+    case STYLIZE_OK: return 0;
+    case STYLIZE_ERR_ARG: return EXIT_USAGE;
+    case STYLIZE_ERR_IO:
+    case STYLIZE_ERR_FORMAT: return is_input ? EXIT_INPUT : EXIT_OUTPUT;
+    case STYLIZE_ERR_NOMEM:
+    case STYLIZE_ERR_LIMIT: return EXIT_MEMORY;
+    case STYLIZE_ERR_NUMERIC: return EXIT_NUMERIC;
+    case STYLIZE_ERR_INTERRUPTED: return signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
+    case STYLIZE_ERR_INTERNAL: return EXIT_FAILURE_;
+    }
+    return EXIT_FAILURE_;
 }
 
 void cli_error(const char *prog, const char *fmt, ...)

@@ -21,6 +21,11 @@ enum {
     EXIT_SIGINT = 130     /* stopped by SIGINT (128 + 2) */
 };
 
+/* The exit code for a library status: for I/O and format errors
+ * EXIT_INPUT when is_input, else EXIT_OUTPUT; for an interruption 143 when
+ * signal (the one received) is SIGTERM, else 130. */
+int cli_exit_code(stylize_status st, int is_input, int signal);
+
 /* Parse helpers: the whole string must be a finite number in [lo, hi].
  * Return 0 on success, -1 otherwise (nothing printed). */
 int cli_parse_double(const char *s, double lo, double hi, double *out);

@@ -64,22 +64,6 @@ static void print_progress(void *user, const stylize_run_progress *p)
     }
 }
 
-static int exit_for_status(stylize_status st, int is_input)
-{
-    switch (st) {
-    case STYLIZE_OK: return 0;
-    case STYLIZE_ERR_ARG: return EXIT_USAGE;
-    case STYLIZE_ERR_IO:
-    case STYLIZE_ERR_FORMAT: return is_input ? EXIT_INPUT : EXIT_OUTPUT;
-    case STYLIZE_ERR_NOMEM:
-    case STYLIZE_ERR_LIMIT: return EXIT_MEMORY;
-    case STYLIZE_ERR_NUMERIC: return EXIT_NUMERIC;
-    case STYLIZE_ERR_INTERRUPTED: return g_stop == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
-    case STYLIZE_ERR_INTERNAL: return EXIT_FAILURE_;
-    }
-    return EXIT_FAILURE_;
-}
-
 /* --- the state that the stages fill ----------------------------------- */
 
 /* The style images (or the texture) and the per-style lists, split from
@@ -573,7 +557,7 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
     if (st != STYLIZE_OK) {
         if (pc->tty && !o->quiet)
             fputc('\n', stderr);
-        *code = exit_for_status(st, 0);
+        *code = cli_exit_code(st, 0, g_stop);
         print_run_failure(st, &res, &e, jobs->batch ? name : NULL, out_path);
         return st == STYLIZE_ERR_INTERRUPTED ? JOB_STOP : JOB_FAILED;
     }

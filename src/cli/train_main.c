@@ -363,21 +363,6 @@ static int stage_model(train_state *s)
     return GEN_GO_ON;
 }
 
-static int exit_for(stylize_status st)
-{
-    switch (st) {
-    case STYLIZE_OK: return 0;
-    case STYLIZE_ERR_ARG: return EXIT_USAGE;
-    case STYLIZE_ERR_IO:
-    case STYLIZE_ERR_FORMAT: return EXIT_INPUT;
-    case STYLIZE_ERR_NOMEM:
-    case STYLIZE_ERR_LIMIT: return EXIT_MEMORY;
-    case STYLIZE_ERR_NUMERIC: return EXIT_NUMERIC;
-    case STYLIZE_ERR_INTERRUPTED: return g_stop == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
-    default: return EXIT_FAILURE_;
-    }
-}
-
 /* The report and plot (also after a stop or failure: what happened). */
 static int write_extras(train_state *s, const stylize_train_result *res, stylize_status st)
 {
@@ -417,7 +402,7 @@ static int stage_train(train_state *s)
     int rc = write_extras(s, &res, st);
     if (st != STYLIZE_OK) {
         fprintf(stderr, "stylize train: %s\n", e.msg);
-        return exit_for(st);
+        return cli_exit_code(st, 1, g_stop);
     }
     if (!s->quiet)
         fprintf(stderr, "stylize train: wrote %s (%lld steps, final loss %.6e, %.1f s, %lld files skipped)\n",
