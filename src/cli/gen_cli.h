@@ -40,12 +40,6 @@ int gen_double(const char *cmd, const gen_flag *flags, int n, const gen_args *a,
                double lo, double hi, double *out);
 const char *gen_str(const gen_flag *flags, int n, const gen_args *a, const char *name);
 
-/* Loads --weights (random[:SEED] or a manifest, as the Gatys mode) and
- * the SHA-256 of its values; trims to the deepest loss layer (deepest >=
- * 0). Prints the error and returns EXIT_WEIGHTS or EXIT_USAGE, or GEN_GO_ON. */
-int gen_load_weights(const char *cmd, const char *flag, int deepest, int quiet, stylize_weights **w,
-                     int *random_features, char name[256], char sha[65]);
-
 int stylize_train_main(int argc, char **argv);
 int stylize_apply_main(int argc, char **argv);
 int stylize_info_main(int argc, char **argv);

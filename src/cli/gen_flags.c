@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "gen_cli.h"
-#include "stylize/core/sha256.h"
 #include "stylize_inputs.h"
 
 int gen_flag_index(const gen_flag *flags, int n, const char *name)
@@ -124,53 +123,5 @@ int gen_double(const char *cmd, const gen_flag *flags, int n, const gen_args *a,
         fprintf(stderr, "stylize %s: --%s: '%s' is not a number in [%g, %g]\n", cmd, name, v, lo, hi);
         return EXIT_USAGE;
     }
-    return GEN_GO_ON;
-}
-
-static void blob_sha(const stylize_weights *w, char sha[65])
-{
-    stylize_sha256 s;
-    unsigned char d[32];
-    stylize_sha256_init(&s);
-    stylize_sha256_update(&s, w->blob, w->blob_floats * sizeof(float));
-    stylize_sha256_final(&s, d);
-    stylize_sha256_hex(d, sha);
-}
-
-int gen_load_weights(const char *cmd, const char *flag, int deepest, int quiet, stylize_weights **w,
-                     int *random_features, char name[256], char sha[65])
-{
-    stylize_error e;
-    char wbuf[4096];
-    const char *wpath = cli_find_weights(flag, wbuf, sizeof wbuf);
-    *random_features = 0;
-    if (wpath && strncmp(wpath, "random", 6) == 0 && (wpath[6] == '\0' || wpath[6] == ':')) {
-        unsigned long long seed = 0;
-        if (wpath[6] == ':' && cli_parse_u64(wpath + 7, &seed) != 0) {
-            fprintf(stderr, "stylize %s: --weights: bad seed in '%s' (random[:SEED])\n", cmd, wpath);
-            return EXIT_USAGE;
-        }
-        if (stylize_weights_random(w, seed, 1, &e) != STYLIZE_OK) {
-            fprintf(stderr, "stylize %s: --weights: %s\n", cmd, e.msg);
-            return EXIT_WEIGHTS;
-        }
-        *random_features = 1;
-        snprintf(name, 256, "random:%llu", seed);
-        if (!quiet)
-            fprintf(stderr, "stylize %s: using random VGG-19 features (lower quality; get real weights with scripts/get-weights.sh)\n", cmd);
-    } else if (!wpath) {
-        fprintf(stderr, "stylize %s: no VGG-19 weights found (--weights, $STYLIZE_WEIGHTS, ./weights/vgg19.json); "
-                        "get them with: scripts/get-weights.sh (or try --weights random)\n", cmd);
-        return EXIT_WEIGHTS;
-    } else if (stylize_weights_load(w, wpath, &e) != STYLIZE_OK) {
-        fprintf(stderr, "stylize %s: --weights: %s\n", cmd, e.msg);
-        return EXIT_WEIGHTS;
-    } else {
-        const char *base = strrchr(wpath, '/');
-        snprintf(name, 256, "%s", base ? base + 1 : wpath);
-    }
-    blob_sha(*w, sha);
-    if (deepest >= 0)
-        stylize_weights_trim(*w, stylize_vgg19_convs_needed(deepest));
     return GEN_GO_ON;
 }

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli_common.h"
+#include "stylize/core/sha256.h"
+#include "stylize/vgg/vgg19.h"
 #include "stylize_flags.h"
 
 static const char *const prog = STYLIZE_PROG;
@@ -220,5 +222,65 @@ int cli_load_image(stylize_image *img, const char *flag, const char *path)
         cli_error(prog, "%s: %s", flag, e.msg);
         return -1;
     }
+    return 0;
+}
+
+int cli_deepest_layer(const stylize_layer_weight *a, int na, const stylize_layer_weight *b, int nb)
+{
+    int d = -1;
+    for (int i = 0; i < na; i++)
+        d = a[i].layer > d ? a[i].layer : d;
+    for (int i = 0; i < nb; i++)
+        d = b[i].layer > d ? b[i].layer : d;
+    return d;
+}
+
+/* sha (65) = SHA-256 of the weights' values. */
+static void weights_sha(const stylize_weights *w, char sha[65])
+{
+    stylize_sha256 s;
+    unsigned char d[32];
+    stylize_sha256_init(&s);
+    stylize_sha256_update(&s, w->blob, w->blob_floats * sizeof(float));
+    stylize_sha256_final(&s, d);
+    stylize_sha256_hex(d, sha);
+}
+
+int cli_load_weights(const char *who, const char *flag, int deepest, int quiet, stylize_weights **w,
+                     int *random_features, char name[256], char sha[65])
+{
+    stylize_error e;
+    char wbuf[4096];
+    const char *wpath = cli_find_weights(flag, wbuf, sizeof wbuf);
+    if (wpath && strncmp(wpath, "random", 6) == 0 && (wpath[6] == '\0' || wpath[6] == ':')) {
+        unsigned long long seed = 0;
+        if (wpath[6] == ':' && cli_parse_u64(wpath + 7, &seed) != 0) {
+            cli_error(who, "--weights: bad seed in '%s' (random[:SEED])", wpath);
+            return EXIT_USAGE;
+        }
+        if (stylize_weights_random(w, seed, 1, &e) != STYLIZE_OK) {
+            cli_error(who, "--weights: %s", e.msg);
+            return EXIT_WEIGHTS;
+        }
+        *random_features = 1;
+        if (name)
+            snprintf(name, 256, "random:%llu", seed);
+        if (!quiet)
+            fprintf(stderr, "%s: using random VGG-19 features (lower quality; get real weights with scripts/get-weights.sh)\n", who);
+    } else if (!wpath) {
+        cli_error(who, "no VGG-19 weights found (--weights, $STYLIZE_WEIGHTS, ./weights/vgg19.json, "
+                       "%s/vgg19.json); get them with: scripts/get-weights.sh (or try --weights random)",
+                  STYLIZE_DATADIR_STR);
+        return EXIT_WEIGHTS;
+    } else if (stylize_weights_load(w, wpath, &e) != STYLIZE_OK) {
+        cli_error(who, "--weights: %s", e.msg);
+        return EXIT_WEIGHTS;
+    } else if (name) {
+        const char *base = strrchr(wpath, '/');
+        snprintf(name, 256, "%s", base ? base + 1 : wpath);
+    }
+    if (sha)
+        weights_sha(*w, sha);
+    stylize_weights_trim(*w, stylize_vgg19_convs_needed(deepest));
     return 0;
 }

@@ -376,37 +376,11 @@ static int check_output_clashes(const cli_options *o, const style_lists *l, cons
  * layer stay in memory. */
 static int load_weights(cli_options *o, shared_inputs *in)
 {
-    stylize_error e;
-    char wbuf[4096];
-    const char *wpath = cli_find_weights(o->weights, wbuf, sizeof wbuf);
-    if (wpath && strncmp(wpath, "random", 6) == 0 && (wpath[6] == '\0' || wpath[6] == ':')) {
-        unsigned long long wseed = 0;
-        if (wpath[6] == ':' && cli_parse_u64(wpath + 7, &wseed) != 0) {
-            cli_error(prog, "--weights: bad seed in '%s' (random[:SEED])", wpath);
-            return EXIT_USAGE;
-        }
-        if (stylize_weights_random(&in->weights, wseed, 1, &e) != STYLIZE_OK) {
-            cli_error(prog, "--weights: %s", e.msg);
-            return EXIT_WEIGHTS;
-        }
-        o->cfg.random_features = 1;
-        if (!o->quiet)
-            fprintf(stderr, "%s: using random VGG-19 features (lower quality; get real weights with scripts/get-weights.sh)\n", prog);
-    } else if (!wpath) {
-        cli_error(prog, "no VGG-19 weights found (--weights, $STYLIZE_WEIGHTS, ./weights/vgg19.json, "
-                        "%s/vgg19.json); get them with: scripts/get-weights.sh (or try --weights random)",
-                  STYLIZE_DATADIR_STR);
-        return EXIT_WEIGHTS;
-    } else if (stylize_weights_load(&in->weights, wpath, &e) != STYLIZE_OK) {
-        cli_error(prog, "--weights: %s", e.msg);
-        return EXIT_WEIGHTS;
-    }
-    int deepest = -1;
-    for (int i = 0; i < o->cfg.n_content; i++)
-        deepest = o->cfg.content_layers[i].layer > deepest ? o->cfg.content_layers[i].layer : deepest;
-    for (int i = 0; i < o->cfg.n_style; i++)
-        deepest = o->cfg.style_layers[i].layer > deepest ? o->cfg.style_layers[i].layer : deepest;
-    stylize_weights_trim(in->weights, stylize_vgg19_convs_needed(deepest));
+    int deepest = cli_deepest_layer(o->cfg.content_layers, o->cfg.n_content, o->cfg.style_layers, o->cfg.n_style);
+    int rc = cli_load_weights(prog, o->weights, deepest, o->quiet, &in->weights, &o->cfg.random_features,
+                              NULL, NULL);
+    if (rc)
+        return rc;
     o->cfg.weights = in->weights;
     return CLI_GO_ON;
 }

@@ -259,23 +259,14 @@ static int stage_settings(train_state *s)
     return GEN_GO_ON;
 }
 
-static int deepest_layer(const stylize_train_config *c, int texture)
-{
-    int d = -1;
-    for (int i = 0; !texture && i < c->n_content; i++)
-        d = c->content_layers[i].layer > d ? c->content_layers[i].layer : d;
-    for (int i = 0; i < c->n_style; i++)
-        d = c->style_layers[i].layer > d ? c->style_layers[i].layer : d;
-    return d;
-}
-
 /* Weights, the style image (and its hash), the training files. */
 static int stage_inputs(train_state *s)
 {
     stylize_train_config *c = &s->c;
-    int rc = gen_load_weights(cmd, gen_str(flags, NF, &s->a, "weights"), deepest_layer(c, s->texture), s->quiet,
-                              &s->weights, &c->random_features, s->meta.weights, s->meta.weights_sha256);
-    if (rc != GEN_GO_ON)
+    int deepest = cli_deepest_layer(c->content_layers, s->texture ? 0 : c->n_content, c->style_layers, c->n_style);
+    int rc = cli_load_weights("stylize train", gen_str(flags, NF, &s->a, "weights"), deepest, s->quiet, &s->weights,
+                              &c->random_features, s->meta.weights, s->meta.weights_sha256);
+    if (rc)
         return rc;
     c->weights = s->weights;
     if (!s->beta_set)
