@@ -11,6 +11,7 @@
 #include "core/fileutil.h"
 #include "stylize/core/sha256.h"
 #include "stylize/gen/model_file.h"
+#include "tnet_json.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "model files are read and written as little-endian float32"
@@ -34,7 +35,7 @@ void stylize_tnet_meta_free(stylize_tnet_meta *meta)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-static cJSON *arch_json(const stylize_gen_arch *a)
+cJSON *tnet_arch_json(const stylize_gen_arch *a)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", stylize_arch_name(a->kind));
@@ -48,7 +49,7 @@ static cJSON *arch_json(const stylize_gen_arch *a)
     return o;
 }
 
-static cJSON *training_json(const stylize_tnet_meta *t)
+cJSON *tnet_training_json(const stylize_tnet_meta *t)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "size", t->size);
@@ -72,7 +73,7 @@ static cJSON *training_json(const stylize_tnet_meta *t)
     return o;
 }
 
-static cJSON *provenance_json(const stylize_tnet_meta *t)
+cJSON *tnet_provenance_json(const stylize_tnet_meta *t)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "style", t->style_name);
@@ -139,13 +140,13 @@ static char *header_text(const stylize_gen_model *m, const stylize_tnet_meta *t)
     cJSON_AddStringToObject(o, "format", "stylize-tnet");
     cJSON_AddNumberToObject(o, "version", STYLIZE_TNET_VERSION);
     cJSON_AddStringToObject(o, "kind", t->checkpoint ? "checkpoint" : "model");
-    cJSON_AddItemToObject(o, "architecture", arch_json(&m->arch));
+    cJSON_AddItemToObject(o, "architecture", tnet_arch_json(&m->arch));
     cJSON_AddStringToObject(o, "input", m->arch.mode == STYLIZE_GEN_STYLE
                                             ? "content RGB in [0,1] (N,3,H,W) and uniform noise"
                                             : "uniform noise");
     cJSON_AddStringToObject(o, "output", "RGB on the [0,1] scale (N,3,H,W), clamped when saved");
-    cJSON_AddItemToObject(o, "training", training_json(t));
-    cJSON_AddItemToObject(o, "provenance", provenance_json(t));
+    cJSON_AddItemToObject(o, "training", tnet_training_json(t));
+    cJSON_AddItemToObject(o, "provenance", tnet_provenance_json(t));
     cJSON_AddItemToObject(o, "tensors", tensors_json(m));
     size_t floats = m->params.n * (t->checkpoint ? 3 : 1);
     cJSON_AddNumberToObject(o, "blob_floats", (double)floats);

@@ -8,46 +8,12 @@
 #include <cjson/cJSON.h>
 
 #include "core/fileutil.h"
+#include "gen/tnet_json.h"
 #include "stylize/io/train_report.h"
 
 static cJSON *num_or_null(double v)
 {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
-static cJSON *settings_json(const stylize_gen_arch *a, const stylize_tnet_meta *t)
-{
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "arch", stylize_arch_name(a->kind));
-    cJSON_AddStringToObject(s, "mode", a->mode == STYLIZE_GEN_STYLE ? "style" : "texture");
-    cJSON_AddNumberToObject(s, "scales", a->scales);
-    cJSON_AddNumberToObject(s, "channels", a->channels);
-    cJSON_AddNumberToObject(s, "slope", a->slope);
-    cJSON_AddNumberToObject(s, "width_mult", a->width_mult);
-    cJSON_AddNumberToObject(s, "blocks", a->blocks);
-    cJSON_AddNumberToObject(s, "size", t->size);
-    cJSON_AddNumberToObject(s, "batch", t->batch);
-    cJSON_AddNumberToObject(s, "iterations", t->iterations);
-    cJSON_AddNumberToObject(s, "learning_rate", t->learning_rate);
-    cJSON_AddNumberToObject(s, "lr_decay", t->lr_decay);
-    cJSON_AddNumberToObject(s, "lr_decay_every", t->lr_decay_every);
-    cJSON_AddNumberToObject(s, "alpha", t->alpha);
-    cJSON_AddNumberToObject(s, "beta", t->beta);
-    cJSON_AddNumberToObject(s, "tv", t->tv);
-    cJSON_AddNumberToObject(s, "style_size", t->style_size);
-    cJSON_AddStringToObject(s, "pool", t->pool);
-    cJSON_AddStringToObject(s, "content_layers", t->content_layers);
-    cJSON_AddStringToObject(s, "style_layers", t->style_layers);
-    cJSON_AddBoolToObject(s, "random_features", t->random_features);
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", t->seed);
-    cJSON_AddStringToObject(s, "seed", seed);
-    cJSON_AddStringToObject(s, "precision", t->precision);
-    cJSON_AddStringToObject(s, "style", t->style_name);
-    cJSON_AddStringToObject(s, "style_sha256", t->style_sha256);
-    cJSON_AddStringToObject(s, "weights", t->weights);
-    cJSON_AddStringToObject(s, "weights_sha256", t->weights_sha256);
-    return s;
 }
 
 static cJSON *history_json(const stylize_train_entry *h, int n)
@@ -77,7 +43,9 @@ stylize_status stylize_train_report_write(const char *path, const stylize_gen_ar
     cJSON_AddNumberToObject(o, "version", 1);
     cJSON_AddStringToObject(o, "kind", "training");
     cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddItemToObject(o, "settings", settings_json(a, meta));
+    cJSON_AddItemToObject(o, "architecture", tnet_arch_json(a));
+    cJSON_AddItemToObject(o, "training", tnet_training_json(meta));
+    cJSON_AddItemToObject(o, "provenance", tnet_provenance_json(meta));
     cJSON_AddNumberToObject(o, "steps", (double)res->steps);
     cJSON_AddItemToObject(o, "loss_first", num_or_null(res->loss_first));
     cJSON_AddItemToObject(o, "loss_final", num_or_null(res->loss_final));

@@ -17,11 +17,12 @@ typedef struct {
 } stylize_train_entry;
 
 /* Writes path atomically: "version", "kind": "training", "status" (e.g.
- * "ok", "interrupted"), "architecture" (a's hyper-parameters), "settings"
- * (meta's training settings and provenance), "steps", "loss_first",
- * "loss_final", "seconds", "skipped_files", "memory_peak", "memory_estimate"
- * (bytes), "history" (n entries: step, loss, loss_avg, content_loss,
- * style_loss, tv_loss, learning_rate, seconds). */
+ * "ok", "interrupted"), "architecture", "training" and "provenance" (the
+ * same sections, in the same form, as the model file's header:
+ * weights/README.md), "steps", "loss_first", "loss_final", "seconds",
+ * "skipped_files", "memory_peak", "memory_estimate" (bytes), "history" (n
+ * entries: step, loss, loss_avg, content_loss, style_loss, tv_loss,
+ * learning_rate, seconds). */
 stylize_status stylize_train_report_write(const char *path, const stylize_gen_arch *a,
                                           const stylize_tnet_meta *meta, const stylize_train_result *res,
                                           size_t memory_estimate, const char *status,
