@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dump_util.h"
 #include "stylize/core/rng.h"
 #include "stylize/nn/graph.h"
 #include "stylize/nn/norm.h"
@@ -85,17 +86,6 @@ static void record(gen *g, int i, const char *op, const char *name, int n_in, co
     vsnprintf(g->extra[i], sizeof g->extra[i], fmt, ap);
     va_end(ap);
     g->n++;
-}
-
-static const char *pad_name(stylize_pad_mode p)
-{
-    switch (p) {
-    case STYLIZE_PAD_ZERO: return "zeros";
-    case STYLIZE_PAD_REFLECT: return "reflect";
-    case STYLIZE_PAD_REPLICATE: return "replicate";
-    case STYLIZE_PAD_CIRCULAR: return "circular";
-    }
-    return "?";
 }
 
 static int input(gen *g, const char *name, int channels)
@@ -235,29 +225,6 @@ static int build(gen *g)
     r = unary(g, STYLIZE_OP_RELU, "o.act", r);
     r = unary(g, STYLIZE_OP_AFFINE, "o.affine", r);
     return conv(g, "out", r, 3, 1, 1, STYLIZE_PAD_ZERO, 1);
-}
-
-/* Writes n floats little-endian to dir/file; 0 on success. */
-static int write_f32(const char *dir, const char *file, const float *v, size_t n)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
-        return -1;
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    int ok = 1;
-    for (size_t i = 0; i < n && ok; i++) {
-        uint32_t u;
-        unsigned char b[4];
-        memcpy(&u, &v[i], sizeof u);
-        for (int k = 0; k < 4; k++)
-            b[k] = (unsigned char)(u >> (8 * k));
-        ok = fwrite(b, 1, 4, f) == 4;
-    }
-    if (fclose(f) != 0)
-        ok = 0;
-    return ok ? 0 : -1;
 }
 
 typedef struct {

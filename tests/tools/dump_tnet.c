@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dump_util.h"
 #include "stylize/core/rng.h"
 #include "stylize/nn/norm.h"
 #include "stylize/stylize.h"
@@ -69,40 +70,6 @@
 #define MAX_INPUTS (STYLIZE_GEN_MAX_SCALES + 1)
 #define STEP_SEED_MIX 0x9e3779b97f4a7c15ull
 #define MAX_PREACTS STYLIZE_GRAPH_MAX_NODES
-
-static const char *pad_name(stylize_pad_mode p)
-{
-    switch (p) {
-    case STYLIZE_PAD_ZERO: return "zeros";
-    case STYLIZE_PAD_REFLECT: return "reflect";
-    case STYLIZE_PAD_REPLICATE: return "replicate";
-    case STYLIZE_PAD_CIRCULAR: return "circular";
-    }
-    return "?";
-}
-
-/* Writes n floats little-endian to dir/file; 0 on success. */
-static int write_f32(const char *dir, const char *file, const float *v, size_t n)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
-        return -1;
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    int ok = 1;
-    for (size_t i = 0; i < n && ok; i++) {
-        uint32_t u;
-        unsigned char b[4];
-        memcpy(&u, &v[i], sizeof u);
-        for (int k = 0; k < 4; k++)
-            b[k] = (unsigned char)(u >> (8 * k));
-        ok = fwrite(b, 1, 4, f) == 4;
-    }
-    if (fclose(f) != 0)
-        ok = 0;
-    return ok ? 0 : -1;
-}
 
 typedef struct {
     stylize_gen_arch arch;
