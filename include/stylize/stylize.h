@@ -8,6 +8,7 @@
 
 #include "stylize/core/status.h"
 #include "stylize/core/threads.h"
+#include "stylize/core/clock.h"
 #include "stylize/nn/activation.h"
 #include "stylize/nn/conv.h"
 #include "stylize/nn/pool.h"

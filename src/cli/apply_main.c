@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gen_cli.h"
+#include "stylize/core/clock.h"
 #include "stylize_inputs.h"
 
 static const char *const cmd = "apply";
@@ -49,13 +49,6 @@ typedef struct {
     stylize_gen *g;            /* planned at (gh, gw) */
     int gh, gw;
 } apply_state;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int round_up(int v, int m)
 {
@@ -292,11 +285,11 @@ static int apply_one(apply_state *s, int j)
     int rc = in ? load_content(s, in, &content) : 0;
     if (rc)
         return rc;
-    double t0 = now();
+    double t0 = stylize_seconds();
     stylize_error e;
     int w = in ? content.width : s->width, h = in ? content.height : s->height;
     stylize_status st = generate(s, in ? &content : NULL, w, h, s->seed + (in ? 0 : (unsigned long long)j), &result, &e);
-    double dt = now() - t0;
+    double dt = stylize_seconds() - t0;
     if (st == STYLIZE_OK && in)
         st = keep_colours(s, &result, &content, &e);
     rc = st != STYLIZE_OK ? EXIT_MEMORY : 0;

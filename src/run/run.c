@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "run/run_internal.h"
+#include "stylize/core/clock.h"
 #include "stylize/style/colour.h"
 
 stylize_status stylize_parse_layers(const char *s, stylize_layer_weight *out, int *n,
@@ -93,13 +93,6 @@ double stylize_default_beta(const stylize_input_convention *c)
         return 1e3;
     double r = 255.0 / scale;
     return 1e3 * r * r;
-}
-
-double run_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* Output size of the whole run. */
@@ -201,7 +194,7 @@ static stylize_status write_outputs(run_ctx *x, stylize_error *err)
     size_t enc = stylize_image_save_bytes(x->result.width, x->result.height);
     stylize_mem_hold(x->mem, enc); /* the encoder of the output */
     if (st == STYLIZE_OK && !x->dry) {
-        x->r.seconds = run_now() - x->t0;
+        x->r.seconds = stylize_seconds() - x->t0;
         x->r.memory_peak = x->mem->peak;
         if (c->output_path)
             st = stylize_image_save(&x->result, c->output_path, c->jpeg_quality, err);
@@ -249,7 +242,7 @@ static void ctx_init(run_ctx *x, const stylize_run_config *c, stylize_mem *mem, 
     x->dry = stylize_mem_is_dry(mem);
     x->tile = tile;
     x->n_scales = c->n_scales > 0 ? c->n_scales : 1;
-    x->t0 = run_now();
+    x->t0 = stylize_seconds();
 }
 
 /* *bytes = the peak of the run with strips of tile rows (0: whole images):
@@ -345,7 +338,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
             *err = x.run_err;
     }
     x.r.memory_peak = mem.peak > x.r.memory_peak ? mem.peak : x.r.memory_peak;
-    x.r.seconds = run_now() - x.t0;
+    x.r.seconds = stylize_seconds() - x.t0;
     if (res)
         *res = x.r;
     return st;

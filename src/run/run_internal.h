@@ -41,7 +41,6 @@ typedef struct {
 /* Validates c and sets the output size and blend sum. */
 stylize_status run_check(const stylize_run_config *c, int *W, int *H, double *blend_sum,
                          stylize_error *err);
-double run_now(void);
 
 /* ---- scale.c ---- */
 /* Scale k: targets, initial image, optimisation, result. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "run/run_internal.h"
+#include "stylize/core/clock.h"
 #include "stylize/core/rng.h"
 #include "stylize/run/testing.h"
 
@@ -109,7 +110,7 @@ static int progress_fn(void *user, const stylize_opt_progress *p)
     const stylize_run_config *c = x->c;
     int k = p->evaluation % RUN_RING;
     const stylize_loss_breakdown *b = s->ring_eval[k] == p->evaluation ? &s->ring[k] : NULL;
-    double t = run_now() - x->t0;
+    double t = stylize_seconds() - x->t0;
     int last = p->iteration >= s->iters;
     if (x->report && (p->iteration % (c->print_every > 0 ? c->print_every : 1) == 0 || last))
         stylize_report_add(x->report, s->k, p->iteration, p->evaluations, t, p->value, b);

@@ -4,9 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "stylize/run/run.h"
+#include "stylize/core/clock.h"
 #include "train_internal.h"
 
 void stylize_train_defaults(stylize_train_config *c)
@@ -24,13 +24,6 @@ void stylize_train_defaults(stylize_train_config *c)
     c->iterations = 2000;
     c->learning_rate = 1e-3;
     c->lr_decay = 1.0;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static stylize_status check_config(const stylize_train_config *c, const stylize_gen_arch *a,
@@ -213,7 +206,7 @@ static stylize_status loop(trainer *t, long long skipped0, stylize_train_progres
                            stylize_tnet_meta *meta, stylize_train_result *res, stylize_error *err)
 {
     const stylize_train_config *c = t->c;
-    double t0 = now();
+    double t0 = stylize_seconds();
     stylize_status st = STYLIZE_OK;
     while (t->step < c->iterations) {
         double loss;
@@ -226,7 +219,7 @@ static stylize_status loop(trainer *t, long long skipped0, stylize_train_progres
             res->loss_first = loss;
         res->steps = t->step;
         stylize_train_progress p = {t->step, c->iterations, loss, train_loss_avg(t), &t->last, t->lr,
-                                    now() - t0, skipped};
+                                    stylize_seconds() - t0, skipped};
         int stop = progress && progress(puser, &p);
         stop |= c->stop_flag && *c->stop_flag;
         if (stop || (c->checkpoint_every > 0 && t->step % c->checkpoint_every == 0))
@@ -258,7 +251,7 @@ stylize_status stylize_train(const stylize_train_config *c, stylize_gen_model *m
     memset(&t, 0, sizeof t);
     t.c = c, t.m = m, t.mem = &mem, t.style_mode = m->arch.mode == STYLIZE_GEN_STYLE;
     t.lr = c->learning_rate;
-    double t0 = now();
+    double t0 = stylize_seconds();
     st = plan(&t, resume ? resume->data_position : 0, err);
     if (st == STYLIZE_OK && resume)
         st = resume_from(&t, resume, err);
@@ -267,7 +260,7 @@ stylize_status stylize_train(const stylize_train_config *c, stylize_gen_model *m
         st = loop(&t, skipped0, progress, puser, meta, res, err);
     res->steps = t.step;
     res->loss_final = train_loss_avg(&t);
-    res->seconds = now() - t0;
+    res->seconds = stylize_seconds() - t0;
     res->skipped = skipped0 + (t.loader ? stylize_loader_skipped(t.loader) : 0);
     res->memory_peak = mem.peak;
     if (t.adam)
