@@ -304,9 +304,11 @@ static void train_log(void *user, stylize_log_level level, const char *msg)
 
 static void record(train_state *s, const stylize_train_progress *p)
 {
-    if (s->n_hist == s->cap_hist) /* full: keep every other entry */
+    if (s->n_hist == s->cap_hist) { /* full: keep every other entry */
         for (int i = 0; i < s->cap_hist / 2; i++)
-            s->hist[i] = s->hist[2 * i + 1], s->n_hist = s->cap_hist / 2;
+            s->hist[i] = s->hist[2 * i + 1];
+        s->n_hist = s->cap_hist / 2;
+    }
     const stylize_loss_breakdown *b = p->last;
     s->hist[s->n_hist++] = (stylize_train_entry){p->step, p->loss, p->loss_avg, b ? b->content : 0,
                                                  b ? b->style : 0, b ? b->tv : 0, p->learning_rate, p->seconds};
