@@ -6,6 +6,7 @@
 
 struct stylize_matting {
     int w, h;
+    double eps;
     stylize_mem *mem;
     double *win;    /* ((h - 2) (w - 2), 9): mu (3), A (6: xx xy xz yy yz zz) per window */
     double *img;    /* (3, h w) the colours */
@@ -55,8 +56,8 @@ static void window_stats(const stylize_matting *m, int x, int y, double eps, dou
     inv3(s, out + 3);
 }
 
-stylize_status stylize_matting_create(stylize_matting **out, const float *img, int w, int h, double eps,
-                                      stylize_mem *mem, stylize_error *err)
+stylize_status stylize_matting_create(stylize_matting **out, int w, int h, double eps, stylize_mem *mem,
+                                      stylize_error *err)
 {
     *out = NULL;
     if (w < 3 || h < 3 || !(eps > 0))
@@ -64,7 +65,7 @@ stylize_status stylize_matting_create(stylize_matting **out, const float *img, i
     stylize_matting *m = calloc(1, sizeof *m);
     if (!m)
         return stylize_error_set(err, STYLIZE_ERR_NOMEM, "out of memory for the Matting Laplacian");
-    m->w = w, m->h = h, m->mem = mem, m->bytes = stylize_matting_bytes(w, h);
+    m->w = w, m->h = h, m->eps = eps, m->mem = mem, m->bytes = stylize_matting_bytes(w, h);
     double *block;
     stylize_status st = stylize_mem_alloc(mem, (void **)&block, m->bytes, "the Matting Laplacian's windows", err);
     if (st != STYLIZE_OK) {
@@ -77,17 +78,26 @@ stylize_status stylize_matting_create(stylize_matting **out, const float *img, i
     size_t n = (size_t)w * h, nw = (size_t)(w - 2) * (h - 2);
     m->win = block, m->img = block + nw * 9, m->count = m->img + 3 * n, m->maps = m->count + n;
     m->vbuf = m->maps + 8 * n;
-    for (size_t i = 0; i < 3 * n; i++)
-        m->img[i] = img[i];
+    return STYLIZE_OK;
+}
+
+void stylize_matting_set_image(stylize_matting *m, const float *x, const double *a, const double *b)
+{
+    if (!m->win)
+        return; /* a dry plan */
+    int w = m->w, h = m->h;
+    size_t n = (size_t)w * h;
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < n; i++)
+            m->img[c * n + i] = (a ? a[c] : 1.0) * x[c * n + i] + (b ? b[c] : 0.0);
     memset(m->count, 0, n * sizeof(double));
     for (int y = 1; y < h - 1; y++)
-        for (int x = 1; x < w - 1; x++) {
-            window_stats(m, x, y, eps, m->win + ((size_t)(y - 1) * (w - 2) + (x - 1)) * 9);
+        for (int xx = 1; xx < w - 1; xx++) {
+            window_stats(m, xx, y, m->eps, m->win + ((size_t)(y - 1) * (w - 2) + (xx - 1)) * 9);
             for (int dy = -1; dy <= 1; dy++)
                 for (int dx = -1; dx <= 1; dx++)
-                    m->count[(size_t)(y + dy) * w + x + dx] += 1.0;
+                    m->count[(size_t)(y + dy) * w + xx + dx] += 1.0;
         }
-    return STYLIZE_OK;
 }
 
 void stylize_matting_free(stylize_matting *m)
@@ -154,18 +164,19 @@ void stylize_matting_apply(stylize_matting *m, const double *v, double *out)
         }
 }
 
-double stylize_matting_loss(stylize_matting *m, const float *x, float *grad, double scale)
+double stylize_matting_loss(stylize_matting *m, const float *x, const double *a, float *grad, double scale)
 {
     size_t n = (size_t)m->w * m->h;
     double *v = m->vbuf, *mv = m->vbuf + n, total = 0;
     for (int c = 0; c < 3; c++) {
+        double ac = a ? a[c] : 1.0;
         for (size_t i = 0; i < n; i++)
-            v[i] = x[c * n + i];
+            v[i] = ac * x[c * n + i];
         stylize_matting_apply(m, v, mv);
         for (size_t i = 0; i < n; i++) {
             total += v[i] * mv[i];
             if (grad)
-                grad[c * n + i] = (float)(2.0 * scale * mv[i]);
+                grad[c * n + i] += (float)(2.0 * scale * ac * mv[i]);
         }
     }
     return total;

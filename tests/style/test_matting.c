@@ -5,6 +5,8 @@
  * M 1 = 0; symmetry; v^T M v >= 0; an affine function of the content's
  * colours scores ~0; central finite differences of the loss's gradient;
  * a dry plan counts what a live one allocates. */
+#include <string.h>
+
 #include "stylize/style/matting.h"
 #include "testutil.h"
 
@@ -78,6 +80,15 @@ static double max_abs(const double *v, int n)
     return m;
 }
 
+static stylize_status make(stylize_matting **m, const float *img, int w, int h, double eps, stylize_mem *mem,
+                           stylize_error *e)
+{
+    stylize_status st = stylize_matting_create(m, w, h, eps, mem, e);
+    if (st == STYLIZE_OK)
+        stylize_matting_set_image(*m, img, NULL, NULL);
+    return st;
+}
+
 static void check_image(uint64_t seed, double eps)
 {
     float img[3 * N];
@@ -86,7 +97,7 @@ static void check_image(uint64_t seed, double eps)
     explicit_laplacian(img, eps, L);
     stylize_matting *m;
     stylize_error e;
-    CHECK(stylize_matting_create(&m, img, W, H, eps, NULL, &e) == STYLIZE_OK);
+    CHECK(make(&m, img, W, H, eps, NULL, &e) == STYLIZE_OK);
     double v[N], mv[N], ref[N], one[N], u[N], mu[N];
     float fv[N];
     tu_fill(fv, N, seed + 1, -1.0f, 1.0f);
@@ -128,10 +139,10 @@ static void check_affine(void)
             out[c * N + i] = 0.2f + 0.3f * img[i] - 0.5f * img[N + i] * (c == 1) + 0.1f * c * img[2 * N + i];
     stylize_matting *m;
     stylize_error e;
-    CHECK(stylize_matting_create(&m, img, W, H, STYLIZE_MATTING_EPS, NULL, &e) == STYLIZE_OK);
-    double affine = stylize_matting_loss(m, out, grad, 1.0);
+    CHECK(make(&m, img, W, H, STYLIZE_MATTING_EPS, NULL, &e) == STYLIZE_OK);
+    double affine = stylize_matting_loss(m, out, NULL, grad, 1.0);
     tu_fill(out, 3 * N, 10, 0.0f, 1.0f);
-    double rnd = stylize_matting_loss(m, out, grad, 1.0);
+    double rnd = stylize_matting_loss(m, out, NULL, grad, 1.0);
     CHECK_MSG(affine < 1e-6 * rnd && rnd > 1.0, "affine output %g, random %g", affine, rnd);
     stylize_matting_free(m);
 }
@@ -142,7 +153,7 @@ typedef struct {
 
 static double fd_loss(void *user, const float *x)
 {
-    return stylize_matting_loss(((fd_ctx *)user)->m, x, NULL, 1.0);
+    return stylize_matting_loss(((fd_ctx *)user)->m, x, NULL, NULL, 1.0);
 }
 
 static void check_grad(void)
@@ -152,15 +163,31 @@ static void check_grad(void)
     tu_fill(x, 3 * N, 22, 0.0f, 1.0f);
     stylize_matting *m;
     stylize_error e;
-    CHECK(stylize_matting_create(&m, img, W, H, 1e-4, NULL, &e) == STYLIZE_OK);
-    double v = stylize_matting_loss(m, x, g, 1.0); /* grad = 2 M x: of the returned value */
+    CHECK(make(&m, img, W, H, 1e-4, NULL, &e) == STYLIZE_OK);
+    memset(g, 0, sizeof g);
+    double v = stylize_matting_loss(m, x, NULL, g, 1.0); /* grad = 2 M x: of the returned value */
     CHECK(v > 0);
     fd_ctx c = {m};
     double worst = tu_fd_check(fd_loss, &c, x, g, 3 * N, 1e-3f, 3 * N);
     CHECK_MSG(worst < 1e-3, "matting gradient FD error %g", worst);
+    /* grad accumulates scale * dL/dx */
     float g2[3 * N];
-    stylize_matting_loss(m, x, g2, 0.25);
-    CHECK(fabsf(g2[7] - 0.25f * g[7]) <= 1e-6f * fabsf(g[7]) + 1e-12f);
+    for (int i = 0; i < 3 * N; i++)
+        g2[i] = 1.0f;
+    stylize_matting_loss(m, x, NULL, g2, 0.25);
+    CHECK(fabsf(g2[7] - 1.0f - 0.25f * g[7]) <= 1e-6f * fabsf(g[7]) + 1e-6f);
+    /* per-channel factors a_c: L(x) with a equals L(a x) without, and its gradient is a_c times */
+    const double a[3] = {2.0, 0.5, 1.5};
+    float ax[3 * N], ga[3 * N], gp[3 * N];
+    for (int ch = 0; ch < 3; ch++)
+        for (int i = 0; i < N; i++)
+            ax[ch * N + i] = (float)(a[ch] * x[ch * N + i]);
+    memset(ga, 0, sizeof ga);
+    memset(gp, 0, sizeof gp);
+    double la = stylize_matting_loss(m, x, a, ga, 1.0), lp = stylize_matting_loss(m, ax, NULL, gp, 1.0);
+    CHECK_MSG(fabs(la - lp) <= 1e-5 * lp, "with a: %g, on a x: %g", la, lp);
+    for (int i = 0; i < 3 * N; i += 17)
+        CHECK(fabsf(ga[i] - (float)a[i / N] * gp[i]) <= 1e-4f * (fabsf(gp[i]) + 1e-3f));
     stylize_matting_free(m);
 }
 
@@ -173,13 +200,13 @@ static void check_plan(void)
     stylize_mem_init(&live, 0);
     stylize_matting *a, *b;
     stylize_error e;
-    CHECK(stylize_matting_create(&a, img, W, H, 1e-7, &dry, &e) == STYLIZE_OK);
-    CHECK(stylize_matting_create(&b, img, W, H, 1e-7, &live, &e) == STYLIZE_OK);
+    CHECK(make(&a, img, W, H, 1e-7, &dry, &e) == STYLIZE_OK);
+    CHECK(make(&b, img, W, H, 1e-7, &live, &e) == STYLIZE_OK);
     CHECK(dry.peak == live.peak && dry.peak == stylize_matting_bytes(W, H));
     stylize_matting_free(a);
     stylize_matting_free(b);
     CHECK(dry.cur == 0 && live.cur == 0);
-    CHECK(stylize_matting_create(&a, img, 2, 5, 1e-7, NULL, &e) == STYLIZE_ERR_ARG);
+    CHECK(make(&a, img, 2, 5, 1e-7, NULL, &e) == STYLIZE_ERR_ARG);
 }
 
 int main(void)

@@ -26,21 +26,28 @@ extern "C" {
 
 typedef struct stylize_matting stylize_matting; /* opaque */
 
-/* Precomputes the windows of img (3, h, w), RGB in [0, 1] (borrowed only
- * during the call), h, w >= 3; buffers through mem (NULL: malloc; a dry
- * plan only counts). *out is owned by the caller: stylize_matting_free. */
-stylize_status stylize_matting_create(stylize_matting **out, const float *img, int w, int h, double eps,
-                                      stylize_mem *mem, stylize_error *err);
+/* Allocates the windows' buffers for a w x h image, h, w >= 3, through mem
+ * (NULL: malloc; a dry plan only counts). *out is owned by the caller:
+ * stylize_matting_free. set_image must be called before apply or loss. */
+stylize_status stylize_matting_create(stylize_matting **out, int w, int h, double eps, stylize_mem *mem,
+                                      stylize_error *err);
 void stylize_matting_free(stylize_matting *m); /* NULL is allowed */
 /* Bytes create allocates for a w x h image. */
 size_t stylize_matting_bytes(int w, int h);
 
+/* Precomputes mu_k and A_k of every window of the image I_c = a_c x_c + b_c
+ * (x (3, h, w), borrowed during the call; a, b NULL: 1 and 0), RGB in
+ * [0, 1] (any channel order: M does not depend on it). Allocates nothing. */
+void stylize_matting_set_image(stylize_matting *m, const float *x, const double *a, const double *b);
+
 /* out (h w) = M v for v (h w); double. Allocates nothing. */
 void stylize_matting_apply(stylize_matting *m, const double *v, double *out);
 
-/* sum_c x_c^T M x_c for x (3, h, w) in [0, 1] units; grad (3, h, w) or NULL
- * receives scale * 2 M x_c (overwritten). Returns the value (unscaled). */
-double stylize_matting_loss(stylize_matting *m, const float *x, float *grad, double scale);
+/* L = sum_c V_c^T M V_c with V_c = a_c x_c (a NULL: 1; an offset b_c
+ * would not change L, since M 1 = 0), x (3, h, w). grad (3, h, w), if not
+ * NULL, accumulates scale * dL/dx = scale * 2 a_c M V_c. Returns L
+ * (unscaled). Allocates nothing. */
+double stylize_matting_loss(stylize_matting *m, const float *x, const double *a, float *grad, double scale);
 
 #ifdef __cplusplus
 }
