@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sym3.h"
 #include "stylize/style/matting.h"
 
 struct stylize_matting {
@@ -20,15 +21,6 @@ size_t stylize_matting_bytes(int w, int h)
 {
     size_t n = (size_t)w * (size_t)h, nw = (size_t)(w - 2) * (size_t)(h - 2);
     return (nw * 9 + n * (3 + 1 + 8 + 2)) * sizeof(double);
-}
-
-/* Inverse of the symmetric 3x3 matrix s (xx xy xz yy yz zz) into a. */
-static void inv3(const double s[6], double a[6])
-{
-    double c00 = s[3] * s[5] - s[4] * s[4], c01 = s[2] * s[4] - s[1] * s[5], c02 = s[1] * s[4] - s[2] * s[3];
-    double c11 = s[0] * s[5] - s[2] * s[2], c12 = s[1] * s[2] - s[0] * s[4], c22 = s[0] * s[3] - s[1] * s[1];
-    double det = s[0] * c00 + s[1] * c01 + s[2] * c02, r = 1.0 / det;
-    a[0] = c00 * r, a[1] = c01 * r, a[2] = c02 * r, a[3] = c11 * r, a[4] = c12 * r, a[5] = c22 * r;
 }
 
 /* mu and A of the window centred at (x, y). */
@@ -53,7 +45,7 @@ static void window_stats(const stylize_matting *m, int x, int y, double eps, dou
         s[k] /= 9.0;
     s[0] += eps / 9.0, s[3] += eps / 9.0, s[5] += eps / 9.0;
     memcpy(out, mu, sizeof mu);
-    inv3(s, out + 3);
+    sym3_inverse(s, out + 3);
 }
 
 stylize_status stylize_matting_create(stylize_matting **out, int w, int h, double eps, stylize_mem *mem,

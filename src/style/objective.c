@@ -37,8 +37,10 @@ static stylize_status validate_spec(const stylize_objective_spec *s, stylize_err
         return stylize_error_set(err, STYLIZE_ERR_ARG,
                                  "gradient normalisation needs whole layers: not with tiling");
     if (!isfinite(s->alpha) || s->alpha < 0 || !isfinite(s->beta) || s->beta < 0 ||
-        !isfinite(s->tv) || s->tv < 0)
+        !isfinite(s->tv) || s->tv < 0 || !isfinite(s->photorealism) || s->photorealism < 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "loss weights must be finite and >= 0");
+    if (s->photorealism > 0 && (s->width < 3 || s->height < 3))
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "photorealism needs an image of at least 3x3");
     return STYLIZE_OK;
 }
 
@@ -142,6 +144,20 @@ static void carve_all(stylize_objective *obj, carver *c)
     carve(c, s->normalise_gradients ? &obj->scratch : &unused, s->normalise_gradients ? amax : 0);
 }
 
+/* The photorealism term's Laplacian (its windows are set with the content)
+ * and x's pixel conversion, channel by channel of x. */
+static stylize_status photo_create(stylize_objective *obj, const stylize_weights *w, stylize_error *err)
+{
+    const stylize_objective_spec *s = &obj->spec;
+    if (!(s->photorealism > 0))
+        return STYLIZE_OK;
+    for (int k = 0; k < 3; k++) {
+        obj->pix_a[k] = w->input.std[k] / w->input.pixel_scale;
+        obj->pix_b[k] = w->input.mean[k] / w->input.pixel_scale;
+    }
+    return stylize_matting_create(&obj->matting, s->width, s->height, STYLIZE_MATTING_EPS, obj->mem, err);
+}
+
 stylize_status stylize_objective_create(stylize_objective **out, const stylize_weights *w,
                                         const stylize_objective_spec *spec, stylize_mem *mem,
                                         stylize_error *err)
@@ -183,6 +199,10 @@ stylize_status stylize_objective_create(stylize_objective **out, const stylize_w
             obj->area[i][r] = spec->n_regions > 0 ? 0.0 : (double)obj->rows[l] * obj->cols[l];
         }
     }
+    if ((st = photo_create(obj, w, err)) != STYLIZE_OK) {
+        stylize_objective_free(obj);
+        return st;
+    }
     *out = obj;
     return STYLIZE_OK;
 }
@@ -191,6 +211,7 @@ void stylize_objective_free(stylize_objective *obj)
 {
     if (!obj)
         return;
+    stylize_matting_free(obj->matting);
     stylize_net_free(obj->net);
     stylize_mem_free(obj->mem, obj->block, obj->block_bytes);
     free(obj);
@@ -379,7 +400,11 @@ stylize_status stylize_objective_eval(void *user, const float *x, float *grad, d
     }
     if (s->tv > 0)
         b->tv = s->tv * stylize_tv_loss(x, 3, s->height, s->width, grad, (float)s->tv);
-    b->total = b->content + b->style + b->tv;
+    if (obj->matting) {
+        b->matting = stylize_matting_loss(obj->matting, x, obj->pix_a, grad, s->photorealism);
+        b->photo = s->photorealism * b->matting;
+    }
+    b->total = b->content + b->style + b->tv + b->photo;
     *value = b->total;
     if (!isfinite(b->total))
         return stylize_error_set(err, STYLIZE_ERR_NUMERIC, "loss is not finite (%g)", b->total);

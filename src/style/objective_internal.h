@@ -4,6 +4,7 @@
 #ifndef STYLIZE_OBJECTIVE_INTERNAL_H
 #define STYLIZE_OBJECTIVE_INTERNAL_H
 
+#include "stylize/style/matting.h"
 #include "stylize/style/objective.h"
 
 #define NL STYLIZE_VGG19_NLAYERS
@@ -45,6 +46,8 @@ struct stylize_objective {
     /* the current strip, per layer: global row of its first row, and the
      * rows [own_lo, own_hi) of its output that it owns */
     int row0[NL], own_lo[NL], own_hi[NL];
+    stylize_matting *matting;        /* photorealism only: M_I of the content */
+    double pix_a[3], pix_b[3];       /* pixel = a_c x_c + b_c per channel of x */
     stylize_loss_breakdown last;
 };
 

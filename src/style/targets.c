@@ -64,6 +64,8 @@ stylize_status stylize_objective_set_content(stylize_objective *obj, const float
                        F + ((size_t)ch * h + obj->own_lo[l]) * w, m * sizeof(float));
         }
     }
+    if (obj->matting)
+        stylize_matting_set_image(obj->matting, xc, obj->pix_a, obj->pix_b);
     obj->has_content = 1;
     obj_update_norms(obj);
     return STYLIZE_OK;

@@ -2,6 +2,7 @@
  * shapes, and central finite differences of the image gradient through
  * every layer kind (conv, ReLU, average and max pooling) and every loss. */
 #include "stylize/vgg/network.h"
+#include "stylize/style/matting.h"
 #include "stylize/style/objective.h"
 #include "stylize/vgg/weights.h"
 #include "testutil.h"
@@ -369,6 +370,84 @@ done:
     free(x), free(g0), free(g1);
 }
 
+/* The photorealism term inside the objective: the total is the plain
+ * objective's plus lambda L_m, L_m equals the matting module's on x and the
+ * content converted to pixels (a_c x_c + b_c), the content itself scores
+ * ~0 (it is an affine function of itself), finite differences of the whole
+ * objective hold, and strips give the whole image's value and gradient. */
+static void check_photo(const stylize_weights *w)
+{
+    enum { W = 21, H = 40 };
+    size_t n = 3 * W * H, np = (size_t)W * H;
+    stylize_objective_spec plain = two_style_spec(STYLIZE_POOL_AVG, W, H, "relu4_2", "relu1_1", "relu3_1", 0.0);
+    stylize_objective_spec photo = plain, tiled;
+    photo.photorealism = 3.0;
+    tiled = photo;
+    tiled.tile_rows = 16;
+    stylize_objective *o[3] = {NULL, NULL, NULL};
+    const stylize_objective_spec *specs[3] = {&plain, &photo, &tiled};
+    stylize_error err;
+    float *xc = malloc(n * sizeof(float)), *xs = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float));
+    float *g[3], *pc = malloc(n * sizeof(float)), *px = malloc(n * sizeof(float));
+    tu_fill(xc, n, 31, -2, 2);
+    tu_fill(xs, n, 32, -2, 2);
+    tu_fill(x, n, 33, -2, 2);
+    double v[3];
+    stylize_loss_breakdown b[3];
+    for (int k = 0; k < 3; k++) {
+        g[k] = malloc(n * sizeof(float));
+        CHECK(stylize_objective_create(&o[k], w, specs[k], NULL, &err) == STYLIZE_OK);
+        CHECK(stylize_objective_add_style(o[k], xs, W, H, 1.0, &err) == STYLIZE_OK);
+        CHECK(stylize_objective_set_content(o[k], xc, &err) == STYLIZE_OK);
+        CHECK(stylize_objective_eval(o[k], x, g[k], &v[k], &err) == STYLIZE_OK);
+        stylize_objective_breakdown(o[k], &b[k]);
+    }
+    /* the matting module on pixels */
+    double a[3];
+    for (int c = 0; c < 3; c++) {
+        a[c] = w->input.std[c] / w->input.pixel_scale;
+        for (size_t i = 0; i < np; i++) {
+            pc[c * np + i] = (float)(a[c] * xc[c * np + i] + w->input.mean[c] / w->input.pixel_scale);
+            px[c * np + i] = (float)(a[c] * x[c * np + i] + w->input.mean[c] / w->input.pixel_scale);
+        }
+    }
+    stylize_matting *m = NULL;
+    CHECK(stylize_matting_create(&m, W, H, STYLIZE_MATTING_EPS, NULL, &err) == STYLIZE_OK);
+    stylize_matting_set_image(m, pc, NULL, NULL);
+    double lm = stylize_matting_loss(m, px, NULL, NULL, 1.0);
+    CHECK_MSG(fabs(b[1].matting - lm) <= 1e-4 * lm, "L_m %g in the objective, %g on pixels", b[1].matting, lm);
+    CHECK_CLOSE(b[1].photo, 3.0 * b[1].matting, 1e-12);
+    CHECK_MSG(fabs(v[1] - v[0] - b[1].photo) <= 1e-6 * v[1], "total %g = plain %g + photo %g?", v[1], v[0], b[1].photo);
+    CHECK_MSG(fabs(v[2] - v[1]) <= 1e-5 * v[1], "strips %g vs whole %g", v[2], v[1]);
+    double gmax = 0, gdiff = 0;
+    for (size_t i = 0; i < n; i++)
+        gmax = fmax(gmax, fabs(g[1][i])), gdiff = fmax(gdiff, fabs(g[2][i] - g[1][i]));
+    CHECK_MSG(gdiff <= 1e-5 * gmax, "strips' gradient off by %g of %g", gdiff, gmax);
+    CHECK(b[1].photo > 0.1 * b[1].style); /* the term matters in the checks below */
+    fctx c = {o[1], g[2]};
+    double along = dir_check(&c, x, g[1], n, 0, 1e-3f);
+    CHECK_MSG(along < 2e-3, "photo objective: along-gradient rel err %g", along);
+    for (uint64_t seed = 40; seed < 43; seed++) {
+        double dir = dir_check(&c, x, g[1], n, seed, 1e-3f);
+        CHECK_MSG(dir < 1e-3, "photo objective: directional rel err %g", dir);
+    }
+    int kinks = 0;
+    double worst = tu_fd_check_kinks(f_obj, &c, x, g[1], n, 2e-3f, 60, 0.1, &kinks);
+    CHECK_MSG(worst < coord_tol, "photo objective: worst coordinate rel err %g", worst);
+    CHECK(stylize_objective_eval(o[1], xc, g[1], &v[1], &err) == STYLIZE_OK);
+    stylize_loss_breakdown bc;
+    stylize_objective_breakdown(o[1], &bc);
+    CHECK_MSG(bc.matting <= 1e-6 * b[1].matting, "content's own L_m %g (random x: %g)", bc.matting, b[1].matting);
+    /* the memory estimate counts the Laplacian */
+    CHECK(stylize_objective_memory_bytes(w, &photo) >= stylize_objective_memory_bytes(w, &plain) + stylize_matting_bytes(W, H));
+    stylize_matting_free(m);
+    for (int k = 0; k < 3; k++) {
+        stylize_objective_free(o[k]);
+        free(g[k]);
+    }
+    free(xc), free(xs), free(x), free(pc), free(px);
+}
+
 int main(void)
 {
     stylize_weights *w = NULL;
@@ -398,6 +477,8 @@ int main(void)
     }
     check_lean(w, STYLIZE_POOL_MAX);
     check_lean(w, STYLIZE_POOL_AVG);
+    stylize_conv_set_default_algo(STYLIZE_CONV_IM2COL);
+    check_photo(w);
     check_tiled(w, STYLIZE_POOL_AVG, "relu4_2", "relu1_1", "relu5_1", 0, 32);
     check_tiled(w, STYLIZE_POOL_MAX, "conv3_1", "pool1", "relu4_1", 0, 48);
     check_tiled(w, STYLIZE_POOL_AVG, "relu2_2", "relu1_1", "relu3_1", 2, 20);

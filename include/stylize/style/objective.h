@@ -1,6 +1,7 @@
 /* stylize: the style-transfer / texture objective over an image x.
  *
  *   L_total = alpha sum_l c_l L_content,l + beta sum_l w_l E_l + tv TV(x)
+ *             + lambda sum_c V_c^T M_I V_c
  *
  * with L_content,l and E_l as in losses.h, computed on VGG-19 layers given
  * by index (network.h). Style targets A_l are Gram matrices of one or more
@@ -59,6 +60,14 @@ typedef struct {
      * strip instead of the image, for the price of the halo and a second
      * forward of every strip but one. Not with normalise_gradients. */
     int tile_rows;
+    /* Photorealism (Luan et al. 2017), lambda: 0 for none, else the term
+     * lambda sum_c V_c^T M_I V_c is added, V_c channel c of x as pixels in
+     * [0, 1] (x converted back from the network's input convention) and
+     * M_I the Matting Laplacian (matting.h, eps STYLIZE_MATTING_EPS) of the
+     * content image given to set_content. It lives on pixels: unchanged by
+     * tiling; its windows (stylize_matting_bytes) are part of the
+     * objective's memory. */
+    double photorealism;
 } stylize_objective_spec;
 
 #define STYLIZE_MAX_REGIONS 16
@@ -68,6 +77,8 @@ typedef struct {
     double content;        /* alpha * sum c_l L_content,l (after normalisation) */
     double style;          /* beta * sum w_l E_l */
     double tv;             /* tv * TV(x) */
+    double photo;          /* lambda * L_m */
+    double matting;        /* raw L_m = sum_c V_c^T M_I V_c */
     double content_layer[STYLIZE_VGG19_NLAYERS]; /* raw L_content,l by layer index */
     double style_layer[STYLIZE_VGG19_NLAYERS];   /* raw E_l by layer index */
 } stylize_loss_breakdown;
@@ -102,7 +113,8 @@ size_t stylize_objective_memory_bytes(const stylize_weights *w, const stylize_ob
 size_t stylize_objective_style_memory_bytes(const stylize_weights *w, const stylize_objective_spec *spec,
                                             int sw, int sh, int masked);
 
-/* Content targets P_l from xc (3, height, width) in the input convention. */
+/* Content targets P_l from xc (3, height, width) in the input convention,
+ * and with photorealism the Matting Laplacian of xc's pixels. */
 stylize_status stylize_objective_set_content(stylize_objective *obj, const float *xc,
                                              stylize_error *err);
 
