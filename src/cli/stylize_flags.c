@@ -7,6 +7,7 @@
 #define S_IO FLAG_SECTION_IO
 #define S_SIZES FLAG_SECTION_SIZES
 #define S_LOSSES FLAG_SECTION_LOSSES
+#define S_PHOTO FLAG_SECTION_PHOTO
 #define S_OPTIM FLAG_SECTION_OPTIM
 #define S_WEIGHTS FLAG_SECTION_WEIGHTS
 #define S_OTHER FLAG_SECTION_OTHER
@@ -71,6 +72,29 @@ const stylize_flag stylize_flags[] = {
     {"style-mask", 0, VAL, FLAG_STYLE_MASK, S_LOSSES, FLAG_LISTED, "M[,M]",
      "one grey mask per style image: the part of it to use"},
 
+    {"photo", 0, NOVAL, FLAG_PHOTO, S_PHOTO, FLAG_LISTED, NULL,
+     "Deep Photo Style Transfer's two stages: the style transfer,\n"
+     "then --photo-iterations more with the photorealism term;\n"
+     "the reference's weights translated (README); flags override"},
+    {"photorealism", 0, VAL, FLAG_PHOTOREALISM, S_PHOTO, FLAG_LISTED, "LAMBDA",
+     "weight of the Matting Laplacian term (default 0: off;\n"
+     "1e4 with --photo, 1 with --photo and --weights random)"},
+    {"photo-iterations", 0, VAL, FLAG_PHOTO_ITERATIONS, S_PHOTO, FLAG_LISTED, "N",
+     "a second stage of N iterations with the term, from the\n"
+     "first stage's result (default 0; --iterations with --photo)"},
+    {"content-seg", 0, VAL, FLAG_CONTENT_SEG, S_PHOTO, FLAG_LISTED, "FILE",
+     "colour-coded segmentation of the content (nine colours)"},
+    {"style-seg", 0, VAL, FLAG_STYLE_SEG, S_PHOTO, FLAG_LISTED, "FILE",
+     "colour-coded segmentation of the style image"},
+    {"smooth", 0, VAL, FLAG_SMOOTH, S_PHOTO, FLAG_LISTED, "KIND",
+     "none|guided|affine: filter the result with the content as\n"
+     "guide (default none)"},
+    {"smooth-radius", 0, VAL, FLAG_SMOOTH_RADIUS, S_PHOTO, FLAG_LISTED, "N",
+     "the filter's radius (default 7)"},
+    {"smooth-edge", 0, VAL, FLAG_SMOOTH_EDGE, S_PHOTO, FLAG_LISTED, "F",
+     "edge sensitivity: affine's colour sigma, guided's sqrt(eps)\n"
+     "(default 0.05)"},
+
     {"iterations", 'n', VAL, FLAG_ITERATIONS, S_OPTIM, FLAG_LISTED, "N",
      "iterations per scale (default 500; 0: evaluate and write the init)"},
     {"init", 0, VAL, FLAG_INIT, S_OPTIM, FLAG_LISTED, "KIND",
@@ -114,7 +138,8 @@ _Static_assert(sizeof stylize_flags / sizeof stylize_flags[0] <= STYLIZE_FLAGS_M
 
 static const char *const section_titles[FLAG_N_SECTIONS] = {
     [FLAG_SECTION_IO] = "Inputs and outputs", [FLAG_SECTION_SIZES] = "Sizes",
-    [FLAG_SECTION_LOSSES] = "Losses",         [FLAG_SECTION_OPTIM] = "Optimisation",
+    [FLAG_SECTION_LOSSES] = "Losses",         [FLAG_SECTION_PHOTO] = "Photorealistic transfer",
+    [FLAG_SECTION_OPTIM] = "Optimisation",
     [FLAG_SECTION_WEIGHTS] = "Weights",       [FLAG_SECTION_OTHER] = "Other",
 };
 

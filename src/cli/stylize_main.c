@@ -56,11 +56,11 @@ static void print_progress(void *user, const stylize_run_progress *p)
             fputc('\n', stderr);
         fflush(stderr);
     } else if (p->iteration % pc->print_every == 0 || p->iteration == p->max_iterations) {
-        fprintf(stderr, "%sscale %d/%d %dx%d iteration %d/%d evaluations %d loss %.6e (content %.4e style %.4e tv %.4e) %.1fs\n",
+        fprintf(stderr, "%sscale %d/%d %dx%d iteration %d/%d evaluations %d loss %.6e (content %.4e style %.4e tv %.4e photo %.4e) %.1fs\n",
                 pc->label, p->scale_index + 1, p->n_scales, p->width, p->height, p->iteration,
                 p->max_iterations, p->evaluations, p->loss, p->breakdown ? p->breakdown->content : 0,
                 p->breakdown ? p->breakdown->style : 0, p->breakdown ? p->breakdown->tv : 0,
-                p->seconds);
+                p->breakdown ? p->breakdown->photo : 0, p->seconds);
     }
 }
 
@@ -87,6 +87,7 @@ typedef struct {
     stylize_weights *weights;
     stylize_image styles[STYLIZE_MAX_STYLES], cmasks[STYLIZE_MAX_STYLES], smasks[STYLIZE_MAX_STYLES];
     stylize_image init;
+    stylize_image segs[2];            /* --content-seg, --style-seg */
     int n_styles, n_cmasks, n_smasks; /* loaded so far */
 } shared_inputs;
 
@@ -132,6 +133,7 @@ static int parse_loss_layers(cli_options *o)
     const char *cl = o->content_layers ? o->content_layers : "relu4_2";
     const char *sl = o->style_layers ? o->style_layers
                      : o->texture    ? "relu1_1:0.2,pool1:0.2,pool2:0.2,pool3:0.2,pool4:0.2"
+                     : o->photo      ? "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1" /* the reference's: 1 each */
                                      : "relu1_1:0.2,relu2_1:0.2,relu3_1:0.2,relu4_1:0.2,relu5_1:0.2";
     if (stylize_parse_layers(cl, o->cfg.content_layers, &o->cfg.n_content, &e) != STYLIZE_OK) {
         cli_error(prog, "--content-layers: %s", e.msg);
@@ -197,6 +199,26 @@ static int split_masks(const cli_options *o, style_lists *l)
                       l->n_styles);
             return EXIT_USAGE;
         }
+    }
+    return CLI_GO_ON;
+}
+
+/* Segmentation: both files, one style image, no masks, no batch; the
+ * photorealistic flags need a content image. */
+static int check_photo_flags(const cli_options *o, const style_lists *l, const job_list *jobs)
+{
+    if (o->texture && (o->photo || o->content_seg || o->style_seg || o->cfg.photorealism > 0 ||
+                       o->cfg.smooth.kind != STYLIZE_SMOOTH_NONE || o->cfg.photo_iterations > 0)) {
+        cli_error(prog, "--photo, --photorealism, --photo-iterations, --smooth and the segmentations need --content");
+        return EXIT_USAGE;
+    }
+    if (!o->content_seg != !o->style_seg) {
+        cli_error(prog, "%s: give both --content-seg and --style-seg", o->content_seg ? "--content-seg" : "--style-seg");
+        return EXIT_USAGE;
+    }
+    if (o->content_seg && (o->content_mask || l->n_styles != 1 || jobs->n_contents > 1)) {
+        cli_error(prog, "--content-seg: needs one content, one style image and no --content-mask");
+        return EXIT_USAGE;
     }
     return CLI_GO_ON;
 }
@@ -328,6 +350,8 @@ static int is_input(const cli_options *o, const style_lists *l, const job_list *
         clash = cli_same_file(path, l->cmasks[i]);
     for (int i = 0; i < l->n_smasks && !clash; i++)
         clash = cli_same_file(path, l->smasks[i]);
+    if (!clash && o->content_seg)
+        clash = cli_same_file(path, o->content_seg) || cli_same_file(path, o->style_seg);
     return clash;
 }
 
@@ -400,6 +424,8 @@ static void finish_config(cli_options *o, const stylize_weights *weights)
         o->cfg.beta = o->cfg.random_features ? 10.0 : stylize_default_beta(&weights->input);
     if (o->threads > 0)
         stylize_set_threads(o->threads);
+    if (o->photo && !o->photo_iterations_set)
+        o->cfg.photo_iterations = o->cfg.iterations;
 }
 
 /* Loads n images named by paths into imgs, counting them in *n_loaded and
@@ -413,6 +439,63 @@ static int load_images(const char *flag, char *const *paths, int n, stylize_imag
         *n_loaded = i + 1;
         slots[i] = &imgs[i];
     }
+    return CLI_GO_ON;
+}
+
+/* A segmentation image and its label counts; fails (EXIT_INPUT, one line)
+ * when too many pixels are near none of the nine colours. */
+static int load_seg(const char *flag, const char *path, stylize_image *seg, size_t counts[STYLIZE_SEG_LABELS])
+{
+    if (cli_load_image(seg, flag, path) != 0)
+        return EXIT_INPUT;
+    size_t none = stylize_seg_count(seg, counts), n = (size_t)seg->width * seg->height;
+    if ((double)none > STYLIZE_SEG_MAX_UNLABELLED * (double)n) {
+        cli_error(prog, "%s: '%s' is not a colour-coded segmentation: %.0f%% of its pixels are near none of the "
+                  "nine colours (blue, green, black, white, red, yellow, grey, lightblue, purple)",
+                  flag, path, 100.0 * (double)none / (double)n);
+        return EXIT_INPUT;
+    }
+    return CLI_GO_ON;
+}
+
+/* Segmentation: one region per label of the content that the style has
+ * too, each with the content's and the style's masks of that label and the
+ * style image; labels missing from the style are dropped with one warning. */
+static int load_segmentation(cli_options *o, shared_inputs *in)
+{
+    size_t cc[STYLIZE_SEG_LABELS], sc[STYLIZE_SEG_LABELS];
+    int rc = load_seg("--content-seg", o->content_seg, &in->segs[0], cc);
+    if (rc == CLI_GO_ON)
+        rc = load_seg("--style-seg", o->style_seg, &in->segs[1], sc);
+    char dropped[256] = "";
+    int n = 0;
+    stylize_error e;
+    for (int k = 0; k < STYLIZE_SEG_LABELS && rc == CLI_GO_ON; k++) {
+        if (cc[k] > 0 && sc[k] == 0)
+            snprintf(dropped + strlen(dropped), sizeof dropped - strlen(dropped), "%s%s", *dropped ? ", " : "",
+                     stylize_seg_label_name(k));
+        if (cc[k] == 0 || sc[k] == 0)
+            continue;
+        if (stylize_seg_mask(&in->segs[0], k, &in->cmasks[n], &e) != STYLIZE_OK ||
+            (in->n_cmasks = n + 1, stylize_seg_mask(&in->segs[1], k, &in->smasks[n], &e)) != STYLIZE_OK) {
+            cli_error(prog, "--content-seg: %s", e.msg);
+            return EXIT_MEMORY;
+        }
+        in->n_smasks = n + 1;
+        o->cfg.content_masks[n] = &in->cmasks[n], o->cfg.style_masks[n] = &in->smasks[n];
+        o->cfg.styles[n] = &in->styles[0], o->cfg.style_blend[n] = 1.0;
+        n++;
+    }
+    if (rc != CLI_GO_ON)
+        return rc;
+    if (*dropped && !o->quiet)
+        fprintf(stderr, "%s: warning: --content-seg: label(s) %s not in --style-seg: dropped (no style loss there)\n",
+                prog, dropped);
+    if (n == 0) {
+        cli_error(prog, "--content-seg: no label of '%s' appears in '%s'", o->content_seg, o->style_seg);
+        return EXIT_INPUT;
+    }
+    o->cfg.n_styles = n;
     return CLI_GO_ON;
 }
 
@@ -432,6 +515,8 @@ static int load_shared_images(cli_options *o, const style_lists *l, shared_input
     if (rc != CLI_GO_ON)
         return rc;
     cfg->n_styles = l->n_styles;
+    if (o->content_seg && (rc = load_segmentation(o, in)) != CLI_GO_ON)
+        return rc;
     if (!o->init) {
         if (o->texture)
             cfg->init = STYLIZE_INIT_NOISE;
@@ -452,6 +537,8 @@ static int load_shared_images(cli_options *o, const style_lists *l, shared_input
 
 static void free_shared_inputs(shared_inputs *in)
 {
+    stylize_image_free(&in->segs[0]);
+    stylize_image_free(&in->segs[1]);
     for (int i = 0; i < in->n_styles; i++)
         stylize_image_free(&in->styles[i]);
     for (int i = 0; i < in->n_cmasks; i++)
@@ -524,7 +611,15 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
     o->cfg.output_path = out_path;
     stylize_run_result res;
     stylize_error e;
-    stylize_status st = stylize_run(&o->cfg, print_progress, pc, &res, &e);
+    stylize_run_config photo_cfg; /* --photo: the reference's weights at this content's output size */
+    const stylize_run_config *cfg = &o->cfg;
+    if (o->photo) {
+        int w, h;
+        stylize_image_fit(content.width, content.height, o->cfg.size, &w, &h);
+        stylize_photo_settings(&o->cfg, w, h, o->photo_keep, &photo_cfg);
+        cfg = &photo_cfg;
+    }
+    stylize_status st = stylize_run(cfg, print_progress, pc, &res, &e);
     stylize_image_free(&content);
     o->cfg.content = NULL;
     o->cfg.output_path = NULL;
@@ -610,6 +705,8 @@ int main(int argc, char **argv)
         rc = parse_scales(&o);
     if (rc == CLI_GO_ON)
         rc = expand_batch(&o, &jobs);
+    if (rc == CLI_GO_ON)
+        rc = check_photo_flags(&o, &lists, &jobs);
     if (rc == CLI_GO_ON)
         rc = check_output_paths(&o, &jobs);
     if (rc == CLI_GO_ON)

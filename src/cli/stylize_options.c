@@ -132,11 +132,16 @@ static int parse_loss_flag(cli_options *o, flag_id id, const char *flag, const c
                                                    STYLIZE_COLOURS_HISTOGRAM};
     int k;
     switch (id) {
-    case FLAG_ALPHA: return number_value(flag, arg, 0, 1e30, &o->cfg.alpha);
+    case FLAG_ALPHA:
+        o->photo_keep |= STYLIZE_PHOTO_KEEP_ALPHA;
+        return number_value(flag, arg, 0, 1e30, &o->cfg.alpha);
     case FLAG_BETA:
         o->beta_set = 1;
+        o->photo_keep |= STYLIZE_PHOTO_KEEP_BETA;
         return number_value(flag, arg, 0, 1e30, &o->cfg.beta);
-    case FLAG_TV: return number_value(flag, arg, 0, 1e30, &o->cfg.tv);
+    case FLAG_TV:
+        o->photo_keep |= STYLIZE_PHOTO_KEEP_TV;
+        return number_value(flag, arg, 0, 1e30, &o->cfg.tv);
     case FLAG_CONTENT_LAYERS: o->content_layers = arg; return CLI_GO_ON;
     case FLAG_STYLE_LAYERS: o->style_layers = arg; return CLI_GO_ON;
     case FLAG_POOL:
@@ -152,6 +157,32 @@ static int parse_loss_flag(cli_options *o, flag_id id, const char *flag, const c
         return CLI_GO_ON;
     case FLAG_CONTENT_MASK: o->content_mask = arg; return CLI_GO_ON;
     case FLAG_STYLE_MASK: o->style_mask = arg; return CLI_GO_ON;
+    default: return unhandled(flag);
+    }
+}
+
+/* Photorealistic transfer. */
+static int parse_photo_flag(cli_options *o, flag_id id, const char *flag, const char *arg)
+{
+    static const char *const smooths[] = {"none", "guided", "affine"};
+    int k;
+    switch (id) {
+    case FLAG_PHOTO: o->photo = 1; return CLI_GO_ON;
+    case FLAG_PHOTOREALISM:
+        o->photo_keep |= STYLIZE_PHOTO_KEEP_LAMBDA;
+        return number_value(flag, arg, 0, 1e30, &o->cfg.photorealism);
+    case FLAG_PHOTO_ITERATIONS:
+        o->photo_iterations_set = 1;
+        return int_value(flag, arg, 0, 1000000, &o->cfg.photo_iterations);
+    case FLAG_CONTENT_SEG: o->content_seg = arg; return CLI_GO_ON;
+    case FLAG_STYLE_SEG: o->style_seg = arg; return CLI_GO_ON;
+    case FLAG_SMOOTH:
+        if ((k = keyword_value(flag, arg, smooths, 3)) < 0)
+            return EXIT_USAGE;
+        o->cfg.smooth.kind = (stylize_smooth_kind)stylize_smooth_parse(smooths[k]);
+        return CLI_GO_ON;
+    case FLAG_SMOOTH_RADIUS: return int_value(flag, arg, 1, 64, &o->cfg.smooth.radius);
+    case FLAG_SMOOTH_EDGE: return number_value(flag, arg, 1e-6, 10, &o->cfg.smooth.edge);
     default: return unhandled(flag);
     }
 }
@@ -222,7 +253,8 @@ static int parse_other_flag(cli_options *o, flag_id id, const char *flag, const 
 
 static flag_parser *const section_parsers[FLAG_N_SECTIONS] = {
     [FLAG_SECTION_IO] = parse_io_flag,           [FLAG_SECTION_SIZES] = parse_size_flag,
-    [FLAG_SECTION_LOSSES] = parse_loss_flag,     [FLAG_SECTION_OPTIM] = parse_optim_flag,
+    [FLAG_SECTION_LOSSES] = parse_loss_flag,     [FLAG_SECTION_PHOTO] = parse_photo_flag,
+    [FLAG_SECTION_OPTIM] = parse_optim_flag,
     [FLAG_SECTION_WEIGHTS] = parse_weights_flag, [FLAG_SECTION_OTHER] = parse_other_flag,
 };
 

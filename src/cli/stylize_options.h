@@ -19,6 +19,10 @@ typedef struct {
     const char *content, *style, *texture, *output, *output_dir, *weights;
     const char *style_blend, *init, *content_layers, *style_layers, *scales;
     const char *content_mask, *style_mask;
+    const char *content_seg, *style_seg;
+    int photo;             /* --photo: the two-stage preset */
+    unsigned photo_keep;   /* STYLIZE_PHOTO_KEEP_*: the flags given, which the preset keeps */
+    int photo_iterations_set;
     int quiet, threads, print_every;
     int beta_set;          /* --beta given: no default from the weights */
     char **extra_contents; /* positional arguments: more contents (argv) */

@@ -337,6 +337,11 @@ static cJSON *settings_json(const stylize_run_config *cfg, int *ok)
               cfg->scale_iterations[i] > 0 ? cfg->scale_iterations[i] : cfg->iterations, ok);
     }
     j_num(s, "tile_rows", cfg->weights ? stylize_run_tile_rows(cfg) : 0, ok);
+    j_num(s, "photorealism", cfg->photorealism, ok);
+    j_num(s, "photo_iterations", cfg->photo_iterations, ok);
+    j_str(s, "smooth", stylize_smooth_name(cfg->smooth.kind), ok);
+    j_num(s, "smooth_radius", cfg->smooth.radius, ok);
+    j_num(s, "smooth_edge", cfg->smooth.edge, ok);
     j_num(s, "print_every", cfg->print_every, ok);
     j_num(s, "save_every", cfg->save_every, ok);
     /* The caller's key/value echo; a key already written above keeps the
@@ -383,6 +388,8 @@ static cJSON *entry_json(const report_entry *e, const loss_layer *cl, int ncl,
     j_num(o, "content_loss", e->has_breakdown ? e->b.content : NAN, ok);
     j_num(o, "style_loss", e->has_breakdown ? e->b.style : NAN, ok);
     j_num(o, "tv_loss", e->has_breakdown ? e->b.tv : NAN, ok);
+    j_num(o, "photo_loss", e->has_breakdown ? e->b.photo : NAN, ok);
+    j_num(o, "matting_loss", e->has_breakdown ? e->b.matting : NAN, ok);
     j_add(o, "content", layer_values(cl, ncl, e->b.content_layer, e->has_breakdown, ok), ok);
     j_add(o, "style", layer_values(sl, nsl, e->b.style_layer, e->has_breakdown, ok), ok);
     return o;
@@ -418,6 +425,13 @@ stylize_status stylize_report_write(const stylize_report *r, const stylize_run_c
     j_num(root, "height", res->height, &ok);
     j_num(root, "memory_estimate", (double)res->memory_estimate, &ok);
     j_num(root, "memory_peak", (double)res->memory_peak, &ok);
+    if (res->have_figures) {
+        cJSON *ph = j_child(root, "photorealism", cJSON_CreateObject(), &ok);
+        if (ph) {
+            j_num(ph, "matting_per_pixel", res->matting_per_pixel, &ok);
+            j_num(ph, "edge_ssim", res->edge_ssim, &ok);
+        }
+    }
 
     /* Scales that were begun (a run stopped early lists fewer than n_scales). */
     cJSON *scales = j_child(root, "scales", cJSON_CreateArray(), &ok);

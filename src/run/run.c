@@ -81,6 +81,7 @@ void stylize_run_defaults(stylize_run_config *c)
     c->tol_change = 1e-7;
     c->jpeg_quality = 95;
     c->print_every = 10;
+    stylize_smooth_defaults(&c->smooth);
     for (int i = 0; i < STYLIZE_MAX_STYLES; i++)
         c->style_blend[i] = 1.0;
 }
@@ -141,6 +142,21 @@ static stylize_status check_styles(const stylize_run_config *c, double *blend_su
     return STYLIZE_OK;
 }
 
+/* Photorealism, its second stage and smoothing need a content image. */
+static stylize_status check_photo(const stylize_run_config *c, stylize_error *err)
+{
+    if (!isfinite(c->photorealism) || c->photorealism < 0)
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "photorealism weight must be finite and >= 0");
+    if (c->photo_iterations < 0 || (c->photo_iterations > 0 && !(c->photorealism > 0)))
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "a second stage needs a photorealism weight > 0");
+    if (!c->content && (c->photorealism > 0 || c->smooth.kind != STYLIZE_SMOOTH_NONE))
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "photorealism and smoothing need a content image");
+    if (c->smooth.kind != STYLIZE_SMOOTH_NONE &&
+        (c->smooth.radius < 1 || c->smooth.radius > 64 || !(c->smooth.edge > 0) || !isfinite(c->smooth.edge)))
+        return stylize_error_set(err, STYLIZE_ERR_ARG, "smoothing radius must be in 1..64 and edge > 0");
+    return STYLIZE_OK;
+}
+
 stylize_status run_check(const stylize_run_config *c, int *W, int *H, double *blend_sum,
                          stylize_error *err)
 {
@@ -160,7 +176,7 @@ stylize_status run_check(const stylize_run_config *c, int *W, int *H, double *bl
         return stylize_error_set(err, STYLIZE_ERR_ARG, "--init style needs a style image");
     if (!c->content && c->n_content > 0)
         return stylize_error_set(err, STYLIZE_ERR_ARG, "content layers given without a content image");
-    return STYLIZE_OK;
+    return check_photo(c, err);
 }
 
 /* The report (and plot) history: room for every logged iteration. */
@@ -171,7 +187,7 @@ static stylize_status make_report(run_ctx *x, stylize_error *err)
         return STYLIZE_OK;
     int max_entries = 0;
     for (int k = 0; k < x->n_scales; k++) {
-        int it = c->scale_iterations[k] > 0 ? c->scale_iterations[k] : c->iterations;
+        int it = run_pass_iterations(c, k);
         max_entries += it / (c->print_every > 0 ? c->print_every : 1) + 3;
     }
     return stylize_report_create(&x->report, max_entries, x->n_scales, x->mem, err);
@@ -191,6 +207,8 @@ static stylize_status write_outputs(run_ctx *x, stylize_error *err)
             st = stylize_colour_restore(&x->result, c->content, err);
         stylize_mem_release(x->mem, tmp);
     }
+    if (st == STYLIZE_OK)
+        st = run_post_process(x, err);
     size_t enc = stylize_image_save_bytes(x->result.width, x->result.height);
     stylize_mem_hold(x->mem, enc); /* the encoder of the output */
     if (st == STYLIZE_OK && !x->dry) {
@@ -241,7 +259,7 @@ static void ctx_init(run_ctx *x, const stylize_run_config *c, stylize_mem *mem, 
     x->mem = mem;
     x->dry = stylize_mem_is_dry(mem);
     x->tile = tile;
-    x->n_scales = c->n_scales > 0 ? c->n_scales : 1;
+    x->n_scales = run_passes(c);
     x->t0 = stylize_seconds();
 }
 

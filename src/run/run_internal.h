@@ -43,10 +43,21 @@ stylize_status run_check(const stylize_run_config *c, int *W, int *H, double *bl
                          stylize_error *err);
 
 /* ---- scale.c ---- */
-/* Scale k: targets, initial image, optimisation, result. */
+/* Passes of a run: the scales (stage 1), then with photo_iterations > 0
+ * one more at the output size with the photorealism term (stage 2). */
+int run_stage1_passes(const stylize_run_config *c);
+int run_passes(const stylize_run_config *c);
+/* Iterations of pass k. */
+int run_pass_iterations(const stylize_run_config *c, int k);
+/* Pass k: targets, initial image, optimisation, result. */
 stylize_status run_scale(run_ctx *x, int k, stylize_error *err);
-/* The objective spec of a scale at size (w, h). */
-void run_scale_spec(const run_ctx *x, int w, int h, stylize_objective_spec *spec);
+/* The objective spec of pass k at size (w, h). */
+void run_scale_spec(const run_ctx *x, int k, int w, int h, stylize_objective_spec *spec);
+
+/* ---- post.c ---- */
+/* The result smoothed (c->smooth) and its photorealism figures (into
+ * x->r), with the content at the result's size as guide. */
+stylize_status run_post_process(run_ctx *x, stylize_error *err);
 
 /* ---- images.c ---- */
 /* dst = src resized to (w, h), allocated through the plan, or src's pixels

@@ -34,7 +34,24 @@ typedef struct {
     int evaluations, good_evaluations;
 } scale_ctx;
 
-void run_scale_spec(const run_ctx *x, int w, int h, stylize_objective_spec *spec)
+int run_stage1_passes(const stylize_run_config *c)
+{
+    return c->n_scales > 0 ? c->n_scales : 1;
+}
+
+int run_passes(const stylize_run_config *c)
+{
+    return run_stage1_passes(c) + (c->photo_iterations > 0);
+}
+
+int run_pass_iterations(const stylize_run_config *c, int k)
+{
+    if (k >= run_stage1_passes(c))
+        return c->photo_iterations;
+    return c->scale_iterations[k] > 0 ? c->scale_iterations[k] : c->iterations;
+}
+
+void run_scale_spec(const run_ctx *x, int k, int w, int h, stylize_objective_spec *spec)
 {
     const stylize_run_config *c = x->c;
     memset(spec, 0, sizeof *spec);
@@ -53,6 +70,9 @@ void run_scale_spec(const run_ctx *x, int w, int h, stylize_objective_spec *spec
     spec->tile_rows = x->tile;
     if (c->content_masks[0])
         spec->n_regions = c->n_styles;
+    if (c->content && (c->photo_iterations == 0 || k >= run_stage1_passes(c)))
+        spec->photorealism = c->photorealism;
+    spec->region_area_weights = c->region_area_weights;
 }
 
 /* ---- optimiser callbacks ---------------------------------------------------- */
@@ -131,12 +151,12 @@ static stylize_status scale_begin(scale_ctx *s, stylize_error *err)
 {
     run_ctx *x = s->x;
     const stylize_run_config *c = x->c;
-    s->w = x->W, s->h = x->H;
-    if (c->n_scales > 0)
+    s->w = x->W, s->h = x->H; /* stage 2 runs at the output size */
+    if (c->n_scales > 0 && s->k < c->n_scales)
         stylize_image_fit(x->W, x->H, c->scales[s->k], &s->w, &s->h);
-    s->iters = c->scale_iterations[s->k] > 0 ? c->scale_iterations[s->k] : c->iterations;
+    s->iters = run_pass_iterations(c, s->k);
     s->n = (size_t)3 * s->w * s->h;
-    run_scale_spec(x, s->w, s->h, &s->spec);
+    run_scale_spec(x, s->k, s->w, s->h, &s->spec);
     stylize_status st = stylize_objective_create(&s->obj, c->weights, &s->spec, x->mem, err);
     if (st == STYLIZE_OK)
         st = run_floats(x, &s->xv, s->n, "the image", err);
@@ -247,7 +267,7 @@ static stylize_status scale_content(scale_ctx *s, stylize_error *err)
 {
     run_ctx *x = s->x;
     stylize_status st = STYLIZE_OK;
-    if (x->content && s->spec.n_content > 0) {
+    if (x->content && (s->spec.n_content > 0 || s->spec.photorealism > 0)) {
         stylize_image img = {0};
         int borrowed = 0;
         if ((st = run_resized(x, &img, x->content, s->w, s->h, &borrowed, err)) != STYLIZE_OK)

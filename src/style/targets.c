@@ -42,6 +42,10 @@ void obj_update_norms(stylize_objective *obj)
                 e = nm > 0 ? e / (4.0 * nm * nm) : 0;
                 obj->style_norm[i][r] = e > 0 ? 1.0 / e : 1.0;
             }
+            if (s->region_area_weights && s->n_regions > 0) {
+                int l = s->style[i].layer;
+                obj->style_norm[i][r] *= obj->area[i][r] / ((double)obj->rows[l] * obj->cols[l]);
+            }
         }
     }
 }

@@ -189,7 +189,7 @@ static void test_json(void)
     stylize_run_config cfg;
     base_config(&cfg);
     stylize_report *r = make_report(&cfg);
-    stylize_run_result res = {60, 57, 6.5, 1003.5, INFINITY, STYLIZE_STOP_CALLBACK, 256, 192, 0, 0, 0};
+    stylize_run_result res = {60, 57, 6.5, 1003.5, INFINITY, STYLIZE_STOP_CALLBACK, 256, 192, 0, 0, 0, 1, 0.25, 0.875};
     stylize_error err;
     const char *path = tmp_file("report.json");
     CHECK(stylize_report_write(r, &cfg, &res, STYLIZE_ERR_INTERRUPTED, path, &err) == STYLIZE_OK);
@@ -207,6 +207,8 @@ static void test_json(void)
     CHECK_CLOSE(num(j, "loss_initial"), 1003.5, 1e-12);
     CHECK(cJSON_IsNull(get(j, "loss_final"))); /* Inf */
     CHECK(num(j, "width") == 256 && num(j, "height") == 192);
+    const cJSON *ph = get(j, "photorealism");
+    CHECK(num(ph, "matting_per_pixel") == 0.25 && num(ph, "edge_ssim") == 0.875);
 
     const cJSON *s = get(j, "settings");
     CHECK(cJSON_IsObject(s));

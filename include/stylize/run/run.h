@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include "stylize/io/image.h"
+#include "stylize/post/smooth.h"
 #include "stylize/style/objective.h"
 #include "stylize/optim/optim.h"
 #include "stylize/core/status.h"
@@ -88,6 +89,17 @@ typedef struct {
     double alpha, beta, tv;
     int normalise_gradients;
     stylize_colours preserve_colours;
+    /* Photorealism (Deep Photo Style Transfer, Luan et al. 2017; the term
+     * of objective.h): lambda; 0: off. Needs a content image. With
+     * photo_iterations == 0 the term is in every scale's objective; with
+     * photo_iterations > 0 the run has two stages: the scales without the
+     * term (stage 1), then one more pass at the output size that starts
+     * from stage 1's result and runs photo_iterations iterations with it
+     * (stage 2). */
+    double photorealism;
+    int photo_iterations;
+    int region_area_weights;      /* objective.h: regions weighted by their area (the photo preset) */
+    stylize_smooth_params smooth; /* the result filtered with the content as guide (kind none: off) */
     /* Optimisation. */
     stylize_init_kind init;
     unsigned long long seed;
@@ -118,6 +130,30 @@ typedef struct {
     const char *setting_keys[64];
     const char *setting_values[64];
 } stylize_run_config;
+
+/* Deep Photo Style Transfer's reference settings (Luan et al.'s code:
+ * content weight 5 and style weight 100 on neural-style's mean-squared
+ * losses, TV 1e-3, lambda 1e4, on Caffe inputs scaled by 256) in this
+ * objective's units for an output of (width, height) and weights w whose
+ * inputs have scale s = pixel_scale / mean(std), with r = 256 / s:
+ *   content layer l: 5 mean((F - P)^2) = c_l L_content,l, c_l = 10 r^2 / (N_l M_l)
+ *   style layer l, region j: 100 m_j mean((G_j - A_j)^2 / (N_l M_l m_j)^2) = w_l E_l,j,
+ *     w_l = 400 r^4 / N_l^2 with m_j = area_j / M_l (region_area_weights)
+ *   TV: the reference's gradient-only 1e-3 is the gradient of 5e-4 r^2 TV
+ *   photorealism: lambda 1e4 (both on pixels in [0, 1]).
+ * out = base with alpha = beta = 1, every content / style layer's weight
+ * multiplied by c_l / w_l, tv and photorealism set, region_area_weights
+ * on; keep (STYLIZE_PHOTO_KEEP_*) leaves alpha with the content weights,
+ * beta with the style weights, tv or photorealism as in base. With random
+ * features (random_features) alpha, beta and tv are kept (their per-layer
+ * normalisation replaces the translation) and photorealism defaults to
+ * STYLIZE_PHOTO_RANDOM_LAMBDA. */
+enum { STYLIZE_PHOTO_KEEP_ALPHA = 1, STYLIZE_PHOTO_KEEP_BETA = 2, STYLIZE_PHOTO_KEEP_TV = 4,
+       STYLIZE_PHOTO_KEEP_LAMBDA = 8 };
+#define STYLIZE_PHOTO_LAMBDA 1e4
+#define STYLIZE_PHOTO_RANDOM_LAMBDA 1.0
+void stylize_photo_settings(const stylize_run_config *base, int width, int height, unsigned keep,
+                            stylize_run_config *out);
 
 /* Defaults (README "Flags"): avg pooling, size 512, alpha 1, beta 1000,
  * tv 0, L-BFGS with history 10, 500 iterations, init content. */
@@ -152,6 +188,11 @@ typedef struct {
     int tile_rows;                   /* rows per strip the run used (0: whole images) */
     size_t memory_estimate;          /* the dry run's peak bytes (stylize_run_memory_estimate) */
     size_t memory_peak;              /* the run's own plan's peak: equal to the estimate */
+    /* Photorealism figures of the written image against the content at the
+     * output size (post/smooth.h), computed for content runs with a report,
+     * photorealism or smoothing: have_figures = 1 then. */
+    int have_figures;
+    double matting_per_pixel, edge_ssim;
 } stylize_run_result;
 
 /* Rows per strip that stylize_run will use (0: whole images): tile_rows

@@ -68,6 +68,10 @@ typedef struct {
      * tiling; its windows (stylize_matting_bytes) are part of the
      * objective's memory. */
     double photorealism;
+    /* With regions: each region's style loss E_l,r is weighted by its share
+     * of the layer's positions, area_r / M_l (as Luan et al.'s reference
+     * code weights its segments). */
+    int region_area_weights;
 } stylize_objective_spec;
 
 #define STYLIZE_MAX_REGIONS 16
