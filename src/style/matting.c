@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "core/sym3.h"
 #include "stylize/style/matting.h"
 
@@ -12,7 +13,7 @@ struct stylize_matting {
     double *win;    /* ((h - 2) (w - 2), 9): mu (3), A (6: xx xy xz yy yz zz) per window */
     double *img;    /* (3, h w) the colours */
     double *count;  /* (h w) windows containing each pixel */
-    double *maps;   /* (8, h w): v, I_c v (3); per-window b, c (4), box-summed */
+    double *maps;   /* (8, h w): q = (v, I_c v) or per-window b (4), their horizontal 3-sums (4) */
     double *vbuf;   /* (2, h w): a channel as double, its product */
     size_t bytes;
 };
@@ -101,59 +102,113 @@ void stylize_matting_free(stylize_matting *m)
     free(m);
 }
 
-/* Sum of the 3x3 neighbourhood of (x, y) in map q (w wide), inside the image. */
-static double box3(const double *q, int w, int h, int x, int y)
+/* M v in three row-parallel passes over maps (8, h w): q = (v, I_c v) and
+ * their horizontal 3-sums hq; then per window b = ((s - mu.a), a) / 9 from
+ * the vertical sums (b zero off the windows' centres), written over q;
+ * then b's horizontal 3-sums over hq and the product from their vertical
+ * sums. Every box sum is separable and branch-free inside the image. */
+typedef struct {
+    stylize_matting *m;
+    const double *v;
+    double *out;
+    int pass;
+} apply_ctx;
+
+/* dst row y = 3-sums along the row of src row y (missing neighbours: 0). */
+static void hsum_row(const double *src, double *dst, int w)
 {
-    double s = 0;
-    for (int yy = y - 1; yy <= y + 1; yy++)
-        for (int xx = x - 1; xx <= x + 1; xx++)
-            if (yy >= 0 && yy < h && xx >= 0 && xx < w)
-                s += q[(size_t)yy * w + xx];
-    return s;
+    dst[0] = src[0] + (w > 1 ? src[1] : 0);
+    for (int x = 1; x < w - 1; x++)
+        dst[x] = src[x - 1] + src[x] + src[x + 1];
+    if (w > 1)
+        dst[w - 1] = src[w - 2] + src[w - 1];
 }
 
-/* Per window (at its centre in maps 4..7): b = (s - mu.a) / 9, c = a / 9. */
-static void window_terms(stylize_matting *m)
+static void pass_q(apply_ctx *c, int y)
 {
+    stylize_matting *m = c->m;
+    int w = m->w;
+    size_t n = (size_t)w * m->h, o = (size_t)y * w;
+    double *q = m->maps, *hq = m->maps + 4 * n;
+    for (int x = 0; x < w; x++) {
+        double v = c->v[o + x];
+        q[o + x] = v;
+        for (int k = 0; k < 3; k++)
+            q[(size_t)(k + 1) * n + o + x] = m->img[k * n + o + x] * v;
+    }
+    for (int k = 0; k < 4; k++)
+        hsum_row(q + k * n + o, hq + k * n + o, w);
+}
+
+static void pass_windows(apply_ctx *c, int y)
+{
+    stylize_matting *m = c->m;
     int w = m->w, h = m->h;
-    size_t n = (size_t)w * h;
-    double *q = m->maps, *b = m->maps + 4 * n;
-    memset(b, 0, 4 * n * sizeof(double));
-    for (int y = 1; y < h - 1; y++)
-        for (int x = 1; x < w - 1; x++) {
-            const double *k = m->win + ((size_t)(y - 1) * (w - 2) + (x - 1)) * 9, *A = k + 3;
-            double s = box3(q, w, h, x, y), t[3];
-            for (int c = 0; c < 3; c++)
-                t[c] = box3(q + (size_t)(c + 1) * n, w, h, x, y) - k[c] * s;
-            double a0 = A[0] * t[0] + A[1] * t[1] + A[2] * t[2];
-            double a1 = A[1] * t[0] + A[3] * t[1] + A[4] * t[2];
-            double a2 = A[2] * t[0] + A[4] * t[1] + A[5] * t[2];
-            size_t p = (size_t)y * w + x;
-            b[p] = (s - (k[0] * a0 + k[1] * a1 + k[2] * a2)) / 9.0;
-            b[n + p] = a0 / 9.0, b[2 * n + p] = a1 / 9.0, b[3 * n + p] = a2 / 9.0;
+    size_t n = (size_t)w * h, o = (size_t)y * w;
+    double *b = m->maps;
+    const double *hq = m->maps + 4 * n;
+    for (int k = 0; k < 4; k++)
+        memset(b + k * n + o, 0, (size_t)w * sizeof(double));
+    if (y == 0 || y == h - 1)
+        return;
+    for (int x = 1; x < w - 1; x++) {
+        const double *kw = m->win + ((size_t)(y - 1) * (w - 2) + (x - 1)) * 9, *A = kw + 3;
+        double sm[4];
+        for (int k = 0; k < 4; k++) {
+            const double *r = hq + k * n + o + x;
+            sm[k] = r[-w] + r[0] + r[w];
         }
+        double t0 = sm[1] - kw[0] * sm[0], t1 = sm[2] - kw[1] * sm[0], t2 = sm[3] - kw[2] * sm[0];
+        double a0 = A[0] * t0 + A[1] * t1 + A[2] * t2;
+        double a1 = A[1] * t0 + A[3] * t1 + A[4] * t2;
+        double a2 = A[2] * t0 + A[4] * t1 + A[5] * t2;
+        b[o + x] = (sm[0] - (kw[0] * a0 + kw[1] * a1 + kw[2] * a2)) / 9.0;
+        b[n + o + x] = a0 / 9.0, b[2 * n + o + x] = a1 / 9.0, b[3 * n + o + x] = a2 / 9.0;
+    }
+}
+
+static void pass_hb(apply_ctx *c, int y)
+{
+    stylize_matting *m = c->m;
+    size_t n = (size_t)m->w * m->h, o = (size_t)y * m->w;
+    for (int k = 0; k < 4; k++)
+        hsum_row(m->maps + k * n + o, m->maps + (4 + k) * n + o, m->w);
+}
+
+static void pass_out(apply_ctx *c, int y)
+{
+    stylize_matting *m = c->m;
+    int w = m->w, h = m->h;
+    size_t n = (size_t)w * h, o = (size_t)y * w;
+    const double *hb = m->maps + 4 * n;
+    for (int x = 0; x < w; x++) {
+        double sm[4];
+        for (int k = 0; k < 4; k++) {
+            const double *r = hb + k * n + o + x;
+            sm[k] = r[0] + (y > 0 ? r[-w] : 0) + (y < h - 1 ? r[w] : 0);
+        }
+        size_t p = o + x;
+        c->out[p] = m->count[p] * c->v[p] - sm[0] - m->img[p] * sm[1] - m->img[n + p] * sm[2] -
+                    m->img[2 * n + p] * sm[3];
+    }
+}
+
+static void apply_task(void *user, int task)
+{
+    apply_ctx *c = user;
+    int nt = stylize_parallel_threads(), h = c->m->h;
+    int y0 = (int)((long)h * task / nt), y1 = (int)((long)h * (task + 1) / nt);
+    static void (*const passes[4])(apply_ctx *, int) = {pass_q, pass_windows, pass_hb, pass_out};
+    for (int y = y0; y < y1; y++)
+        passes[c->pass](c, y);
 }
 
 void stylize_matting_apply(stylize_matting *m, const double *v, double *out)
 {
-    int w = m->w, h = m->h;
-    size_t n = (size_t)w * h;
-    double *q = m->maps;
-    for (size_t i = 0; i < n; i++) {
-        q[i] = v[i];
-        for (int c = 0; c < 3; c++)
-            q[(size_t)(c + 1) * n + i] = m->img[c * n + i] * v[i];
-    }
-    window_terms(m);
-    const double *b = m->maps + 4 * n;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t p = (size_t)y * w + x;
-            double r = m->count[p] * v[p] - box3(b, w, h, x, y);
-            for (int c = 0; c < 3; c++)
-                r -= m->img[c * n + p] * box3(b + (size_t)(c + 1) * n, w, h, x, y);
-            out[p] = r;
-        }
+    apply_ctx c = {m, v, out, 0};
+    int nt = stylize_parallel_threads();
+    for (c.pass = 0; c.pass < 4; c.pass++) /* each pass reads the previous one's neighbouring rows */
+        stylize_parallel_run(nt, apply_task, &c);
 }
 
 double stylize_matting_loss(stylize_matting *m, const float *x, const double *a, float *grad, double scale)
