@@ -125,6 +125,9 @@ const stylize_flag stylize_flags[] = {
      "strip has a halo); memory then grows with the strip, not\n"
      "the image. 0: never; auto (default): only when the whole\n"
      "image would not fit in --max-memory"},
+    {"dry-run", 0, NOVAL, FLAG_DRY_RUN, S_OTHER, FLAG_LISTED, NULL,
+     "print the output size, the estimated peak memory and the\n"
+     "strips a run would use, then exit without running"},
     {"print-every", 0, VAL, FLAG_PRINT_EVERY, S_OTHER, FLAG_LISTED, "N",
      "progress line every N iterations when not on a terminal (default 10)"},
     {"quiet", 'q', NOVAL, FLAG_QUIET, S_OTHER, FLAG_LISTED, NULL, "print nothing but errors"},

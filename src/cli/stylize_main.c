@@ -42,6 +42,11 @@ static void print_progress(void *user, const stylize_run_progress *p)
     if (pc->quiet)
         return;
     double rate = p->seconds > 0 ? p->evaluations / p->seconds : 0;
+    char pass[32]; /* "scale 2/3", or "stage 2" for the photorealism pass */
+    if (p->stage == 2)
+        snprintf(pass, sizeof pass, "stage 2");
+    else
+        snprintf(pass, sizeof pass, "scale %d/%d", p->scale_index + 1, p->n_scales);
     if (pc->tty) {
         int width = 24, done = p->max_iterations > 0 ? width * p->iteration / p->max_iterations : width;
         char bar[32];
@@ -49,15 +54,15 @@ static void print_progress(void *user, const stylize_run_progress *p)
             bar[i] = i < done ? '#' : '.';
         bar[width] = '\0';
         double left = p->iteration > 0 ? p->seconds / p->iteration * (p->max_iterations - p->iteration) : 0;
-        fprintf(stderr, "\r%s[%s] scale %d/%d %dx%d it %d/%d loss %.4e %.2f eval/s ~%.0fs left   ",
-                pc->label, bar, p->scale_index + 1, p->n_scales, p->width, p->height, p->iteration,
+        fprintf(stderr, "\r%s[%s] %s %dx%d it %d/%d loss %.4e %.2f eval/s ~%.0fs left   ",
+                pc->label, bar, pass, p->width, p->height, p->iteration,
                 p->max_iterations, p->loss, rate, left);
         if (p->iteration >= p->max_iterations)
             fputc('\n', stderr);
         fflush(stderr);
     } else if (p->iteration % pc->print_every == 0 || p->iteration == p->max_iterations) {
-        fprintf(stderr, "%sscale %d/%d %dx%d iteration %d/%d evaluations %d loss %.6e (content %.4e style %.4e tv %.4e photo %.4e) %.1fs\n",
-                pc->label, p->scale_index + 1, p->n_scales, p->width, p->height, p->iteration,
+        fprintf(stderr, "%s%s %dx%d iteration %d/%d evaluations %d loss %.6e (content %.4e style %.4e tv %.4e photo %.4e) %.1fs\n",
+                pc->label, pass, p->width, p->height, p->iteration,
                 p->max_iterations, p->evaluations, p->loss, p->breakdown ? p->breakdown->content : 0,
                 p->breakdown ? p->breakdown->style : 0, p->breakdown ? p->breakdown->tv : 0,
                 p->breakdown ? p->breakdown->photo : 0, p->seconds);
@@ -618,6 +623,24 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
         stylize_image_fit(content.width, content.height, o->cfg.size, &w, &h);
         stylize_photo_settings(&o->cfg, w, h, o->photo_keep, &photo_cfg);
         cfg = &photo_cfg;
+    }
+    if (o->dry_run) { /* the plan only: a dry run of the run's stages */
+        int w, h;
+        stylize_image_fit(content.width, content.height, cfg->size, &w, &h);
+        if (o->texture)
+            w = cfg->width > 0 ? cfg->width : 0, h = cfg->height > 0 ? cfg->height : 0;
+        size_t est = stylize_run_memory_estimate(cfg);
+        int tile = stylize_run_tile_rows(cfg), over = cfg->max_memory && est > cfg->max_memory;
+        char strips[64] = "the whole image at once";
+        if (tile)
+            snprintf(strips, sizeof strips, "strips of %d rows", tile);
+        printf("%s%dx%d: estimated peak %zu MiB, %s\n", pc->label, w, h, est >> 20, strips);
+        if (over)
+            cli_error(prog, "%s%dx%d needs about %zu MiB, more than the %zu MiB allowed (--max-memory)", pc->label,
+                      w, h, est >> 20, cfg->max_memory >> 20);
+        stylize_image_free(&content);
+        o->cfg.content = NULL, o->cfg.output_path = NULL;
+        return over ? (*code = EXIT_MEMORY, JOB_FAILED) : JOB_OK;
     }
     stylize_status st = stylize_run(cfg, print_progress, pc, &res, &e);
     stylize_image_free(&content);

@@ -241,6 +241,7 @@ static int parse_other_flag(cli_options *o, flag_id id, const char *flag, const 
             return CLI_GO_ON;
         }
         return int_value(flag, arg, 0, STYLIZE_IMAGE_MAX_SIDE, &o->cfg.tile_rows);
+    case FLAG_DRY_RUN: o->dry_run = 1; return CLI_GO_ON;
     case FLAG_PRINT_EVERY: return int_value(flag, arg, 1, 1000000, &o->print_every);
     case FLAG_QUIET: o->quiet = 1; return CLI_GO_ON;
     case FLAG_HELP: stylize_flags_help(stdout); return EXIT_OK_;

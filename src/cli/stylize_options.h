@@ -24,6 +24,7 @@ typedef struct {
     unsigned photo_keep;   /* STYLIZE_PHOTO_KEEP_*: the flags given, which the preset keeps */
     int photo_iterations_set;
     int quiet, threads, print_every;
+    int dry_run;           /* --dry-run: print the plan, run nothing */
     int beta_set;          /* --beta given: no default from the weights */
     char **extra_contents; /* positional arguments: more contents (argv) */
     int n_extra;

@@ -137,8 +137,10 @@ static int progress_fn(void *user, const stylize_opt_progress *p)
     if (c->save_every > 0 && p->iteration > 0 && p->iteration % c->save_every == 0 && c->output_path)
         save_snapshot(s, p->x, p->iteration);
     if (x->progress) {
-        stylize_run_progress rp = {s->k, x->n_scales, s->w, s->h, p->iteration, s->iters,
-                                   p->evaluations, p->value, b, t, x->mem->cur};
+        int stage2 = s->k >= run_stage1_passes(c);
+        stylize_run_progress rp = {s->k, stage2 ? 1 : run_stage1_passes(c), s->w, s->h, p->iteration, s->iters,
+                                   p->evaluations, p->value, b, t, x->mem->cur,
+                                   stage2 ? 2 : 1};
         x->progress(x->puser, &rp);
     }
     return c->stop_flag && *c->stop_flag;

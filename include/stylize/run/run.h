@@ -167,7 +167,7 @@ void stylize_run_defaults(stylize_run_config *c);
 double stylize_default_beta(const stylize_input_convention *c);
 
 typedef struct {
-    int scale_index, n_scales;
+    int scale_index, n_scales;     /* the pass, and the scales of its stage (1 for stage 2) */
     int width, height;
     int iteration, max_iterations; /* within the scale */
     int evaluations;               /* within the scale */
@@ -175,6 +175,7 @@ typedef struct {
     const stylize_loss_breakdown *breakdown; /* of the evaluation the iterate came from */
     double seconds;                /* since the run started */
     size_t memory;                 /* bytes the run's plan holds now (inputs included) */
+    int stage;                     /* 2 for the photorealism pass of a two-stage run, else 1 */
 } stylize_run_progress;
 
 typedef void (*stylize_run_progress_fn)(void *user, const stylize_run_progress *p);
