@@ -110,7 +110,7 @@ const stylize_flag stylize_flags[] = {
     {"tolerance", 0, VAL, FLAG_TOLERANCE, S_OPTIM, FLAG_LISTED, "F",
      "stop when the relative loss change is below F (default 1e-7)"},
 
-    {"weights", 'w', VAL, FLAG_WEIGHTS, S_WEIGHTS, FLAG_LISTED, "FILE|random[:SEED]",
+    {"weights", 'w', VAL, FLAG_WEIGHTS, S_WEIGHTS, FLAG_LISTED, "FILE|random[:SEED[:D]]",
      "native manifest (.json); default: $STYLIZE_WEIGHTS, then\n"
      "./weights/vgg19.json, then " STYLIZE_DATADIR_STR "/vgg19.json.\n"
      "random: untrained He-initialised VGG-19 in memory, a lower\n"

@@ -254,17 +254,24 @@ int cli_load_weights(const char *who, const char *flag, int deepest, int quiet, 
     const char *wpath = cli_find_weights(flag, wbuf, sizeof wbuf);
     if (wpath && strncmp(wpath, "random", 6) == 0 && (wpath[6] == '\0' || wpath[6] == ':')) {
         unsigned long long seed = 0;
-        if (wpath[6] == ':' && cli_parse_u64(wpath + 7, &seed) != 0) {
-            cli_error(who, "--weights: bad seed in '%s' (random[:SEED])", wpath);
+        int divisor = 1; /* random:SEED:D: every layer D times narrower (a quick try-out) */
+        char sbuf[64];
+        snprintf(sbuf, sizeof sbuf, "%s", wpath[6] == ':' ? wpath + 7 : "0");
+        char *colon = strchr(sbuf, ':');
+        if (colon)
+            *colon = '\0';
+        if (cli_parse_u64(sbuf, &seed) != 0 || (colon && cli_parse_int(colon + 1, 1, 64, &divisor) != 0)) {
+            cli_error(who, "--weights: bad seed or width divisor in '%s' (random[:SEED[:DIVISOR]], divisor 1..64)",
+                      wpath);
             return EXIT_USAGE;
         }
-        if (stylize_weights_random(w, seed, 1, &e) != STYLIZE_OK) {
+        if (stylize_weights_random(w, seed, divisor, &e) != STYLIZE_OK) {
             cli_error(who, "--weights: %s", e.msg);
             return EXIT_WEIGHTS;
         }
         *random_features = 1;
         if (name)
-            snprintf(name, 256, "random:%llu", seed);
+            snprintf(name, 256, divisor > 1 ? "random:%llu:%d" : "random:%llu", seed, divisor);
         if (!quiet)
             fprintf(stderr, "%s: using random VGG-19 features (lower quality; get real weights with scripts/get-weights.sh)\n", who);
     } else if (!wpath) {

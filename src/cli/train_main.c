@@ -49,7 +49,7 @@ static const gen_flag flags[] = {
     {"style-layers", 0, 1, "L", "default relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 (each 0.2)"},
     {"style-size", 0, 1, "N", "longest side of the style image for its targets (default --size)"},
     {"pool", 0, 1, "avg|max", "VGG-19 pooling (default avg)"},
-    {"weights", 0, 1, "FILE|random[:SEED]", "VGG-19 weights (as the Gatys mode)"},
+    {"weights", 0, 1, "FILE|random[:SEED[:D]]", "VGG-19 weights (as the Gatys mode)"},
     {"seed", 0, 1, "N", "initial parameters, noise and data order (default 0)"},
     {"threads", 0, 1, "N", "threads (default: all cores)"},
     {"report", 0, 1, "FILE.json", "write a training report"},
