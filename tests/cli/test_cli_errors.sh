@@ -105,6 +105,9 @@ expect 4 "w_missing.bin" "${C[@]}" "${S[@]}" --weights "$T/wmissing.json" -o "$O
 expect 4 "nothere.json" "${C[@]}" "${S[@]}" --weights "$T/nothere.json" -o "$OUT"
 expect 4 "dir.png" "${C[@]}" "${S[@]}" --weights "$T/dir.png" -o "$OUT"
 expect 2 "random" "${C[@]}" "${S[@]}" --weights random:xyz -o "$OUT"
+expect 2 "width divisor" "${C[@]}" "${S[@]}" --weights random:1:0 -o "$OUT"
+expect 2 "width divisor" "${C[@]}" "${S[@]}" --weights random:1:65 -o "$OUT"
+expect 2 "width divisor" "${C[@]}" "${S[@]}" --weights random:1:4x -o "$OUT"
 # No weights anywhere: the error names the command that gets them.
 (cd "$T" && env -u STYLIZE_WEIGHTS "$STYLIZE" "${C[@]}" "${S[@]}" -o "$OUT" 2>"$T/stderr"); rc=$?
 check "no weights: exit 4" [ $rc -eq 4 ]
