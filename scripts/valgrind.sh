@@ -22,7 +22,7 @@ run() { # NAME [--fails] COMMAND...: --fails expects a non-zero exit that is not
         fail=$((fail + 1)); echo "valgrind $name: FAILED"; tail -30 "$STYLIZE_TEST_TMP/$name.log"
     fi
 }
-for t in activation pool losses optim weights image colour report normalise; do
+for t in activation pool losses optim weights image colour report normalise matting smooth; do
     [ -x "$B/tests/test_$t" ] && run "$t" "$B/tests/test_$t"
 done
 W="$STYLIZE_TEST_TMP/w.json"
@@ -31,6 +31,8 @@ run cli-style "$B/stylize" --content examples/images/chelsea.png --style example
     --weights "$W" --size 40 -n 3 -o "$STYLIZE_TEST_TMP/o.png" --report "$STYLIZE_TEST_TMP/o.json" --plot "$STYLIZE_TEST_TMP/o.svg" --quiet
 run cli-texture "$B/stylize" --texture examples/images/brick.png --weights "$W" --size 32 --scales 16,32 -n 2 \
     --content-layers relu1_1 -o "$STYLIZE_TEST_TMP/t.png" --quiet
+run cli-photo "$B/stylize" --photo --smooth affine --content examples/images/chelsea.png --style examples/images/coffee.png \
+    --weights "$W" --size 40 -n 2 -o "$STYLIZE_TEST_TMP/p.png" --report "$STYLIZE_TEST_TMP/p.json" --quiet
 run cli-error --fails "$B/stylize" --content missing.png --style examples/images/coffee.png --weights "$W" -o "$STYLIZE_TEST_TMP/e.png" --quiet
 run cli-bad-weights --fails "$B/stylize" --texture examples/images/brick.png --weights examples/images/brick.png -o "$STYLIZE_TEST_TMP/e.png" --quiet
 echo "$pass passed, $fail failed"

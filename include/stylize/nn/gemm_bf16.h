@@ -1,0 +1,51 @@
+/* stylize: C = A B in bfloat16 with float32 accumulation, on AVX512-BF16
+ * (vdpbf16ps). A (M x K) and B (K x N) are float32, rounded to bfloat16
+ * (nearest even) while packed into panels; C (M x N) is float32.
+ *
+ * Only where stylize_cpu()->avx512_bf16 (core/cpu.h): stylize_gemm_bf16
+ * must not be called elsewhere. Error bound (the tests' tolerance): each
+ * operand's rounding is at most 2^-8 relative (8 significant bits), so
+ *   |C - AB|_ij <= (2^-7 + 2^-16 + K 2^-24) sum_k |A_ik| |B_kj|.
+ * The packed buffers are the caller's (sizes below): nothing is allocated. */
+#ifndef STYLIZE_GEMM_BF16_H
+#define STYLIZE_GEMM_BF16_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STYLIZE_BF16_MR 6  /* rows of A per panel */
+#define STYLIZE_BF16_NR 64 /* columns of B per panel */
+
+/* Bytes of the packed A (M x K) and B (K x N). */
+size_t stylize_bf16_pack_a_bytes(int m, int k);
+size_t stylize_bf16_pack_b_bytes(int k, int n);
+
+/* pa = A (M x K, rows lda floats apart; trans_a: A^T is given, K x M with
+ * rows lda apart) in panels of MR rows, each of ceil(K / 2) pairs. */
+void stylize_bf16_pack_a(const float *a, int lda, int trans_a, int m, int k, void *pa);
+/* pb = B (K x N, rows ldb floats apart) in panels of NR columns. */
+void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb);
+
+/* C (M x N, rows ldc apart) = (accumulate ? C : 0) + A B from the packed
+ * operands; threads over column panels (the library's pool). */
+void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, float *c, int ldc, int accumulate);
+
+/* float -> bfloat16, round to nearest even (NaN stays NaN). */
+static inline unsigned short stylize_bf16_round(float f)
+{
+    union {
+        float f;
+        unsigned u;
+    } v = {f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u)
+        return (unsigned short)((v.u >> 16) | 0x40u);
+    return (unsigned short)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif
