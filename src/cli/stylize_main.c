@@ -589,6 +589,32 @@ static void print_run_failure(stylize_status st, const stylize_run_result *res, 
 /* How one job ended. */
 typedef enum { JOB_OK, JOB_FAILED, JOB_STOP } job_outcome;
 
+/* --dry-run: the run's plan (a dry run of its stages), printed; nothing is
+ * run or written. */
+static job_outcome dry_run(const stylize_run_config *cfg, const progress_ctx *pc, int *code)
+{
+    int w, h, tile;
+    size_t est;
+    stylize_error e;
+    stylize_status st = stylize_run_plan(cfg, &w, &h, &tile, &est, &e);
+    if (st != STYLIZE_OK) {
+        *code = cli_exit_code(st, 0, 0);
+        cli_error(prog, "%s%s", pc->label, e.msg);
+        return JOB_FAILED;
+    }
+    char strips[64] = "the whole image at once";
+    if (tile)
+        snprintf(strips, sizeof strips, "strips of %d rows", tile);
+    printf("%s%dx%d: estimated peak %zu MiB, %s\n", pc->label, w, h, est >> 20, strips);
+    if (cfg->max_memory && est > cfg->max_memory) {
+        cli_error(prog, "%s%dx%d needs about %zu MiB, more than the %zu MiB allowed (--max-memory)", pc->label, w,
+                  h, est >> 20, cfg->max_memory >> 20);
+        *code = EXIT_MEMORY;
+        return JOB_FAILED;
+    }
+    return JOB_OK;
+}
+
 /* One run of the batch loop: loads content j (none for a texture), runs,
  * prints the outcome; *code is the exit code of a failure. */
 static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jobs, progress_ctx *pc,
@@ -624,23 +650,11 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
         stylize_photo_settings(&o->cfg, w, h, o->photo_keep, &photo_cfg);
         cfg = &photo_cfg;
     }
-    if (o->dry_run) { /* the plan only: a dry run of the run's stages */
-        int w, h;
-        stylize_image_fit(content.width, content.height, cfg->size, &w, &h);
-        if (o->texture)
-            w = cfg->width > 0 ? cfg->width : 0, h = cfg->height > 0 ? cfg->height : 0;
-        size_t est = stylize_run_memory_estimate(cfg);
-        int tile = stylize_run_tile_rows(cfg), over = cfg->max_memory && est > cfg->max_memory;
-        char strips[64] = "the whole image at once";
-        if (tile)
-            snprintf(strips, sizeof strips, "strips of %d rows", tile);
-        printf("%s%dx%d: estimated peak %zu MiB, %s\n", pc->label, w, h, est >> 20, strips);
-        if (over)
-            cli_error(prog, "%s%dx%d needs about %zu MiB, more than the %zu MiB allowed (--max-memory)", pc->label,
-                      w, h, est >> 20, cfg->max_memory >> 20);
+    if (o->dry_run) {
+        job_outcome r = dry_run(cfg, pc, code);
         stylize_image_free(&content);
         o->cfg.content = NULL, o->cfg.output_path = NULL;
-        return over ? (*code = EXIT_MEMORY, JOB_FAILED) : JOB_OK;
+        return r;
     }
     stylize_status st = stylize_run(cfg, print_progress, pc, &res, &e);
     stylize_image_free(&content);

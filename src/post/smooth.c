@@ -160,6 +160,7 @@ typedef struct {
     int w, h, r;
     double sigma_s, sigma_r;
     const double *spatial; /* (2r + 1)^2 */
+    int ntasks;
 } affine_ctx;
 
 /* Row y's per-pixel affine fits over their 3x3 patches. */
@@ -233,8 +234,7 @@ static void affine_filter_row(void *user, int y)
 static void affine_task(void *user, int task)
 {
     affine_ctx *c = user;
-    int nt = stylize_parallel_threads();
-    for (int y = task; y < c->h; y += nt)
+    for (int y = task; y < c->h; y += c->ntasks)
         (c->filtered ? affine_filter_row : affine_fit_row)(user, y);
 }
 
@@ -242,14 +242,14 @@ static void affine_task(void *user, int task)
 static void smooth_affine(float *coef, double *spatial, const float *guide, const float *img, float *out, int w,
                           int h, int r, double edge)
 {
-    affine_ctx c = {guide, img, coef, NULL, out, w, h, r, r / 3.0 > 0 ? r / 3.0 : 1.0, edge, spatial};
+    affine_ctx c = {guide, img, coef, NULL, out, w, h, r, r / 3.0 > 0 ? r / 3.0 : 1.0, edge, spatial,
+                    stylize_parallel_threads()};
     for (int dy = -r; dy <= r; dy++)
         for (int dx = -r; dx <= r; dx++)
             spatial[(dy + r) * (2 * r + 1) + dx + r] = exp(-(dx * dx + dy * dy) / (2.0 * c.sigma_s * c.sigma_s));
-    int nt = stylize_parallel_threads();
-    stylize_parallel_run(nt, affine_task, &c); /* every coefficient first: the filter reads neighbours' */
-    c.filtered = coef;                          /* marks the second pass */
-    stylize_parallel_run(nt, affine_task, &c);
+    stylize_parallel_run(c.ntasks, affine_task, &c); /* every coefficient first: the filter reads neighbours' */
+    c.filtered = coef;                                /* marks the second pass */
+    stylize_parallel_run(c.ntasks, affine_task, &c);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
@@ -281,8 +281,12 @@ stylize_status stylize_smooth(const stylize_smooth_params *p, const float *guide
     size_t bytes = post_smooth_bytes(p, w, h);
     unsigned char *block = NULL;
     stylize_status st = stylize_mem_alloc(mem, (void **)&block, bytes, "the smoothing filter", err);
-    if (st != STYLIZE_OK || !block)
-        return st; /* a dry plan: counted only */
+    if (st != STYLIZE_OK)
+        return st;
+    if (!block) { /* a dry plan: counted, and given back as the live run does */
+        stylize_mem_free(mem, NULL, bytes);
+        return STYLIZE_OK;
+    }
     if (p->kind == STYLIZE_SMOOTH_GUIDED) {
         guided((double *)block, guide, img, out, w, h, p->radius, p->edge * p->edge);
     } else {

@@ -7,9 +7,9 @@ stylize_status run_post_process(run_ctx *x, stylize_error *err)
     const stylize_run_config *c = x->c;
     int smooth = c->smooth.kind != STYLIZE_SMOOTH_NONE;
     int figures = c->report_path || c->photorealism > 0 || smooth;
-    if (!c->content || !figures)
-        return STYLIZE_OK;
     int w = x->result.width, h = x->result.height, borrowed = 0;
+    if (!c->content || !figures || (w < 3 || h < 3)) /* the Laplacian's windows need 3x3 */
+        return STYLIZE_OK;
     stylize_image guide = {0};
     stylize_status st = run_resized(x, &guide, c->content, w, h, &borrowed, err);
     if (st != STYLIZE_OK)

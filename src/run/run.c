@@ -315,6 +315,19 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c)
     return bytes;
 }
 
+stylize_status stylize_run_plan(const stylize_run_config *c, int *width, int *height, int *tile_rows,
+                                size_t *bytes, stylize_error *err)
+{
+    double blend;
+    *width = *height = *tile_rows = 0, *bytes = 0;
+    stylize_status st = run_check(c, width, height, &blend, err);
+    if (st == STYLIZE_OK)
+        st = choose_tile(c, tile_rows, err);
+    if (st == STYLIZE_OK)
+        st = estimate_tiled(c, *tile_rows, bytes, err);
+    return st;
+}
+
 /* The tile and the estimate, against --max-memory. */
 static stylize_status plan_run(run_ctx *x, stylize_error *err)
 {

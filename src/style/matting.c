@@ -111,7 +111,7 @@ typedef struct {
     stylize_matting *m;
     const double *v;
     double *out;
-    int pass;
+    int pass, ntasks;
 } apply_ctx;
 
 /* dst row y = 3-sums along the row of src row y (missing neighbours: 0). */
@@ -196,7 +196,7 @@ static void pass_out(apply_ctx *c, int y)
 static void apply_task(void *user, int task)
 {
     apply_ctx *c = user;
-    int nt = stylize_parallel_threads(), h = c->m->h;
+    int nt = c->ntasks, h = c->m->h;
     int y0 = (int)((long)h * task / nt), y1 = (int)((long)h * (task + 1) / nt);
     static void (*const passes[4])(apply_ctx *, int) = {pass_q, pass_windows, pass_hb, pass_out};
     for (int y = y0; y < y1; y++)
@@ -205,10 +205,9 @@ static void apply_task(void *user, int task)
 
 void stylize_matting_apply(stylize_matting *m, const double *v, double *out)
 {
-    apply_ctx c = {m, v, out, 0};
-    int nt = stylize_parallel_threads();
+    apply_ctx c = {m, v, out, 0, stylize_parallel_threads()};
     for (c.pass = 0; c.pass < 4; c.pass++) /* each pass reads the previous one's neighbouring rows */
-        stylize_parallel_run(nt, apply_task, &c);
+        stylize_parallel_run(c.ntasks, apply_task, &c);
 }
 
 double stylize_matting_loss(stylize_matting *m, const float *x, const double *a, float *grad, double scale)

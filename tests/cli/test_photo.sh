@@ -72,11 +72,15 @@ check "--photo --scales: three passes, the last at 64 px" json_get "$T/sc.json" 
     'exit(0 if [max(s["width"], s["height"]) for s in r["scales"]] == [32, 64, 64] else 1)'
 check "estimate == peak with the Laplacian and smoothing" json_get "$T/sc.json" \
     'exit(0 if r["memory_estimate"] == r["memory_peak"] and r["memory_peak"] > 0 else 1)'
-"$STYLIZE" "${C[@]}" "${R[@]}" --photo --smooth affine --dry-run -o "$T/dry.png" >"$T/dry.out" 2>"$T/dry.err"
+"$STYLIZE" "${C[@]}" "${R[@]}" --iterations 4 --photo --scales 32,64 --smooth affine --dry-run -o "$T/dry.png" >"$T/dry.out" 2>"$T/dry.err"
 check "--dry-run: exit 0, no output image" [ $? -eq 0 -a ! -e "$T/dry.png" ]
 check "--dry-run prints the run's estimate" [ "$(cat "$T/dry.out")" = "64x43: estimated peak $(json_get "$T/sc.json" 'r["memory_estimate"] >> 20') MiB, the whole image at once" ]
 "$STYLIZE" "${C[@]}" "${R[@]}" --photo --dry-run --max-memory 1M -o "$T/dry.png" >"$T/dry.out" 2>"$T/dry.err"
 check "--dry-run over --max-memory: exit 6, one line" [ $? -eq 6 -a "$(wc -l <"$T/dry.err")" -eq 1 ]
+"$STYLIZE" "${C[@]}" "${R[@]}" --photo-iterations 3 --dry-run -o "$T/dry.png" >"$T/dry.out" 2>"$T/dry.err"
+check "--dry-run of a configuration the run refuses: exit 2, its one line" [ $? -eq 2 -a "$(cat "$T/dry.err")" = "stylize: a second stage needs a photorealism weight > 0" -a ! -s "$T/dry.out" ]
+"$STYLIZE" --texture "$IMG/brick.png" "${R[@]}" --size 48 --dry-run -q >"$T/dry.out"
+check "--dry-run of a texture: its size" grep -q "^48x48: estimated peak" "$T/dry.out"
 # stage 1 of 0 iterations: stage 2 starts from the content in both runs
 "$STYLIZE" "${C[@]}" "${R[@]}" --iterations 0 --photo-iterations 3 --photo --tile-rows 16 -o "$T/tile.png" --report "$T/tile.json"
 "$STYLIZE" "${C[@]}" "${R[@]}" --iterations 0 --photo-iterations 3 --photo -o "$T/whole.png" --report "$T/whole.json"

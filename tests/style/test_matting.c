@@ -7,6 +7,7 @@
  * a dry plan counts what a live one allocates. */
 #include <string.h>
 
+#include "stylize/core/threads.h"
 #include "stylize/style/matting.h"
 #include "testutil.h"
 
@@ -217,5 +218,8 @@ int main(void)
     check_affine();
     check_grad();
     check_plan();
+    stylize_set_threads(3); /* the row-parallel passes, with tasks of one or two rows */
+    check_image(4, STYLIZE_MATTING_EPS);
+    check_grad();
     return TEST_SUMMARY();
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "stylize/core/threads.h"
 #include "stylize/style/matting.h"
 
 static int read_all(const char *dir, const char *name, void *buf, size_t bytes)
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
     const char *dir = argv[1];
     int w = atoi(argv[2]), h = atoi(argv[3]), k = atoi(argv[5]);
     double eps = atof(argv[4]);
+    stylize_set_threads(2); /* the product's row-parallel passes, as a run uses them */
     size_t n = (size_t)w * (size_t)h;
     float *img = malloc(3 * n * sizeof *img);
     double *v = malloc((size_t)k * n * sizeof *v), *mv = malloc((size_t)k * n * sizeof *mv);

@@ -209,6 +209,14 @@ int stylize_run_tile_rows(const stylize_run_config *c);
  * configuration is invalid. */
 size_t stylize_run_memory_estimate(const stylize_run_config *c);
 
+/* The plan of a run without running it: the output size, the rows per
+ * strip (0: whole images) and the peak bytes (the estimate above). Fails,
+ * with the message stylize_run would give, on a configuration stylize_run
+ * would refuse before starting; an estimate over max_memory is not a
+ * failure here (compare *bytes with it). */
+stylize_status stylize_run_plan(const stylize_run_config *c, int *width, int *height, int *tile_rows,
+                                size_t *bytes, stylize_error *err);
+
 /* Runs, writes the output image (and report / plot if asked). On an
  * interrupt (stop_flag) or a numerical fault the best image so far and the
  * report are still written, and the status says why. progress may be NULL. */
