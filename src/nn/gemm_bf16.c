@@ -57,26 +57,56 @@ void stylize_bf16_pack_a(const float *a, int lda, int trans_a, int m, int k, voi
             }
 }
 
-void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
-{
-    unsigned *dst = pb;
-    int kp = pairs(k);
-    for (int j0 = 0; j0 < n; j0 += NR)
-        for (int q = 0; q < kp; q++) {
-            const float *r0 = b + (size_t)(2 * q) * ldb, *r1 = 2 * q + 1 < k ? r0 + ldb : NULL;
-            int cols = n - j0 < NR ? n - j0 : NR;
-            for (int j = 0; j < cols; j++)
-                dst[j] = pair_word(r0[j0 + j], r1 ? r1[j0 + j] : 0.0f);
-            for (int j = cols; j < NR; j++)
-                dst[j] = 0;
-            dst += NR;
-        }
-}
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+typedef struct {
+    const float *b;
+    int ldb, k, n, ntasks;
+    unsigned *pb;
+} pack_job;
+
+/* 16 words (r0[j], r1[j]) as bf16 (low, high) from 16 floats of each row (r1 NULL: zeros). */
+BF16_TARGET static void pack16(const float *r0, const float *r1, unsigned *dst)
+{
+    __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0)));
+    __m512i hi = r1 ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1))) : _mm512_setzero_si512();
+    _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+}
+
+/* Column panel jp of B: full groups of 16 columns by vector, the rest one by one. */
+BF16_TARGET static void pack_panel(const pack_job *g, int jp)
+{
+    int kp = pairs(g->k), j0 = jp * NR, cols = g->n - j0 < NR ? g->n - j0 : NR;
+    unsigned *dst = g->pb + (size_t)jp * kp * NR;
+    for (int q = 0; q < kp; q++, dst += NR) {
+        const float *r0 = g->b + (size_t)(2 * q) * g->ldb + j0, *r1 = 2 * q + 1 < g->k ? r0 + g->ldb : NULL;
+        int j = 0;
+        for (; j + 16 <= cols; j += 16)
+            pack16(r0 + j, r1 ? r1 + j : NULL, dst + j);
+        for (; j < cols; j++)
+            dst[j] = pair_word(r0[j], r1 ? r1[j] : 0.0f);
+        for (; j < NR; j++)
+            dst[j] = 0;
+    }
+}
+
+static void pack_task(void *user, int t)
+{
+    const pack_job *g = user;
+    for (int jp = t; jp < (g->n + NR - 1) / NR; jp += g->ntasks)
+        pack_panel(g, jp);
+}
+
+void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
+{
+    int np = (n + NR - 1) / NR, nt = stylize_parallel_threads();
+    pack_job g = {b, ldb, k, n, np < nt ? np : nt, pb};
+    if (n > 0 && k > 0)
+        stylize_parallel_run(g.ntasks, pack_task, &g);
+}
 
 /* tile (MR x NR, rows NR apart) = (first ? 0 : tile) + A panel . B block over np pairs */
 BF16_TARGET static void kernel(int np, const unsigned *a, const unsigned *b, float *tile, int first)
@@ -151,6 +181,22 @@ void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, floa
     stylize_parallel_run(g.ntasks, gemm_task, &g);
 }
 #else
+void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
+{
+    unsigned *dst = pb;
+    int kp = pairs(k);
+    for (int j0 = 0; j0 < n; j0 += NR)
+        for (int q = 0; q < kp; q++) {
+            const float *r0 = b + (size_t)(2 * q) * ldb, *r1 = 2 * q + 1 < k ? r0 + ldb : NULL;
+            int cols = n - j0 < NR ? n - j0 : NR;
+            for (int j = 0; j < cols; j++)
+                dst[j] = pair_word(r0[j0 + j], r1 ? r1[j0 + j] : 0.0f);
+            for (int j = cols; j < NR; j++)
+                dst[j] = 0;
+            dst += NR;
+        }
+}
+
 void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, float *c, int ldc, int accumulate)
 {
     (void)m, (void)n, (void)k, (void)pa, (void)pb, (void)c, (void)ldc, (void)accumulate; /* never called: no AVX512-BF16 */

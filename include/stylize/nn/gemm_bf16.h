@@ -26,7 +26,9 @@ size_t stylize_bf16_pack_b_bytes(int k, int n);
 /* pa = A (M x K, rows lda floats apart; trans_a: A^T is given, K x M with
  * rows lda apart) in panels of MR rows, each of ceil(K / 2) pairs. */
 void stylize_bf16_pack_a(const float *a, int lda, int trans_a, int m, int k, void *pa);
-/* pb = B (K x N, rows ldb floats apart) in panels of NR columns. */
+/* pb = B (K x N, rows ldb floats apart) in panels of NR columns, with
+ * vcvtneps2bf16 (nearest even; denormal inputs become 0), threaded over
+ * panels: only where AVX512-BF16 is, as stylize_gemm_bf16. */
 void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb);
 
 /* C (M x N, rows ldc apart) = (accumulate ? C : 0) + A B from the packed
