@@ -4,13 +4,12 @@
 #include "stylize/vgg/network.h"
 #include "stylize/vgg/vgg19.h"
 
-/* Positions M_l of layer l for an input of (w, h): halved (floor) at each pooling up to l. */
-static double layer_positions(int l, int w, int h)
+/* Positions M_l of layer l for an output of (w, h). */
+static double layer_positions(const stylize_weights *wt, int l, int w, int h)
 {
-    for (int i = 0; i <= l; i++)
-        if (stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL)
-            w /= 2, h /= 2;
-    return (double)w * h;
+    int c, lh, lw;
+    stylize_vgg19_layer_dims(wt, l, w, h, &c, &lh, &lw);
+    return (double)lh * lw;
 }
 
 void stylize_photo_settings(const stylize_run_config *base, int width, int height, unsigned keep,
@@ -29,7 +28,7 @@ void stylize_photo_settings(const stylize_run_config *base, int width, int heigh
         for (int i = 0; i < base->n_content; i++) {
             int l = base->content_layers[i].layer;
             double n = stylize_vgg19_layer_channels(base->weights, l);
-            out->content_layers[i].weight *= 10.0 * r * r / (n * layer_positions(l, width, height));
+            out->content_layers[i].weight *= 10.0 * r * r / (n * layer_positions(base->weights, l, width, height));
         }
     }
     if (!(keep & STYLIZE_PHOTO_KEEP_BETA)) {

@@ -87,7 +87,7 @@ static void init_geometry(stylize_objective *obj, const stylize_weights *w,
     for (int i = 0, k = 0; i < NL; i++) {
         k += stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL;
         obj->level[i] = k;
-        obj_layer_dims(w, i, spec->width, spec->height, &obj->chans[i], &obj->rows[i], &obj->cols[i]);
+        stylize_vgg19_layer_dims(w, i, spec->width, spec->height, &obj->chans[i], &obj->rows[i], &obj->cols[i]);
     }
 }
 
@@ -129,7 +129,7 @@ static void carve_all(stylize_objective *obj, carver *c)
         }
         nmax = (size_t)C > nmax ? (size_t)C : nmax;
         amax = (size_t)C * M > amax ? (size_t)C * M : amax;
-        obj_layer_dims(obj->weights, l, s->width, obj->strip_max, &C, &hs, &ws);
+        stylize_vgg19_layer_dims(obj->weights, l, s->width, obj->strip_max, &C, &hs, &ws);
         smax = (size_t)C * hs * ws > smax ? (size_t)C * hs * ws : smax;
     }
     carve(c, &obj->D, nmax * nmax);

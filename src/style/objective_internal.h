@@ -68,9 +68,6 @@ int obj_strip_count(int H, int tile);
  * (3, net height, W) for the copy of the strip, and makes it current. */
 void obj_strip_forward(stylize_objective *obj, stylize_net *net, const float *x, int W, int H,
                        int t, float *xs);
-/* Output shape of a layer for an input of (width, height). */
-void obj_layer_dims(const stylize_weights *w, int layer, int width, int height, int *C, int *H,
-                    int *W);
 
 /* ---- targets.c ---- */
 

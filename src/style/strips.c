@@ -25,16 +25,6 @@ void obj_spec_keep(const stylize_objective_spec *s, unsigned char *keep)
         keep[s->style[i].layer] = 1;
 }
 
-void obj_layer_dims(const stylize_weights *w, int layer, int width, int height, int *C, int *H,
-                    int *W)
-{
-    int h = height, wd = width;
-    for (int i = 0; i <= layer; i++)
-        if (stylize_vgg19_layer_kind(i) == STYLIZE_LAYER_POOL)
-            h /= 2, wd /= 2;
-    *C = stylize_vgg19_layer_channels(w, layer), *H = h, *W = wd;
-}
-
 void obj_strip_rows(int H, int tile, int halo, int t, int *a, int *b, int *L, int *R)
 {
     if (tile <= 0) {

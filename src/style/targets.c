@@ -12,7 +12,7 @@
 static void layer_shape(const stylize_weights *w, int layer, int width, int height, int *C, int *M)
 {
     int h, wd;
-    obj_layer_dims(w, layer, width, height, C, &h, &wd);
+    stylize_vgg19_layer_dims(w, layer, width, height, C, &h, &wd);
     *M = h * wd;
 }
 

@@ -15,6 +15,14 @@ int stylize_vgg19_layer_channels(const stylize_weights *w, int i)
     return k > 0 ? w->layers[k - 1].out_ch : 3;
 }
 
+void stylize_vgg19_layer_dims(const stylize_weights *w, int i, int width, int height, int *c, int *h, int *wd)
+{
+    for (int k = 0; k <= i; k++)
+        if (stylize_vgg19_layer_kind(k) == STYLIZE_LAYER_POOL)
+            height /= 2, width /= 2;
+    *c = stylize_vgg19_layer_channels(w, i), *h = height, *wd = width;
+}
+
 struct stylize_net {
     stylize_graph_desc *desc;
     stylize_graph *graph;

@@ -24,6 +24,11 @@ extern "C" {
  * that feeds it; 3 for i < 0). */
 int stylize_vgg19_layer_channels(const stylize_weights *w, int i);
 
+/* Shape (c, h, w) of layer i's output for an input of (width, height):
+ * its channels with weights w, the sizes halved (floor) at each pooling up
+ * to i. */
+void stylize_vgg19_layer_dims(const stylize_weights *w, int i, int width, int height, int *c, int *h, int *wd);
+
 /* Non-zero when an input of (width, height) keeps every pooled size up to
  * layer depth >= 1. */
 int stylize_net_fits(int depth, int width, int height);
