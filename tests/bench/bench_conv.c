@@ -31,6 +31,7 @@
 
 #include <cblas.h>
 
+#include "bench_util.h"
 #include "stylize/core/rng.h"
 #include "stylize/nn/conv.h"
 #include "stylize/vgg/network.h"
@@ -48,18 +49,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Uniform in [0, 1) from the library's one RNG (splitmix64). */
@@ -134,7 +123,7 @@ static double sgemm_gflops(int reps)
         t[r] = now() - t0;
     }
     free(a), free(b), free(c);
-    return 2.0 * m * k * n * 1e-9 / median(t, reps);
+    return 2.0 * m * k * n * 1e-9 / bench_median(t, reps);
 }
 
 static double rel_time_conv(stylize_conv *c, float *out, const float *in, int h, int w, float *ws,
@@ -184,7 +173,7 @@ static int bench_layers(const stylize_weights *w, int depth, int size, stylize_c
             tf[r] = rel_time_conv(c, y, x, hw, hw, ws, 0);
             tb[r] = rel_time_conv(c, x, y, hw, hw, ws, 1);
         }
-        double mf = median(tf, reps), mb = median(tb, reps);
+        double mf = bench_median(tf, reps), mb = bench_median(tb, reps);
         double gf = 2.0 * 9 * l->in_ch * l->out_ch * (double)hw * hw * 1e-9;
         printf("  %-6d %-10s %-8s %4d->%-4d %4d  fwd %8.4f s  bwd %8.4f s  %7.1f GFLOP/s\n", size,
                name, l->name, l->in_ch, l->out_ch, hw, mf, mb, 2 * gf / (mf + mb));
@@ -335,7 +324,7 @@ int main(int argc, char **argv)
                     te[r] = t2 - t0;
                 }
             }
-            double mf = median(tf, reps), mb = median(tb, reps), me = median(te, reps);
+            double mf = bench_median(tf, reps), mb = bench_median(tb, reps), me = bench_median(te, reps);
             int fc, fh, fw;
             const float *feat = stylize_net_output(net, depth, &fc, &fh, &fw);
             char fe[32] = "-", ge[32] = "-";

@@ -11,26 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cblas.h>
 
+#include "bench_util.h"
+#include "stylize/core/clock.h"
 #include "stylize/core/cpu.h"
 #include "stylize/core/threads.h"
 #include "stylize/nn/gemm_bf16.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -63,30 +51,29 @@ int main(int argc, char **argv)
             b[i] = (float)(i % 5) * 0.1f;
         double ts[64], tb[64], tp[64], flop = 2.0 * m * n * k;
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = stylize_seconds();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, a, k, b, n, 0, c, n);
-            ts[r] = now() - t0;
+            ts[r] = stylize_seconds() - t0;
         }
-        qsort(ts, (size_t)reps, sizeof *ts, cmp);
+        double t_s = bench_median(ts, reps);
         if (!f->avx512_bf16) {
             printf("%-8s M %4d N %6d K %5d  sgemm %.4f s %6.1f GFLOP/s  bf16: skip (no AVX512-BF16)\n", L[l].name, m,
-                   n, k, ts[reps / 2], flop / ts[reps / 2] / 1e9);
+                   n, k, t_s, flop / t_s / 1e9);
             continue;
         }
         stylize_bf16_pack_a(a, k, 0, m, k, pa);
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = stylize_seconds();
             stylize_bf16_pack_b(b, n, k, n, pb);
-            double t1 = now();
+            double t1 = stylize_seconds();
             stylize_gemm_bf16(m, n, k, pa, pb, c, n, 0);
-            double t2 = now();
+            double t2 = stylize_seconds();
             tp[r] = t2 - t0, tb[r] = t2 - t1;
         }
-        qsort(tb, (size_t)reps, sizeof *tb, cmp);
-        qsort(tp, (size_t)reps, sizeof *tp, cmp);
+        double t_b = bench_median(tb, reps), t_p = bench_median(tp, reps);
         printf("%-8s M %4d N %6d K %5d  sgemm %.4f s %6.1f GFLOP/s  bf16 %.4f s %6.1f GFLOP/s (with packing B %.4f s)\n",
-               L[l].name, m, n, k, ts[reps / 2], flop / ts[reps / 2] / 1e9, tb[reps / 2], flop / tb[reps / 2] / 1e9,
-               tp[reps / 2]);
+               L[l].name, m, n, k, t_s, flop / t_s / 1e9, t_b, flop / t_b / 1e9,
+               t_p);
         free(a), free(b), free(c), free(pa), free(pb);
     }
     return 0;

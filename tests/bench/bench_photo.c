@@ -11,31 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
+#include "stylize/core/clock.h"
 #include "stylize/core/rng.h"
 #include "stylize/core/threads.h"
 #include "stylize/post/smooth.h"
 #include "stylize/style/matting.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return t[n / 2];
-}
 
 static int bench_size(int side, int reps)
 {
@@ -57,21 +39,21 @@ static int bench_size(int side, int reps)
     stylize_smooth_params gp = {STYLIZE_SMOOTH_GUIDED, 7, 0.05}, ap = {STYLIZE_SMOOTH_AFFINE, 7, 0.05};
     double lm, ssim;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = stylize_seconds();
         stylize_matting_set_image(m, img, NULL, NULL);
-        double t1 = now();
+        double t1 = stylize_seconds();
         stylize_matting_loss(m, x, NULL, g, 1.0);
-        double t2 = now();
+        double t2 = stylize_seconds();
         stylize_smooth(&gp, img, x, out, w, h, NULL, &e);
-        double t3 = now();
+        double t3 = stylize_seconds();
         stylize_smooth(&ap, img, x, out, w, h, NULL, &e);
-        double t4 = now();
+        double t4 = stylize_seconds();
         stylize_photo_figures(img, x, w, h, NULL, &lm, &ssim, &e);
-        double t5 = now();
+        double t5 = stylize_seconds();
         t[0][r] = t1 - t0, t[1][r] = t2 - t1, t[2][r] = t3 - t2, t[3][r] = t4 - t3, t[4][r] = t5 - t4;
     }
-    printf("size %d %d precompute %.4f term %.4f guided %.4f affine %.4f figures %.4f\n", w, h, median(t[0], reps),
-           median(t[1], reps), median(t[2], reps), median(t[3], reps), median(t[4], reps));
+    printf("size %d %d precompute %.4f term %.4f guided %.4f affine %.4f figures %.4f\n", w, h, bench_median(t[0], reps),
+           bench_median(t[1], reps), bench_median(t[2], reps), bench_median(t[3], reps), bench_median(t[4], reps));
     stylize_matting_free(m);
     free(img), free(x), free(g), free(out);
     return 0;
