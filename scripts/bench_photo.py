@@ -14,29 +14,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = p.stdout.read(), p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 6):
-        sys.stderr.write("bench: %s failed (%d): %s\n" % (" ".join(cmd[:3]), code, err.decode(errors="replace")[-400:]))
-    return code, ru.ru_maxrss * 1024, out.decode()
-
-
-def per_eval(report):
-    h = json.load(open(report))["history"]
-    per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i]["evaluations"] - h[i - 1]["evaluations"])
-           for i in range(1, len(h)) if h[i]["evaluations"] > h[i - 1]["evaluations"]]
-    return statistics.median(per)
+from bench_run import ROOT, per_eval, run
 
 
 def main():
@@ -74,7 +56,7 @@ def main():
             for lam, acc in ((1e4, with_t), (0, without)) if r % 2 == 0 else ((0, without), (1e4, with_t)):
                 rep = os.path.join(tmp, "r.json")
                 if run(base + ["--photorealism", repr(lam), "--report", rep])[0] == 0:
-                    acc.append(per_eval(rep))
+                    acc.append(per_eval(rep)[0])
         code, _, out = run([os.path.join(a.build, "tests", "bench", "bench_photo"), "-s", str(size), "-r", "5",
                             "-t", str(a.threads)])
         micro = dict(zip(out.split()[3::2], map(float, out.split()[4::2]))) if code == 0 else {}
@@ -99,7 +81,7 @@ def main():
     def fits(size, tile):
         cmd = [stylize, "--content", cp, "--style", sp, "--weights", weights, "--size", str(size), "--photo",
                "--smooth", "affine", "--max-memory", "4G", "--dry-run", "-q", "--tile-rows", tile]
-        return run(cmd)[0] == 0
+        return run(cmd, expected=(0, 6))[0] == 0  # 6: over --max-memory
     largest = {}
     for tile in ("0", "auto"):
         lo, hi = 256, 16384

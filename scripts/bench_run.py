@@ -23,16 +23,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIDTHS = [64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512]  # conv1_1 .. conv5_1
 
 
-def run(cmd, env=None):
-    """Runs cmd; returns (exit code, peak RSS in bytes, stdout)."""
+def run(cmd, env=None, expected=(0,)):
+    """Runs cmd; returns (exit code, peak RSS in bytes, stdout); codes not in expected are reported."""
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out = p.stdout.read()
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     code = os.waitstatus_to_exitcode(status)
-    if code != 0:
+    if code not in expected:
         sys.stderr.write("bench: %s failed (%d): %s\n" % (cmd[0], code, err.decode(errors="replace")[-500:]))
     return code, ru.ru_maxrss * 1024, out.decode()
+
+
+def per_eval(report):
+    """Median seconds per evaluation between the history entries of a stylize report."""
+    h = json.load(open(report))["history"]
+    per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i]["evaluations"] - h[i - 1]["evaluations"])
+           for i in range(1, len(h)) if h[i]["evaluations"] > h[i - 1]["evaluations"]]
+    return statistics.median(per), len(per)
 
 
 def vgg_flops(w, h):
@@ -105,13 +113,9 @@ def main():
         code, rss, _ = run(cmd)
         row = {"size": size, "width": cw, "height": ch}
         if code == 0:
-            r = json.load(open(report))
-            h = r["history"]
-            per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i]["evaluations"] - h[i - 1]["evaluations"])
-                   for i in range(1, len(h)) if h[i]["evaluations"] > h[i - 1]["evaluations"]]
-            t = statistics.median(per)
+            t, timed = per_eval(report)
             row.update({"seconds_per_eval": t, "peak_rss_bytes": rss,
-                        "gflops": vgg_flops(cw, ch) / t / 1e9, "evaluations_timed": len(per)})
+                        "gflops": vgg_flops(cw, ch) / t / 1e9, "evaluations_timed": timed})
         if a.torch:
             code, trss, out = run(["/usr/bin/python3", os.path.join(ROOT, "scripts/bench_torch.py"), "time",
                                    weights, cp, sp, str(a.threads), str(max(3, a.evals // 2))])
