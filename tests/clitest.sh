@@ -26,6 +26,25 @@ png_size() {
 json_get() {
     "$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)" "$1"
 }
+# expect_error CODE NEEDLE "GLOB..." ARGS...: runs "$STYLIZE" ARGS... and
+# counts one check: exit code CODE, stderr exactly one line containing
+# NEEDLE, and no file matching any of the GLOBs (the outputs and their
+# temporaries: a failed run leaves nothing behind).
+expect_error() {
+    local code="$1" needle="$2" globs="$3"; shift 3
+    "$STYLIZE" "$@" >"$T/expect.stdout" 2>"$T/expect.stderr"
+    local rc=$? lines g f
+    lines=$(wc -l <"$T/expect.stderr")
+    if [ $rc -ne "$code" ]; then bad "exit $rc, expected $code: stylize $* :: $(head -c 300 "$T/expect.stderr")"; return; fi
+    if [ "$lines" -ne 1 ]; then bad "$lines stderr lines, expected 1: stylize $* :: $(head -c 300 "$T/expect.stderr")"; return; fi
+    if ! grep -qF -- "$needle" "$T/expect.stderr"; then bad "stderr lacks '$needle': stylize $* :: $(cat "$T/expect.stderr")"; return; fi
+    for g in $globs; do
+        for f in $g; do
+            if [ -e "$f" ]; then bad "output $f left behind: stylize $*"; return; fi
+        done
+    done
+    ok
+}
 setup_tmp() {
     T="$STYLIZE_TEST_TMP"
     rm -rf "$T" && mkdir -p "$T" || exit 1

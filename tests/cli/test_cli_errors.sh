@@ -13,14 +13,7 @@ OUT="$T/out.png"
 expect() {
     local code="$1" needle="$2"; shift 2
     rm -f "$OUT"
-    "$STYLIZE" "$@" >"$T/stdout" 2>"$T/stderr"
-    local rc=$? lines
-    lines=$(wc -l <"$T/stderr")
-    if [ $rc -ne "$code" ]; then bad "exit $rc, expected $code: stylize $* :: $(head -c 300 "$T/stderr")"; return; fi
-    if [ "$lines" -ne 1 ]; then bad "$lines stderr lines, expected 1: stylize $* :: $(head -c 300 "$T/stderr")"; return; fi
-    if ! grep -qF -- "$needle" "$T/stderr"; then bad "stderr lacks '$needle': stylize $* :: $(cat "$T/stderr")"; return; fi
-    if ls "$T" | grep -q '^out\.png\|^\.out\.png\.tmp'; then bad "output file left behind: stylize $*"; return; fi
-    ok
+    expect_error "$code" "$needle" "$T/out.png* $T/.out.png.tmp*" "$@"
 }
 # works ARGS... : runs stylize on a 1-iteration job, expects success and an output.
 works() {

@@ -123,13 +123,7 @@ check "missing label: one warning line naming it" [ "$(grep -c 'warning: --conte
 expect() {
     local code="$1" needle="$2"; shift 2
     rm -f "$T/bad.png"
-    "$STYLIZE" "${C[@]}" "${R[@]}" --iterations 1 -o "$T/bad.png" "$@" 2>"$T/bad.err"
-    local rc=$?
-    if [ $rc -ne "$code" ] || [ "$(wc -l <"$T/bad.err")" -ne 1 ] || ! grep -qF -- "$needle" "$T/bad.err" || [ -e "$T/bad.png" ]; then
-        bad "expected exit $code and one line with '$needle': got $rc: $(head -c 300 "$T/bad.err")"
-    else
-        ok
-    fi
+    expect_error "$code" "$needle" "$T/bad.png $T/.bad.png*" "${C[@]}" "${R[@]}" --iterations 1 -o "$T/bad.png" "$@"
 }
 expect 3 "--content-seg: '$IMG/chelsea.png' is not a colour-coded segmentation" --content-seg "$IMG/chelsea.png" --style-seg "$T/sseg.png"
 expect 3 "--style-seg" --content-seg "$T/cseg.png" --style-seg "$IMG/coffee.png"

@@ -84,14 +84,7 @@ check "EXIF orientation 6 honoured in the Gatys mode" test "$(png_size "$T/rotg.
 expect() { # expect CODE NEEDLE ARGS...
     local code="$1" needle="$2"; shift 2
     rm -f "$T/o.tnet" "$T/o.png"
-    "$STYLIZE" "$@" >/dev/null 2>"$T/stderr"
-    local rc=$? lines
-    lines=$(wc -l <"$T/stderr")
-    if [ $rc -ne "$code" ]; then bad "exit $rc, expected $code: stylize $* :: $(head -c 300 "$T/stderr")"; return; fi
-    if [ "$lines" -ne 1 ]; then bad "$lines stderr lines: stylize $* :: $(head -c 300 "$T/stderr")"; return; fi
-    if ! grep -qF -- "$needle" "$T/stderr"; then bad "stderr lacks '$needle': $(cat "$T/stderr")"; return; fi
-    if [ -e "$T/o.tnet" ] || [ -e "$T/o.png" ] || ls -a "$T" | grep -q '^\.o\.'; then bad "output left behind: stylize $*"; return; fi
-    ok
+    expect_error "$code" "$needle" "$T/o.tnet $T/o.png $T/.o.*" "$@"
 }
 expect 2 "either --texture" train -o "$T/o.tnet" "${TR[@]}"
 expect 2 "either --texture" train --texture "$IMG/brick.png" --style "$IMG/brick.png" -o "$T/o.tnet" "${TR[@]}"
