@@ -597,19 +597,15 @@ static job_outcome dry_run(const stylize_run_config *cfg, const progress_ctx *pc
     size_t est;
     stylize_error e;
     stylize_status st = stylize_run_plan(cfg, &w, &h, &tile, &est, &e);
+    if (st == STYLIZE_OK || st == STYLIZE_ERR_LIMIT) {
+        char strips[64] = "the whole image at once";
+        if (tile)
+            snprintf(strips, sizeof strips, "strips of %d rows", tile);
+        printf("%s%dx%d: estimated peak %zu MiB, %s\n", pc->label, w, h, est >> 20, strips);
+    }
     if (st != STYLIZE_OK) {
         *code = cli_exit_code(st, 0, 0);
         cli_error(prog, "%s%s", pc->label, e.msg);
-        return JOB_FAILED;
-    }
-    char strips[64] = "the whole image at once";
-    if (tile)
-        snprintf(strips, sizeof strips, "strips of %d rows", tile);
-    printf("%s%dx%d: estimated peak %zu MiB, %s\n", pc->label, w, h, est >> 20, strips);
-    if (cfg->max_memory && est > cfg->max_memory) {
-        cli_error(prog, "%s%dx%d needs about %zu MiB, more than the %zu MiB allowed (--max-memory)", pc->label, w,
-                  h, est >> 20, cfg->max_memory >> 20);
-        *code = EXIT_MEMORY;
         return JOB_FAILED;
     }
     return JOB_OK;

@@ -315,6 +315,17 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c)
     return bytes;
 }
 
+/* The estimate against --max-memory: STYLIZE_ERR_LIMIT over it. */
+static stylize_status check_limit(const stylize_run_config *c, int W, int H, size_t need, stylize_error *err)
+{
+    if (c->max_memory > 0 && need > c->max_memory)
+        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
+                                 "a %dx%d run needs about %zu MiB, more than the %zu MiB allowed "
+                                 "(--max-memory); lower --size or raise --max-memory",
+                                 W, H, need >> 20, c->max_memory >> 20);
+    return STYLIZE_OK;
+}
+
 stylize_status stylize_run_plan(const stylize_run_config *c, int *width, int *height, int *tile_rows,
                                 size_t *bytes, stylize_error *err)
 {
@@ -325,7 +336,7 @@ stylize_status stylize_run_plan(const stylize_run_config *c, int *width, int *he
         st = choose_tile(c, tile_rows, err);
     if (st == STYLIZE_OK)
         st = estimate_tiled(c, *tile_rows, bytes, err);
-    return st;
+    return st == STYLIZE_OK ? check_limit(c, *width, *height, *bytes, err) : st;
 }
 
 /* The tile and the estimate, against --max-memory. */
@@ -341,11 +352,8 @@ static stylize_status plan_run(run_ctx *x, stylize_error *err)
         return st;
     }
     x->r.tile_rows = x->tile, x->r.memory_estimate = need;
-    if (c->max_memory > 0 && need > c->max_memory)
-        return stylize_error_set(err, STYLIZE_ERR_LIMIT,
-                                 "a %dx%d run needs about %zu MiB, more than the %zu MiB allowed "
-                                 "(--max-memory); lower --size or raise --max-memory",
-                                 x->W, x->H, need >> 20, c->max_memory >> 20);
+    if ((st = check_limit(c, x->W, x->H, need, err)) != STYLIZE_OK)
+        return st;
     if (x->tile > 0)
         stylize_log(&c->log, STYLIZE_LOG_INFO, "tiling: strips of %d rows (estimated peak %zu MiB)",
                     x->tile, need >> 20);

@@ -211,9 +211,8 @@ size_t stylize_run_memory_estimate(const stylize_run_config *c);
 
 /* The plan of a run without running it: the output size, the rows per
  * strip (0: whole images) and the peak bytes (the estimate above). Fails,
- * with the message stylize_run would give, on a configuration stylize_run
- * would refuse before starting; an estimate over max_memory is not a
- * failure here (compare *bytes with it). */
+ * with the message stylize_run would give, where stylize_run would refuse
+ * to start; over max_memory (STYLIZE_ERR_LIMIT) the outputs are filled. */
 stylize_status stylize_run_plan(const stylize_run_config *c, int *width, int *height, int *tile_rows,
                                 size_t *bytes, stylize_error *err);
 
