@@ -597,7 +597,7 @@ static job_outcome dry_run(const stylize_run_config *cfg, const progress_ctx *pc
     size_t est;
     stylize_error e;
     stylize_status st = stylize_run_plan(cfg, &w, &h, &tile, &est, &e);
-    if (st == STYLIZE_OK || st == STYLIZE_ERR_LIMIT) {
+    if (st == STYLIZE_OK || (st == STYLIZE_ERR_LIMIT && est > 0)) { /* over --max-memory: the plan, then why */
         char strips[64] = "the whole image at once";
         if (tile)
             snprintf(strips, sizeof strips, "strips of %d rows", tile);
