@@ -21,22 +21,37 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "stylize/core/cpu.h"
+#include "stylize/nn/gemm_bf16.h"
 
 static stylize_conv_algo g_default_algo = STYLIZE_CONV_WINOGRAD;
+
+static const char *const algo_names[] = {"im2col", "winograd", "winograd2", "winograd-bf16",
+                                         "winograd2-bf16"};
+#define N_ALGOS ((int)(sizeof algo_names / sizeof algo_names[0]))
+
+const char *stylize_conv_algo_name(stylize_conv_algo algo)
+{
+    return (unsigned)algo < (unsigned)N_ALGOS ? algo_names[algo] : "?";
+}
+
+int stylize_conv_algo_parse(const char *name, stylize_conv_algo *out)
+{
+    for (int i = 0; name && i < N_ALGOS; i++)
+        if (strcmp(name, algo_names[i]) == 0) {
+            *out = (stylize_conv_algo)i;
+            return 0;
+        }
+    return -1;
+}
 
 void stylize_conv_set_default_algo(stylize_conv_algo algo) { g_default_algo = algo; }
 stylize_conv_algo stylize_conv_get_default_algo(void) { return g_default_algo; }
 
-/* Output tile size of a Winograd algo, 0 for im2col. */
-static int algo_tile(stylize_conv_algo algo)
-{
-    switch (algo) {
-    case STYLIZE_CONV_WINOGRAD: return 4;
-    case STYLIZE_CONV_WINOGRAD_F2: return 2;
-    case STYLIZE_CONV_IM2COL: break;
-    }
-    return 0;
-}
+#define algo_tile stylize_conv_algo_tile
+#define algo_bf16 stylize_conv_algo_bf16
 
 /* 1 when g is the geometry of the algorithm paths: 3x3, stride 1, zero padding. */
 static int geom_is_3x3(const stylize_conv_geom *g)
@@ -54,6 +69,8 @@ static int geom_is_padded_3x3(const stylize_conv_geom *g)
 /* The algorithm a convolution of geometry g runs when algo is asked for. */
 static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
+    if (algo_bf16(algo) && !stylize_cpu()->avx512_bf16) /* the float32 counterpart */
+        algo = algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_WINOGRAD_F2;
     return (geom_is_3x3(g) || geom_is_padded_3x3(g)) && algo_tile(algo) ? algo : STYLIZE_CONV_IM2COL;
 }
 
@@ -140,7 +157,10 @@ size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo a
 {
     if (!g || geom_check_shape(g, NULL) != STYLIZE_OK || !has_cache(g, algo))
         return 0;
+    algo = effective_algo(g, algo);
     int m = algo_tile(algo);
+    if (algo_bf16(algo)) /* a^2 packed slices each way: (cout x cin) and (cin x cout) */
+        return stylize_conv_winograd_bf16_kernel_bytes(m, g->cin, g->cout);
     size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
     return stylize_mem_mul((size_t)g->cin * (size_t)g->cout, per_pair, sizeof(float));
 }
@@ -163,7 +183,9 @@ void stylize_conv_refresh(stylize_conv *conv)
     if (!conv->cache || !conv->weight)
         return; /* the general path, or a dry plan */
     int m = algo_tile(conv->algo);
-    if (m)
+    if (algo_bf16(conv->algo))
+        stylize_conv_winograd_kernel_bf16(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
+    else if (m)
         stylize_conv_winograd_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
     else
         flip_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout);
@@ -177,7 +199,7 @@ static stylize_status switch_cache(stylize_conv *c, stylize_conv_algo algo, styl
     size_t bytes = stylize_conv_kernel_bytes(&c->g, algo);
     char what[96];
     snprintf(what, sizeof what, "the %d x %d %s kernel of a convolution", c->g.cin, c->g.cout,
-             algo == STYLIZE_CONV_IM2COL ? "backward" : "Winograd");
+             algo == STYLIZE_CONV_IM2COL ? "backward" : algo_bf16(algo) ? "bfloat16 Winograd" : "Winograd");
     void *p = NULL;
     stylize_status st = stylize_mem_alloc(c->mem, &p, bytes, what, err);
     if (st != STYLIZE_OK)
@@ -259,10 +281,8 @@ stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv) { return conv-
 
 size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout)
 {
-    size_t pairs = (size_t)cin * (size_t)cout;
-    int m = algo_tile(algo);
-    size_t floats = m ? pairs * (size_t)(m + 2) * (size_t)(m + 2) : pairs * 9;
-    return floats * sizeof(float) + sizeof(stylize_conv);
+    stylize_conv_geom g = {cin, cout, 3, 1, STYLIZE_PAD_ZERO};
+    return stylize_conv_kernel_bytes(&g, algo) + sizeof(stylize_conv);
 }
 
 /* ---- workspace sizing --------------------------------------------------- */
@@ -271,9 +291,10 @@ size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int c
 {
     if (h <= 0 || w <= 0 || cin <= 0 || cout <= 0)
         return 0;
-    int m = algo_tile(algo);
-    if (m)
-        return stylize_conv_winograd_floats(m, cin, cout, h, w);
+    stylize_conv_geom g = {cin, cout, 3, 1, STYLIZE_PAD_ZERO};
+    algo = effective_algo(&g, algo);
+    if (algo_tile(algo))
+        return stylize_conv_winograd_floats(algo, cin, cout, h, w);
     /* forward: im2col of the input; backward: im2col of the gradient */
     size_t fwd_row = (size_t)cin * 9 * (size_t)w, bwd_row = (size_t)cout * 9 * (size_t)w;
     size_t fwd = fwd_row * stylize_conv_band_rows(fwd_row, h);
@@ -290,7 +311,7 @@ size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_co
     if (!geom_is_3x3(g) && !has_cache(g, eff))
         return stylize_conv_general_floats(g, h, w);
     size_t n = geom_is_3x3(g) ? stylize_conv_algo_workspace_floats(eff, g->cin, g->cout, h, w)
-                              : stylize_conv_padded_floats(algo_tile(eff), g->cin, g->cout, h, w);
+                              : stylize_conv_padded_floats(eff, g->cin, g->cout, h, w);
     if (weight_grad) {
         size_t wg = stylize_conv_general_floats(g, h, w); /* the im2col matrix of the input */
         n = wg > n ? wg : n;
@@ -314,13 +335,14 @@ void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in,
                           float *ws)
 {
     const stylize_conv_geom *g = &conv->g;
-    int m = algo_tile(conv->algo);
+    stylize_conv_algo a = conv->algo;
+    int m = algo_tile(a);
     if (!conv->fast3 && m)
-        stylize_conv_padded_forward(g, conv->cache, conv->bias, m, out, in, h, w, ws);
+        stylize_conv_padded_forward(g, conv->cache, conv->bias, a, out, in, h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_forward(g, conv->weight, conv->bias, out, in, h, w, ws);
     else if (m)
-        stylize_conv_winograd(out, in, conv->cache, conv->bias, m, 0, g->cin, g->cout, h, w, ws);
+        stylize_conv_winograd(out, in, conv->cache, conv->bias, a, 0, g->cin, g->cout, h, w, ws);
     else
         stylize_conv_im2col3x3(out, in, conv->weight, conv->bias, g->cin, g->cout, h, w, ws);
 }
@@ -332,13 +354,14 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
      * gout[co][p - ky + 1][q - kx + 1], i.e. a pad-1 convolution of gout with
      * the flipped kernel and no bias. */
     const stylize_conv_geom *g = &conv->g;
-    int m = algo_tile(conv->algo);
+    stylize_conv_algo a = conv->algo;
+    int m = algo_tile(a);
     if (!conv->fast3 && m)
-        stylize_conv_padded_backward(g, conv->cache, m, gin, gout, h, w, ws);
+        stylize_conv_padded_backward(g, conv->cache, a, gin, gout, h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);
     else if (m)
-        stylize_conv_winograd(gin, gout, conv->cache, NULL, m, 1, g->cout, g->cin, h, w, ws);
+        stylize_conv_winograd(gin, gout, conv->cache, NULL, a, 1, g->cout, g->cin, h, w, ws);
     else
         stylize_conv_im2col3x3(gin, gout, conv->cache, NULL, g->cout, g->cin, h, w, ws);
 }

@@ -21,10 +21,30 @@ struct stylize_conv {
     float *cache;            /* kernel cache through mem (NULL on a dry plan or when none):
                               * fast3 im2col: (cin, cout, 3, 3), weight flipped, channels swapped;
                               * fast3 Winograd F(m): (a * a, cout, cin), a = m + 2;
+                              * bfloat16 Winograd: packed slices (below);
                               * general path: none */
     size_t cache_bytes;      /* bytes counted in mem for cache (0 when none) */
     stylize_mem *mem;        /* borrowed, or NULL: plain allocation */
 };
+
+/* Output tile size m of a Winograd algo (4 or 2), 0 for im2col. */
+static inline int stylize_conv_algo_tile(stylize_conv_algo algo)
+{
+    switch (algo) {
+    case STYLIZE_CONV_WINOGRAD:
+    case STYLIZE_CONV_WINOGRAD_BF16: return 4;
+    case STYLIZE_CONV_WINOGRAD_F2:
+    case STYLIZE_CONV_WINOGRAD_F2_BF16: return 2;
+    case STYLIZE_CONV_IM2COL: break;
+    }
+    return 0;
+}
+
+/* 1 for the algorithms whose GEMMs run in bfloat16. */
+static inline int stylize_conv_algo_bf16(stylize_conv_algo algo)
+{
+    return algo == STYLIZE_CONV_WINOGRAD_BF16 || algo == STYLIZE_CONV_WINOGRAD_F2_BF16;
+}
 
 /* Index that position i of a padded line of n pixels reads under mode, or
  * -1 for a zero. i lies in [-n, 2n) (geometry checks keep the padding
@@ -85,17 +105,29 @@ void stylize_conv_general_weights(const stylize_conv_geom *g, float *gw, float *
  * (cout, cin, 3, 3), on the pool. */
 void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int cout, int m);
 
-/* Workspace floats of stylize_conv_winograd for (cin, cout, h, w): the
- * same in both directions. */
-size_t stylize_conv_winograd_floats(int m, int cin, int cout, int h, int w);
+/* The bfloat16 algorithms' kernel: for each of the a^2 components k, U[k]
+ * (cout x cin) as packed A of stylize/nn/gemm_bf16.h, then for each k the
+ * input gradient's (U[pi(k)])^T (cin x cout) packed likewise (pi: the
+ * flip's permutation, see conv_winograd.c). Bytes, and the transform of
+ * weight (cout, cin, 3, 3) into it (on the pool). */
+size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout);
+void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m);
 
-/* out (cout, h, w) = conv(in (cin, h, w)) through Winograd F(m, 3) with the
- * transformed kernel u and bias (cout) or NULL. Forward (backward = 0): u
- * is (a^2, cout, cin). Input gradient (backward = 1): u is the forward's
- * (a^2, cin, cout), used permuted and transposed (the flipped kernel). ws
- * holds stylize_conv_winograd_floats(m, cin, cout, h, w) floats. */
-void stylize_conv_winograd(float *out, const float *in, const float *u, const float *bias, int m,
-                           int backward, int cin, int cout, int h, int w, float *ws);
+/* Workspace floats of stylize_conv_winograd for (cin, cout, h, w) with a
+ * Winograd algo (as effective: a bfloat16 one only where the CPU has it):
+ * the same in both directions. */
+size_t stylize_conv_winograd_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
+
+/* out (cout, h, w) = conv(in (cin, h, w)) through Winograd F(m, 3) (m and
+ * the GEMMs' precision from algo) with the kernel cache kern and bias (cout)
+ * or NULL. Float32 forward (backward = 0): kern is u (a^2, cout, cin).
+ * Input gradient (backward = 1): u is the forward's (a^2, cin, cout), used
+ * permuted and transposed (the flipped kernel). bfloat16: kern is the
+ * packed kernel above, whose second half serves the input gradient. ws
+ * holds stylize_conv_winograd_floats(algo, cin, cout, h, w) floats. */
+void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
+                           stylize_conv_algo algo, int backward, int cin, int cout, int h, int w,
+                           float *ws);
 
 
 /* ---- 3x3, stride 1, reflect / replicate / circular (conv_padded.c) ------ */
@@ -103,14 +135,16 @@ void stylize_conv_winograd(float *out, const float *in, const float *u, const fl
 /* Workspace floats: the padded input and output ((cin + cout) (h + 2)
  * (w + 2)) and the Winograd call's over the padded size; the same in both
  * directions. */
-size_t stylize_conv_padded_floats(int m, int cin, int cout, int h, int w);
+size_t stylize_conv_padded_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 /* out (cout, h, w) = conv(in (cin, h, w)) with g's padding mode through
- * Winograd F(m) with the transformed kernel u (a^2, cout, cin). */
-void stylize_conv_padded_forward(const stylize_conv_geom *g, const float *u, const float *bias, int m,
-                                 float *out, const float *in, int h, int w, float *ws);
+ * the Winograd algo with its kernel cache kern (as stylize_conv_winograd). */
+void stylize_conv_padded_forward(const stylize_conv_geom *g, const void *kern, const float *bias,
+                                 stylize_conv_algo algo, float *out, const float *in, int h, int w,
+                                 float *ws);
 /* gin (cin, h, w) = dL/din (overwritten) given gout (cout, h, w). */
-void stylize_conv_padded_backward(const stylize_conv_geom *g, const float *u, int m, float *gin,
-                                  const float *gout, int h, int w, float *ws);
+void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
+                                  stylize_conv_algo algo, float *gin, const float *gout, int h,
+                                  int w, float *ws);
 
 /* ---- 1x1 and thin large kernels (conv_direct.c) ---------------------------- */
 

@@ -9,10 +9,11 @@
 
 #include "nn/conv_internal.h"
 
-size_t stylize_conv_padded_floats(int m, int cin, int cout, int h, int w)
+size_t stylize_conv_padded_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
 {
     size_t big = (size_t)(h + 2) * (size_t)(w + 2);
-    return ((size_t)cin + (size_t)cout) * big + stylize_conv_winograd_floats(m, cin, cout, h + 2, w + 2);
+    return ((size_t)cin + (size_t)cout) * big +
+           stylize_conv_winograd_floats(algo, cin, cout, h + 2, w + 2);
 }
 
 typedef struct {
@@ -88,24 +89,26 @@ static void fold_task(void *arg, int c)
     }
 }
 
-void stylize_conv_padded_forward(const stylize_conv_geom *g, const float *u, const float *bias, int m,
-                                 float *out, const float *in, int h, int w, float *ws)
+void stylize_conv_padded_forward(const stylize_conv_geom *g, const void *kern, const float *bias,
+                                 stylize_conv_algo algo, float *out, const float *in, int h, int w,
+                                 float *ws)
 {
     size_t big = (size_t)(h + 2) * (size_t)(w + 2);
     float *P = ws, *O = ws + (size_t)g->cin * big, *rest = O + (size_t)g->cout * big;
     pad_job j = {P, out, in, O, h, w, g->pad};
     stylize_parallel_run(g->cin, pad_task, &j);
-    stylize_conv_winograd(O, P, u, bias, m, 0, g->cin, g->cout, h + 2, w + 2, rest);
+    stylize_conv_winograd(O, P, kern, bias, algo, 0, g->cin, g->cout, h + 2, w + 2, rest);
     stylize_parallel_run(g->cout, crop_task, &j);
 }
 
-void stylize_conv_padded_backward(const stylize_conv_geom *g, const float *u, int m, float *gin,
-                                  const float *gout, int h, int w, float *ws)
+void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
+                                  stylize_conv_algo algo, float *gin, const float *gout, int h,
+                                  int w, float *ws)
 {
     size_t big = (size_t)(h + 2) * (size_t)(w + 2);
     float *E = ws, *D = ws + (size_t)g->cout * big, *rest = D + (size_t)g->cin * big;
     pad_job j = {E, gin, gout, D, h, w, g->pad};
     stylize_parallel_run(g->cout, embed_task, &j);
-    stylize_conv_winograd(D, E, u, NULL, m, 1, g->cout, g->cin, h + 2, w + 2, rest);
+    stylize_conv_winograd(D, E, kern, NULL, algo, 1, g->cout, g->cin, h + 2, w + 2, rest);
     stylize_parallel_run(g->cin, fold_task, &j);
 }

@@ -32,6 +32,8 @@
  * thread count. */
 #include "nn/conv_internal.h"
 
+#include "stylize/nn/gemm_bf16.h"
+
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -58,10 +60,27 @@ static const int pi4[6] = {5, 1, 2, 4, 3, 0};
 static const int pi2[4] = {3, 1, 2, 0};
 
 typedef struct {
-    float *u;        /* (a * a, cout, cin) */
-    const float *wt; /* (cout, cin, 3, 3) */
+    float *u;              /* (a * a, cout, cin), or NULL: packs */
+    unsigned short *packs; /* the bfloat16 kernel (conv_internal.h), or NULL */
+    const float *wt;       /* (cout, cin, 3, 3) */
     int cout, cin, m, ntasks;
 } utrans_job;
+
+/* Writes component k of (G g G^T) for the pair (co, ci) into both packed
+ * halves: slot k of the forward at (co, ci), and, since the input gradient
+ * uses U[pi(k)]^T at slot k and pi is an involution, slot pi(k) of the
+ * input gradient at (ci, co). */
+static void put_packed(const utrans_job *j, int k, int co, int ci, float v)
+{
+    int a = j->m + 2;
+    const int *pi = j->m == 4 ? pi4 : pi2;
+    size_t fwd = stylize_bf16_pack_a_bytes(j->cout, j->cin) / 2; /* bf16 elements per slot */
+    size_t bwd = stylize_bf16_pack_a_bytes(j->cin, j->cout) / 2;
+    unsigned short b = stylize_bf16_round(v);
+    j->packs[(size_t)k * fwd + stylize_bf16_pack_a_index(co, ci, j->cin)] = b;
+    size_t kb = (size_t)(pi[k / a] * a + pi[k % a]);
+    j->packs[(size_t)(a * a) * fwd + kb * bwd + stylize_bf16_pack_a_index(ci, co, j->cout)] = b;
+}
 
 /* u[k][co][ci] = (G g G^T)[k] for g = weight[co][ci]; task t takes a band
  * of output channels. */
@@ -80,11 +99,15 @@ static void utrans_task(void *vctx, int task)
             for (int i = 0; i < a; i++) /* t = G g */
                 for (int x = 0; x < 3; x++)
                     t[i][x] = G[i][0] * g[x] + G[i][1] * g[3 + x] + G[i][2] * g[6 + x];
-            float *dst = j->u + (size_t)r * (size_t)j->cin + (size_t)c;
+            float *dst = j->u ? j->u + (size_t)r * (size_t)j->cin + (size_t)c : NULL;
             for (int i = 0; i < a; i++) /* u = t G^T */
-                for (int x = 0; x < a; x++)
-                    dst[(size_t)(i * a + x) * plane] =
-                        (float)(t[i][0] * G[x][0] + t[i][1] * G[x][1] + t[i][2] * G[x][2]);
+                for (int x = 0; x < a; x++) {
+                    float v = (float)(t[i][0] * G[x][0] + t[i][1] * G[x][1] + t[i][2] * G[x][2]);
+                    if (dst)
+                        dst[(size_t)(i * a + x) * plane] = v;
+                    else
+                        put_packed(j, i * a + x, r, c, v);
+                }
         }
 }
 
@@ -93,7 +116,22 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
 {
     stylize_parallel_init();
     int nthr = stylize_parallel_threads();
-    utrans_job j = {u, weight, cout, cin, m, nthr};
+    utrans_job j = {u, NULL, weight, cout, cin, m, nthr};
+    stylize_parallel_run(nthr, utrans_task, &j);
+}
+
+size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout)
+{
+    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
+    return aa * (stylize_bf16_pack_a_bytes(cout, cin) + stylize_bf16_pack_a_bytes(cin, cout));
+}
+
+void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m)
+{
+    stylize_parallel_init();
+    memset(packs, 0, stylize_conv_winograd_bf16_kernel_bytes(m, cin, cout)); /* the padding */
+    int nthr = stylize_parallel_threads();
+    utrans_job j = {NULL, packs, weight, cout, cin, m, nthr};
     stylize_parallel_run(nthr, utrans_task, &j);
 }
 
@@ -135,12 +173,24 @@ static size_t wino_block_tiles(int m, int cin, int cout, int h, int w)
     return nt ? nt : 1;
 }
 
-size_t stylize_conv_winograd_floats(int m, int cin, int cout, int h, int w)
+/* Floats of the bfloat16 path's packed B: one V slice's columns, pairs of
+ * the larger channel count (either direction) by nt rounded up to panels. */
+static size_t wino_pack_floats(stylize_conv_algo algo, int cin, int cout, int nt)
 {
-    /* V (a^2, channels in, nt) + M (a^2, channels out, nt): the same sum both ways */
+    if (!stylize_conv_algo_bf16(algo))
+        return 0;
+    return stylize_bf16_pack_b_bytes(cin > cout ? cin : cout, nt) / sizeof(float);
+}
+
+size_t stylize_conv_winograd_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
+{
+    /* V (a^2, channels in, nt) + M (a^2, channels out, nt): the same sum both
+     * ways; the bfloat16 path adds one packed V slice */
+    int m = stylize_conv_algo_tile(algo);
     size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
     int nt = (int)wino_block_tiles(m, cin, cout, h, w);
-    return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt));
+    return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt)) +
+           wino_pack_floats(algo, cin, cout, nt);
 }
 
 /* ---- transforms --------------------------------------------------------- */
@@ -157,8 +207,13 @@ typedef struct {
     int cin, cout, h, w, m, tw;
     long long tiles;   /* tiles of the image */
     int nt;            /* columns of V and M: tiles per block */
-    int ntasks;        /* tasks: each owns a 1/ntasks share of the columns */
+    int ntasks;        /* tasks: each owns cap columns */
+    int cap;           /* columns per task (bfloat16: a multiple of NR when ntasks > 1) */
     const int *perm;   /* NULL: sgemm k uses u[k]; else u[(perm[i], perm[j])]^T, k = (i, j) */
+    const unsigned char *pk; /* bfloat16: this direction's packed slices, pkstride bytes
+                              * apart (already permuted); NULL: float32 through u */
+    size_t pkstride;
+    unsigned char *pbuf;     /* bfloat16: packed V columns (pairs of cin, nt) */
     atomic_llong next; /* first tile not yet taken by a task */
 } wino_job;
 
@@ -517,11 +572,26 @@ static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
  * whichever task takes it, so each tile meets the same sgemm shape and
  * column position on every call: results do not depend on the threads'
  * timing (with unequal shares they did, in the last bits). */
+/* The a^2 bfloat16 GEMMs of one run: each V slice's n columns packed into
+ * the task's panels of pbuf (its columns start on a panel), then M[k] =
+ * U[k] V[k] from the packed kernel slice k. */
+static void wino_gemms_bf16(const wino_job *j, int b0, int n)
+{
+    int aa = (j->m + 2) * (j->m + 2);
+    unsigned char *pb = j->pbuf + (size_t)(b0 / STYLIZE_BF16_NR) *
+                                      stylize_bf16_pack_b_bytes(j->cin, STYLIZE_BF16_NR);
+    for (int k = 0; k < aa; k++) {
+        stylize_bf16_pack_b(j->V + (size_t)k * j->vstride + (size_t)b0, j->nt, j->cin, n, pb);
+        stylize_gemm_bf16(j->cout, n, j->cin, j->pk + (size_t)k * j->pkstride, pb,
+                          j->M + (size_t)k * j->mstride + (size_t)b0, j->nt, 0);
+    }
+}
+
 static void wino_task(void *vctx, int t)
 {
     wino_job *j = vctx;
     int a = j->m + 2, aa = a * a;
-    int cap = j->nt / j->ntasks, b0 = cap * t;
+    int cap = j->cap, b0 = cap * t;
     size_t usize = (size_t)j->cout * (size_t)j->cin;
     for (;;) {
         long long s = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);
@@ -529,7 +599,9 @@ static void wino_task(void *vctx, int t)
             break;
         int n = j->tiles - s < cap ? (int)(j->tiles - s) : cap;
         wino_input_range(j, s, b0, n);
-        for (int k = 0; k < aa; k++) {
+        if (j->pk)
+            wino_gemms_bf16(j, b0, n);
+        for (int k = 0; j->pk == NULL && k < aa; k++) {
             /* forward: M[k] = u[k] V[k], u[k] (cout, cin); input gradient
              * (cout, cin here are the gradient's channels): M[k] =
              * u[k']^T V[k] with u[k'] (cin, cout) as the forward stores it */
@@ -545,20 +617,37 @@ static void wino_task(void *vctx, int t)
 
 #define WINO_TASK_MIN_TILES 32 /* fewer columns per task than this: fewer tasks */
 
-void stylize_conv_winograd(float *out, const float *in, const float *u, const float *bias, int m,
-                            int backward, int cin, int cout, int h, int w, float *ws)
+void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
+                           stylize_conv_algo algo, int backward, int cin, int cout, int h, int w,
+                           float *ws)
 {
     if (h <= 0 || w <= 0)
         return;
+    int m = stylize_conv_algo_tile(algo), bf16 = stylize_conv_algo_bf16(algo);
     int a = m + 2, aa = a * a;
     int th = (h + m - 1) / m, tw = (w + m - 1) / m;
     int nt = (int)wino_block_tiles(m, cin, cout, h, w);
     int nthr = stylize_parallel_threads();
-    int ntasks = nt / WINO_TASK_MIN_TILES < nthr ? nt / WINO_TASK_MIN_TILES : nthr;
+    int min_cols = bf16 ? STYLIZE_BF16_NR : WINO_TASK_MIN_TILES;
+    int ntasks = nt / min_cols < nthr ? nt / min_cols : nthr;
+    ntasks = ntasks < 1 ? 1 : ntasks;
+    int cap = nt / ntasks;
+    if (bf16 && ntasks > 1) /* each task's columns start on a packed panel */
+        cap -= cap % STYLIZE_BF16_NR;
     size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
-    wino_job j = {in, out, u, bias, ws, ws + (size_t)aa * vstride, vstride, mstride,
-                  cin, cout, h, w, m, tw, (long long)th * tw, nt, ntasks < 1 ? 1 : ntasks,
-                  backward ? (m == 4 ? pi4 : pi2) : NULL, 0};
+    float *M = ws + (size_t)aa * vstride;
+    wino_job j = {in, out, bf16 ? NULL : kern, bias, ws, M, vstride, mstride,
+                  cin, cout, h, w, m, tw, (long long)th * tw, nt, ntasks, cap,
+                  backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0};
+    if (bf16) {
+        /* the forward's kernel is (cout x cin) per slot here; the input
+         * gradient's (cin x cout of the forward) = this call's (cout x cin) */
+        size_t fwd = stylize_bf16_pack_a_bytes(backward ? cin : cout, backward ? cout : cin);
+        size_t slot = stylize_bf16_pack_a_bytes(cout, cin);
+        j.pk = (const unsigned char *)kern + (backward ? (size_t)aa * fwd : 0);
+        j.pkstride = slot;
+        j.pbuf = (unsigned char *)(M + (size_t)aa * mstride);
+    }
     atomic_init(&j.next, 0);
     stylize_conv_run_blas_tasks(j.ntasks, wino_task, &j);
 }

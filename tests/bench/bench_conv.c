@@ -6,8 +6,8 @@
  *   bench_conv -H
  *
  * SIZE: square image side (default 256 and 512); REPS: timed evaluations,
- * the median is reported (default 5); ALGO: im2col, winograd or winograd2
- * (default im2col and winograd); -q: skip the reference sgemm; -H: print
+ * the median is reported (default 5); ALGO: im2col, winograd, winograd2,
+ * winograd-bf16 or winograd2-bf16 (stylize_conv_algo_name; default im2col and winograd); -q: skip the reference sgemm; -H: print
  * the OPENBLAS_CORETYPE value this CPU should use, if OpenBLAS picked a
  * slower kernel (stylize_blas_coretype_hint), and exit; -l: also time each
  * convolution layer alone (forward and backward, median), which separates
@@ -39,7 +39,7 @@
 #include "stylize/vgg/weights.h"
 
 #define MAX_SIZES 8
-#define MAX_ALGOS 3
+#define MAX_ALGOS 5
 #define MAX_REPS 101
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
@@ -188,20 +188,12 @@ static int bench_layers(const stylize_weights *w, int depth, int size, stylize_c
     return 0;
 }
 
-static const char *algo_name(stylize_conv_algo a)
-{
-    switch (a) {
-    case STYLIZE_CONV_IM2COL: return "im2col";
-    case STYLIZE_CONV_WINOGRAD: return "winograd";
-    case STYLIZE_CONV_WINOGRAD_F2: return "winograd2";
-    }
-    return "?";
-}
+#define algo_name stylize_conv_algo_name
 
 static int usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [-s SIZE]... [-r REPS] [-t THREADS] [-a im2col|winograd|winograd2]... [-q] [-l] [-c]\n"
+            "usage: %s [-s SIZE]... [-r REPS] [-t THREADS] [-a im2col|winograd|winograd2|winograd-bf16|winograd2-bf16]... [-q] [-l] [-c]\n"
             "       %s -H\n",
             prog, prog);
     return 2;
@@ -242,14 +234,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(o, "-t")) {
             threads = atoi(v);
         } else if (!strcmp(o, "-a") && nalgos < MAX_ALGOS) {
-            if (!strcmp(v, "im2col"))
-                algos[nalgos++] = STYLIZE_CONV_IM2COL;
-            else if (!strcmp(v, "winograd"))
-                algos[nalgos++] = STYLIZE_CONV_WINOGRAD;
-            else if (!strcmp(v, "winograd2"))
-                algos[nalgos++] = STYLIZE_CONV_WINOGRAD_F2;
-            else
+            if (stylize_conv_algo_parse(v, &algos[nalgos]) != 0)
                 return usage(argv[0]);
+            nalgos++;
         } else {
             return usage(argv[0]);
         }

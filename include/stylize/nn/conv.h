@@ -43,8 +43,19 @@ extern "C" {
 typedef enum {
     STYLIZE_CONV_IM2COL = 0,     /* im2col + cblas_sgemm: the reference path */
     STYLIZE_CONV_WINOGRAD = 1,   /* Winograd F(4x4, 3x3) + 36 sgemms per tile block */
-    STYLIZE_CONV_WINOGRAD_F2 = 2 /* Winograd F(2x2, 3x3) + 16 sgemms per tile block */
+    STYLIZE_CONV_WINOGRAD_F2 = 2, /* Winograd F(2x2, 3x3) + 16 sgemms per tile block */
+    /* The same transforms with bfloat16 GEMMs (float32 accumulation,
+     * stylize/nn/gemm_bf16.h) where the CPU has AVX512-BF16; elsewhere they
+     * run as their float32 counterparts (stylize_conv_get_algo says which). */
+    STYLIZE_CONV_WINOGRAD_BF16 = 3,   /* F(4x4, 3x3) */
+    STYLIZE_CONV_WINOGRAD_F2_BF16 = 4 /* F(2x2, 3x3) */
 } stylize_conv_algo;
+
+/* The algorithm's name: "im2col", "winograd", "winograd2", "winograd-bf16",
+ * "winograd2-bf16" (static storage); parse returns 0 and sets *out for one
+ * of them, -1 otherwise. */
+const char *stylize_conv_algo_name(stylize_conv_algo algo);
+int stylize_conv_algo_parse(const char *name, stylize_conv_algo *out);
 
 /* Algorithm that stylize_conv_create selects (initially STYLIZE_CONV_WINOGRAD).
  * Process-wide and not synchronised: set it before creating convolutions

@@ -35,6 +35,17 @@ void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb);
  * operands; threads over column panels (the library's pool). */
 void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, float *c, int ldc, int accumulate);
 
+/* Index, in bfloat16 elements, of A[row][col] inside the packed A of an
+ * M x k matrix: lets a producer write a packed operand directly (after
+ * zeroing the buffer for the padding). */
+static inline size_t stylize_bf16_pack_a_index(int row, int col, int k)
+{
+    size_t kp = (size_t)(k + 1) / 2;
+    size_t word = ((size_t)(row / STYLIZE_BF16_MR) * kp + (size_t)(col / 2)) * STYLIZE_BF16_MR +
+                  (size_t)(row % STYLIZE_BF16_MR);
+    return word * 2 + (size_t)(col % 2);
+}
+
 /* float -> bfloat16, round to nearest even (NaN stays NaN). */
 static inline unsigned short stylize_bf16_round(float f)
 {

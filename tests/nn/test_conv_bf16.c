@@ -1,0 +1,349 @@
+/* The bfloat16 Winograd convolutions (STYLIZE_CONV_WINOGRAD_BF16, F(4x4, 3x3),
+ * and STYLIZE_CONV_WINOGRAD_F2_BF16, F(2x2, 3x3)) against direct double
+ * loops, forward and input gradient, on every 3x3 layer shape the engine
+ * runs (VGG-19's conv1_1 .. conv5_x, the pyramid's and the residual net's),
+ * zero, reflect and circular padding, ragged sizes.
+ *
+ * Tolerance, per output pixel, from where bfloat16 enters: the transformed
+ * input V_c = B^T d_c B and kernel U_c = G g_c G^T are rounded to bfloat16
+ * (relative error <= 2^-8 each, 8 significant bits), their products summed
+ * over the K input channels in float32, and the output is A^T M A. So
+ *   |y - y_exact| <= (2^-7 + 2^-16 + K 2^-24) sum_pq |A^T_rp| |A^T_sq| sum_c |U_c,pq| |V_c,pq|
+ *                    + 1e-4 sum |w| |x|   (float32 transforms, as the float32 path's tests)
+ * with U and V computed here in double. The result must also differ from
+ * float32's beyond float32 rounding somewhere (bfloat16 is really used),
+ * and be the same with 1 and 2 threads. Skipped, visibly (exit 77), on
+ * CPUs without AVX512-BF16, where the algorithms run in float32. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stylize/core/cpu.h"
+#include "stylize/core/threads.h"
+#include "stylize/nn/conv.h"
+#include "testutil.h"
+
+/* The transforms of conv_winograd.c (its interpolation points). */
+static const double G4[6][3] = {{1, 0, 0}, {1, 1, 1}, {1.0 / 9, -1.0 / 9, 1.0 / 9},
+                                {1.0 / 9, 2.0 / 9, 4.0 / 9}, {4.0 / 9, 2.0 / 9, 1.0 / 9}, {0, 0, 1}};
+static const double BT4[6][6] = {{1, -2.5, 0, 2.5, -1, 0}, {0, -1, 1.5, 1.5, -1, 0},
+                                 {0, -1, 3.5, -3.5, 1, 0}, {0, 0.5, -1, -0.5, 1, 0},
+                                 {0, 8, -4, -8, 4, 0},     {0, -1, 2.5, 0, -2.5, 1}};
+static const double AT4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, 0.5, 0},
+                                 {0, 1, 1, 4, 0.25, 0}, {0, 1, -1, 8, 0.125, 1}};
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double BT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double AT2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+typedef struct {
+    int m, a;
+    double G[6][3], BT[6][6], AT[4][6];
+} wino;
+
+static wino make_wino(int m)
+{
+    wino t;
+    memset(&t, 0, sizeof t);
+    t.m = m, t.a = m + 2;
+    for (int i = 0; i < t.a; i++) {
+        for (int x = 0; x < 3; x++)
+            t.G[i][x] = m == 4 ? G4[i][x] : G2[i][x];
+        for (int x = 0; x < t.a; x++)
+            t.BT[i][x] = m == 4 ? BT4[i][x] : BT2[i][x];
+    }
+    for (int r = 0; r < m; r++)
+        for (int x = 0; x < t.a; x++)
+            t.AT[r][x] = m == 4 ? AT4[r][x] : AT2[r][x];
+    return t;
+}
+
+/* |U| (cout, cin, a, a) in double: |G g G^T| of every kernel. */
+static void abs_u(const wino *t, double *u, const float *wt, int cin, int cout)
+{
+    int a = t->a;
+    for (size_t p = 0; p < (size_t)cin * cout; p++) {
+        const float *g = wt + p * 9;
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++) {
+                double s = 0;
+                for (int y = 0; y < 3; y++)
+                    for (int x = 0; x < 3; x++)
+                        s += t->G[i][y] * g[y * 3 + x] * t->G[j][x];
+                u[p * a * a + i * a + j] = fabs(s);
+            }
+    }
+}
+
+/* bound (cout, h, w): the bfloat16 part of the tolerance above for the
+ * zero-padded Winograd convolution of in (cin, h, w) with |U|. */
+static void bf16_bound(const wino *t, double *bound, const double *u, const float *in, int cin,
+                       int cout, int h, int w)
+{
+    int a = t->a, m = t->m, aa = a * a;
+    double *v = malloc((size_t)cin * aa * sizeof *v), mag[36];
+    if (!v) {
+        CHECK(!"out of memory");
+        return;
+    }
+    double eps = 0x1p-7 + 0x1p-16 + cin * 0x1p-24;
+    for (int ty = 0; ty < (h + m - 1) / m; ty++)
+        for (int tx = 0; tx < (w + m - 1) / m; tx++) {
+            for (int c = 0; c < cin; c++) /* |V_c| = |B^T d B| */
+                for (int i = 0; i < a; i++)
+                    for (int j = 0; j < a; j++) {
+                        double s = 0;
+                        for (int y = 0; y < a; y++)
+                            for (int x = 0; x < a; x++) {
+                                int py = ty * m - 1 + y, px = tx * m - 1 + x;
+                                if (py >= 0 && py < h && px >= 0 && px < w)
+                                    s += t->BT[i][y] * in[((size_t)c * h + py) * w + px] * t->BT[j][x];
+                            }
+                        v[(size_t)c * aa + i * a + j] = fabs(s);
+                    }
+            for (int co = 0; co < cout; co++) {
+                for (int k = 0; k < aa; k++) {
+                    mag[k] = 0;
+                    for (int c = 0; c < cin; c++)
+                        mag[k] += u[((size_t)co * cin + c) * aa + k] * v[(size_t)c * aa + k];
+                }
+                for (int r = 0; r < m && ty * m + r < h; r++)
+                    for (int s = 0; s < m && tx * m + s < w; s++) {
+                        double b = 0;
+                        for (int p = 0; p < a; p++)
+                            for (int q = 0; q < a; q++)
+                                b += fabs(t->AT[r][p]) * fabs(t->AT[s][q]) * mag[p * a + q];
+                        bound[((size_t)co * h + ty * m + r) * w + tx * m + s] = eps * b;
+                    }
+            }
+        }
+    free(v);
+}
+
+/* sum |w| |x| of every output of the convolution of in (zero padding). */
+static void abs_direct(double *out, const float *in, const float *wt, int cin, int cout, int h, int w)
+{
+    for (int co = 0; co < cout; co++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double s = 0;
+                for (int c = 0; c < cin; c++)
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            int py = y + ky - 1, px = x + kx - 1;
+                            if (py >= 0 && py < h && px >= 0 && px < w)
+                                s += fabs(wt[(((size_t)co * cin + c) * 3 + ky) * 3 + kx] *
+                                          in[((size_t)c * h + py) * w + px]);
+                        }
+                out[((size_t)co * h + y) * w + x] = s;
+            }
+}
+
+/* Position i of a line of n read by the padding: as conv_internal.h. */
+static int pad_map(int i, int n, stylize_pad_mode mode)
+{
+    if (i >= 0 && i < n)
+        return i;
+    if (mode == STYLIZE_PAD_REFLECT)
+        return i < 0 ? -i : 2 * (n - 1) - i;
+    if (mode == STYLIZE_PAD_REPLICATE)
+        return i < 0 ? 0 : n - 1;
+    return i < 0 ? i + n : i - n; /* circular */
+}
+
+/* A case over c channels of (h, w); o = 1 when the padding is written out:
+ * big (c, h + 2o, w + 2o). */
+typedef struct {
+    int h, w, o;
+    stylize_pad_mode pad;
+} frame;
+
+/* big = small with its padding written out (o = 1), or a copy. */
+static void pad_out(const frame *f, float *big, const float *small, int c, int zeros)
+{
+    int H = f->h + 2 * f->o, W = f->w + 2 * f->o;
+    for (int k = 0; k < c; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int sy = y - f->o, sx = x - f->o, in = sy >= 0 && sy < f->h && sx >= 0 && sx < f->w;
+                if (!in && zeros) {
+                    big[((size_t)k * H + y) * W + x] = 0;
+                    continue;
+                }
+                sy = pad_map(sy, f->h, f->pad), sx = pad_map(sx, f->w, f->pad);
+                big[((size_t)k * H + y) * W + x] = small[((size_t)k * f->h + sy) * f->w + sx];
+            }
+}
+
+/* small = the interior of big (fold = 0) or every big position added onto
+ * the pixel it reads (fold = 1: the adjoint of pad_out). */
+static void crop_in(const frame *f, double *small, const double *big, int c, int fold)
+{
+    int H = f->h + 2 * f->o, W = f->w + 2 * f->o;
+    memset(small, 0, (size_t)c * f->h * f->w * sizeof *small);
+    for (int k = 0; k < c; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int sy = y - f->o, sx = x - f->o;
+                if (!(sy >= 0 && sy < f->h && sx >= 0 && sx < f->w) && !fold)
+                    continue;
+                sy = pad_map(sy, f->h, f->pad), sx = pad_map(sx, f->w, f->pad);
+                small[((size_t)k * f->h + sy) * f->w + sx] += big[((size_t)k * H + y) * W + x];
+            }
+}
+
+/* ref (cout, H, W) = the zero-padded convolution of big (cin, H, W), double. */
+static void direct_big(double *ref, const float *big, const float *wt, const float *bias, int cin,
+                       int cout, int H, int W)
+{
+    float *tmp = malloc((size_t)cout * H * W * sizeof *tmp);
+    if (!tmp) {
+        CHECK(!"out of memory");
+        return;
+    }
+    stylize_conv3x3_direct(tmp, big, wt, bias, cin, cout, H, W);
+    for (size_t i = 0; i < (size_t)cout * H * W; i++)
+        ref[i] = tmp[i];
+    free(tmp);
+}
+
+typedef struct {
+    double worst;  /* largest error / tolerance */
+    double sq;     /* sum of (error / bfloat16 bound)^2 */
+    size_t n;
+    int visible;   /* some error beyond float32 rounding */
+} verdict;
+
+/* Compares got (c, h, w) with ref within bound + 1e-4 mag. */
+static void judge(verdict *v, const float *got, const double *ref, const double *bound,
+                  const double *mag, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs(got[i] - ref[i]), tol = bound[i] + 1e-4 * mag[i] + 1e-7;
+        v->worst = fmax(v->worst, err / tol);
+        v->sq += err * err / ((bound[i] + 1e-7) * (bound[i] + 1e-7)), v->n++;
+        v->visible |= err > 1e-5 * mag[i] + 1e-7;
+    }
+}
+
+/* Reference, tolerance and magnitude of one direction in the frame: x (c0,
+ * h, w) through wt (c1, c0, 3, 3) [+ bias], the padding written out
+ * (forward) or embedded in zeros and folded back (input gradient). */
+static void expect(const frame *f, const wino *t, double *ref, double *bound, double *mag,
+                   const float *x, const float *wt, const float *bias, int c0, int c1, int grad)
+{
+    int H = f->h + 2 * f->o, W = f->w + 2 * f->o;
+    size_t big = (size_t)H * W;
+    float *xb = malloc((size_t)c0 * big * sizeof *xb);
+    double *u = malloc((size_t)c0 * c1 * t->a * t->a * sizeof *u);
+    double *tmp = malloc((size_t)c1 * big * sizeof *tmp);
+    if (!xb || !u || !tmp) {
+        CHECK(!"out of memory");
+        free(xb), free(u), free(tmp);
+        return;
+    }
+    pad_out(f, xb, x, c0, grad);
+    direct_big(tmp, xb, wt, bias, c0, c1, H, W);
+    crop_in(f, ref, tmp, c1, grad);
+    abs_u(t, u, wt, c0, c1);
+    bf16_bound(t, tmp, u, xb, c0, c1, H, W);
+    crop_in(f, bound, tmp, c1, grad);
+    abs_direct(tmp, xb, wt, c0, c1, H, W);
+    crop_in(f, mag, tmp, c1, grad);
+    free(xb), free(u), free(tmp);
+}
+
+/* One layer shape: forward and input gradient with algo (one bfloat16
+ * algorithm), 1 and 2 threads bit-identical; returns 1 when bfloat16 was
+ * visible. */
+static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, stylize_conv_algo algo)
+{
+    frame f = {h, w, pad != STYLIZE_PAD_ZERO, pad};
+    wino t = make_wino(algo == STYLIZE_CONV_WINOGRAD_BF16 ? 4 : 2);
+    size_t nin = (size_t)cin * h * w, nout = (size_t)cout * h * w, nmax = nin > nout ? nin : nout;
+    float *wt = malloc((size_t)cin * cout * 9 * sizeof *wt), *wf = malloc((size_t)cin * cout * 9 * sizeof *wf);
+    float *bias = malloc((size_t)cout * sizeof *bias), *x = malloc(nin * sizeof *x);
+    float *gout = malloc(nout * sizeof *gout), *got = malloc(nmax * sizeof *got), *got1 = malloc(nmax * sizeof *got1);
+    double *ref = malloc(nmax * sizeof *ref), *bound = malloc(nmax * sizeof *bound), *mag = malloc(nmax * sizeof *mag);
+    stylize_conv_geom g = {cin, cout, 3, 1, pad};
+    stylize_conv *conv = NULL;
+    CHECK(stylize_conv_create_ex(&conv, &g, wt, bias, algo, NULL, NULL) == STYLIZE_OK);
+    size_t nws = conv ? stylize_conv_workspace_floats(conv, h, w) : 0;
+    float *ws = malloc((nws ? nws : 1) * sizeof *ws);
+    verdict v = {0, 0, 0, 0};
+    if (!wt || !wf || !bias || !x || !gout || !got || !got1 || !ref || !bound || !mag || !conv || !ws) {
+        CHECK(!"out of memory or no convolution");
+        goto done;
+    }
+    CHECK_MSG(stylize_conv_get_algo(conv) == algo, "%d -> %d: algorithm %d not selected", cin, cout, (int)algo);
+    tu_fill(wt, (size_t)cin * cout * 9, (uint64_t)cin * 31 + cout, -0.2f, 0.2f);
+    tu_fill(bias, (size_t)cout, 7, -0.5f, 0.5f);
+    tu_fill(x, nin, (uint64_t)h * 17 + w, 0.0f, 1.0f); /* post-ReLU-like */
+    tu_fill(gout, nout, (uint64_t)w * 5 + cout, -1.0f, 1.0f);
+    for (size_t co = 0; co < (size_t)cout; co++)
+        for (size_t ci = 0; ci < (size_t)cin; ci++)
+            for (int k = 0; k < 9; k++)
+                wf[(ci * cout + co) * 9 + k] = wt[(co * cin + ci) * 9 + 8 - k];
+    stylize_conv_refresh(conv);
+    for (int dir = 0; dir < 2; dir++) {
+        stylize_set_threads(2);
+        dir ? stylize_conv_backward(conv, got, gout, h, w, ws) : stylize_conv_forward(conv, got, x, h, w, ws);
+        stylize_set_threads(1);
+        dir ? stylize_conv_backward(conv, got1, gout, h, w, ws) : stylize_conv_forward(conv, got1, x, h, w, ws);
+        stylize_set_threads(2);
+        size_t n = dir ? nin : nout;
+        CHECK_MSG(memcmp(got, got1, n * sizeof *got) == 0, "%d -> %d %dx%d: 1 and 2 threads differ", cin, cout, h, w);
+        if (dir)
+            expect(&f, &t, ref, bound, mag, gout, wf, NULL, cout, cin, 1);
+        else
+            expect(&f, &t, ref, bound, mag, x, wt, bias, cin, cout, 0);
+        verdict d = {0, 0, 0, 0};
+        judge(&d, got, ref, bound, mag, n);
+        printf("F(%d) %3d -> %3d %2dx%-2d pad %d %-14s worst %.3f rms %.4f of the bound\n", t.m, cin, cout, h, w,
+               (int)pad, dir ? "input gradient" : "forward", d.worst, sqrt(d.sq / (double)d.n));
+        CHECK_MSG(d.worst <= 1.0, "F(%d) %d -> %d %dx%d pad %d %s: error %.3g of the tolerance", t.m, cin,
+                  cout, h, w, (int)pad, dir ? "input gradient" : "forward", d.worst);
+        /* rounding errors add in quadrature, the bound adds them linearly:
+         * measured rms 0.006 .. 0.15 of it */
+        CHECK_MSG(sqrt(d.sq / (double)d.n) <= 0.25, "F(%d) %d -> %d %dx%d: rms error %.3g of the bound",
+                  t.m, cin, cout, h, w, sqrt(d.sq / (double)d.n));
+        v.worst = fmax(v.worst, d.worst), v.visible |= d.visible;
+    }
+done:
+    stylize_conv_free(conv);
+    free(wt), free(wf), free(bias), free(x), free(gout), free(got), free(got1), free(ref), free(bound), free(mag), free(ws);
+    return v.visible;
+}
+
+int main(void)
+{
+    const stylize_cpu_features *f = stylize_cpu();
+    printf("CPU: %s; avx512_bf16 %d\n", f->model, f->avx512_bf16);
+    if (!f->avx512_bf16) {
+        /* the bfloat16 algorithms fall back to their float32 counterparts */
+        stylize_conv *c = NULL;
+        float wt[2 * 3 * 9] = {0};
+        CHECK(stylize_conv_create(&c, wt, NULL, 2, 3, NULL) == STYLIZE_OK);
+        stylize_conv_set_algo(c, STYLIZE_CONV_WINOGRAD_F2_BF16);
+        CHECK(stylize_conv_get_algo(c) == STYLIZE_CONV_WINOGRAD_F2);
+        stylize_conv_free(c);
+        printf("SKIP: this CPU has no AVX512-BF16; the bfloat16 convolutions run in float32 here\n");
+        return TEST_SUMMARY() ? 1 : 77;
+    }
+    /* {cin, cout, h, w, padding} */
+    static const int shapes[][5] = {
+        {3, 64, 20, 17, 0},   {64, 64, 12, 13, 0},  {64, 128, 12, 9, 0}, {128, 128, 9, 10, 0},
+        {128, 256, 8, 7, 0},  {256, 256, 7, 6, 0},  {256, 512, 5, 6, 0}, {512, 512, 5, 5, 0}, /* VGG-19 */
+        {3, 8, 16, 16, 3},    {8, 8, 8, 8, 3},      {24, 24, 9, 7, 3},   {40, 40, 6, 6, 0}, /* the pyramid */
+        {32, 32, 11, 9, 1},   {64, 64, 7, 7, 1},    {128, 128, 6, 5, 1}, /* the residual net */
+        {1, 1, 1, 1, 0},      {5, 7, 3, 2, 2},      {65, 70, 4, 67, 0},  /* every remainder */
+    };
+    int visible = 0;
+    stylize_conv_algo algos[2] = {STYLIZE_CONV_WINOGRAD_F2_BF16, STYLIZE_CONV_WINOGRAD_BF16};
+    for (int ai = 0; ai < 2; ai++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                                  (stylize_pad_mode)shapes[s][4], algos[ai]);
+    CHECK_MSG(visible > 0, "never beyond float32 rounding: bfloat16 is not used");
+    return TEST_SUMMARY();
+}
