@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "stylize/core/threads.h"
+#include "stylize/nn/precision.h"
 
 /* Numbers start with a digit, a sign or a point: no leading white space
  * (strtod and friends would skip it). */
@@ -121,4 +122,19 @@ void cli_blas_autoselect(char **argv)
     if (timeout)
         unsetenv("OPENBLAS_THREAD_TIMEOUT");
     unsetenv("STYLIZE_BLAS_REEXEC");
+}
+
+int cli_parse_precision(const char *prog, const char *flag, const char *arg, int *out)
+{
+    stylize_precision p;
+    if (stylize_precision_parse(arg, &p) != 0) {
+        cli_error(prog, "%s: '%s' is not fp32, bf16 or auto", flag, arg);
+        return EXIT_USAGE;
+    }
+    if (p == STYLIZE_PRECISION_BF16 && !stylize_precision_bf16_available()) {
+        cli_error(prog, "%s bf16: this CPU has no AVX512-BF16 (use fp32 or auto)", flag);
+        return EXIT_USAGE;
+    }
+    *out = (int)p;
+    return 0;
 }

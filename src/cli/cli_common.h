@@ -32,6 +32,11 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 int cli_parse_int(const char *s, long lo, long hi, int *out);
 int cli_parse_u64(const char *s, unsigned long long *out);
 
+/* --precision's value: fp32, bf16 or auto; bf16 needs the CPU's
+ * AVX512-BF16. Returns 0 and sets *out, or prints one line naming flag and
+ * returns EXIT_USAGE. */
+int cli_parse_precision(const char *prog, const char *flag, const char *arg, int *out);
+
 /* Prints "prog: message" on stderr. */
 void cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -229,6 +229,11 @@ static int parse_other_flag(cli_options *o, flag_id id, const char *flag, const 
 {
     switch (id) {
     case FLAG_THREADS: return int_value(flag, arg, 1, 1024, &o->threads);
+    case FLAG_PRECISION: {
+        int p = 0, rc = cli_parse_precision(prog, flag, arg, &p);
+        o->cfg.precision = (stylize_precision)p;
+        return rc ? rc : CLI_GO_ON;
+    }
     case FLAG_MAX_MEMORY:
         if ((o->cfg.max_memory = parse_size(arg)) == 0) {
             cli_error(prog, "%s: '%s' is not a size such as 512M or 2G", flag, arg);

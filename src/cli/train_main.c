@@ -52,6 +52,7 @@ static const gen_flag flags[] = {
     {"weights", 0, 1, "FILE|random[:SEED[:D]]", "VGG-19 weights (as the Gatys mode)"},
     {"seed", 0, 1, "N", "initial parameters, noise and data order (default 0)"},
     {"threads", 0, 1, "N", "threads (default: all cores)"},
+    {"precision", 0, 1, "fp32|bf16|auto", "the convolutions' arithmetic (default auto: bf16 where the CPU has AVX512-BF16)"},
     {"report", 0, 1, "FILE.json", "write a training report"},
     {"plot", 0, 1, "FILE.svg", "write a loss plot"},
     {"checkpoint-every", 0, 1, "N", "write a checkpoint every N steps (default 0)"},
@@ -256,6 +257,11 @@ static int stage_settings(train_state *s)
         return rc;
     if (threads > 0)
         stylize_set_threads(threads);
+    const char *precision = gen_str(flags, NF, a, "precision");
+    int p = 0;
+    if (precision && (rc = cli_parse_precision("stylize train", "--precision", precision, &p)) != 0)
+        return rc;
+    c->precision = (stylize_precision)p;
     return GEN_GO_ON;
 }
 

@@ -313,6 +313,7 @@ static cJSON *settings_json(const stylize_run_config *cfg, int *ok)
     j_num(s, "lbfgs_history", cfg->lbfgs_history, ok);
     j_num(s, "tol_change", cfg->tol_change, ok);
     j_str(s, "init", init_str(cfg->init), ok);
+    j_str(s, "precision", stylize_precision_name(cfg->precision), ok);
     /* A seed above 2^53 would not survive a double: written as a string then. */
     if (cfg->seed <= (1ull << 53)) {
         j_num(s, "seed", (double)cfg->seed, ok);
@@ -425,6 +426,7 @@ stylize_status stylize_report_write(const stylize_report *r, const stylize_run_c
     j_num(root, "height", res->height, &ok);
     j_num(root, "memory_estimate", (double)res->memory_estimate, &ok);
     j_num(root, "memory_peak", (double)res->memory_peak, &ok);
+    j_str(root, "precision", stylize_precision_name(res->precision), &ok);
     if (res->have_figures) {
         cJSON *ph = j_child(root, "photorealism", cJSON_CreateObject(), &ok);
         if (ph) {

@@ -300,18 +300,37 @@ static stylize_status choose_tile(const stylize_run_config *c, int *tile, styliz
     return st;
 }
 
+/* Each public entry point runs with c's precision as the convolutions'
+ * default (the dry runs' kernels and workspaces depend on it) and restores
+ * the caller's afterwards. */
+static stylize_status precision_enter(const stylize_run_config *c, stylize_conv_algo *old,
+                                      stylize_precision *resolved, stylize_error *err)
+{
+    *old = stylize_conv_get_default_algo();
+    return stylize_precision_select(c->precision, STYLIZE_WORK_OPTIMISE, resolved, err);
+}
+
 int stylize_run_tile_rows(const stylize_run_config *c)
 {
     int tile = 0;
-    return choose_tile(c, &tile, NULL) == STYLIZE_OK ? tile : 0;
+    stylize_conv_algo old;
+    if (precision_enter(c, &old, NULL, NULL) != STYLIZE_OK)
+        return 0;
+    stylize_status st = choose_tile(c, &tile, NULL);
+    stylize_conv_set_default_algo(old);
+    return st == STYLIZE_OK ? tile : 0;
 }
 
 size_t stylize_run_memory_estimate(const stylize_run_config *c)
 {
     int tile = 0;
     size_t bytes = 0;
+    stylize_conv_algo old;
+    if (precision_enter(c, &old, NULL, NULL) != STYLIZE_OK)
+        return 0;
     if (choose_tile(c, &tile, NULL) == STYLIZE_OK)
         estimate_tiled(c, tile, &bytes, NULL);
+    stylize_conv_set_default_algo(old);
     return bytes;
 }
 
@@ -330,12 +349,15 @@ stylize_status stylize_run_plan(const stylize_run_config *c, int *width, int *he
                                 size_t *bytes, stylize_error *err)
 {
     double blend;
+    stylize_conv_algo old;
     *width = *height = *tile_rows = 0, *bytes = 0;
     stylize_status st = run_check(c, width, height, &blend, err);
-    if (st == STYLIZE_OK)
-        st = choose_tile(c, tile_rows, err);
+    if (st != STYLIZE_OK || (st = precision_enter(c, &old, NULL, err)) != STYLIZE_OK)
+        return st;
+    st = choose_tile(c, tile_rows, err);
     if (st == STYLIZE_OK)
         st = estimate_tiled(c, *tile_rows, bytes, err);
+    stylize_conv_set_default_algo(old);
     return st == STYLIZE_OK ? check_limit(c, *width, *height, *bytes, err) : st;
 }
 
@@ -368,7 +390,10 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     stylize_mem_init(&mem, 0);
     ctx_init(&x, c, &mem, 0);
     x.progress = progress, x.puser = puser;
+    stylize_conv_algo old = stylize_conv_get_default_algo();
     stylize_status st = run_check(c, &x.W, &x.H, &x.blend_sum, err);
+    if (st == STYLIZE_OK)
+        st = precision_enter(c, &old, &x.r.precision, err);
     if (st == STYLIZE_OK)
         st = plan_run(&x, err);
     if (st == STYLIZE_OK && (st = run_stages(&x, err)) == STYLIZE_OK && x.run_st != STYLIZE_OK) {
@@ -378,6 +403,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     }
     x.r.memory_peak = mem.peak > x.r.memory_peak ? mem.peak : x.r.memory_peak;
     x.r.seconds = stylize_seconds() - x.t0;
+    stylize_conv_set_default_algo(old);
     if (res)
         *res = x.r;
     return st;

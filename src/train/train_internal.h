@@ -27,6 +27,7 @@ typedef struct {
     long long n_ring;
     long long step;                /* steps done */
     double lr;
+    stylize_precision precision; /* the convolutions', resolved */
 } trainer;
 
 /* One step: data, generator, objective per image, backward, Adam. */

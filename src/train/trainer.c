@@ -147,14 +147,21 @@ size_t stylize_train_memory_estimate(const stylize_train_config *c, const styliz
     stylize_mem mem;
     stylize_mem_init(&mem, 1);
     stylize_gen_model m;
-    if (check_config(c, a, &e) != STYLIZE_OK || stylize_gen_model_create(&m, a, 0, &mem, &e) != STYLIZE_OK)
+    stylize_conv_algo old = stylize_conv_get_default_algo();
+    if (check_config(c, a, &e) != STYLIZE_OK ||
+        stylize_precision_select(c->precision, STYLIZE_WORK_TRAIN, NULL, &e) != STYLIZE_OK)
         return 0;
+    if (stylize_gen_model_create(&m, a, 0, &mem, &e) != STYLIZE_OK) {
+        stylize_conv_set_default_algo(old);
+        return 0;
+    }
     trainer t;
     memset(&t, 0, sizeof t);
     t.c = c, t.m = &m, t.mem = &mem, t.dry = 1, t.style_mode = a->mode == STYLIZE_GEN_STYLE;
     stylize_status st = plan(&t, 0, &e);
     unplan(&t);
     stylize_gen_model_free(&m);
+    stylize_conv_set_default_algo(old);
     return st == STYLIZE_OK ? mem.peak : 0;
 }
 
@@ -170,6 +177,7 @@ static void fill_meta(const trainer *t, stylize_tnet_meta *meta, long long skipp
     snprintf(meta->pool, sizeof meta->pool, "%s", c->pool == STYLIZE_POOL_MAX ? "max" : "avg");
     meta->random_features = c->random_features;
     meta->seed = c->seed;
+    snprintf(meta->precision, sizeof meta->precision, "%s", stylize_precision_name(t->precision));
     meta->steps = t->step;
     meta->final_loss = train_loss_avg(t);
     meta->skipped = skipped;
@@ -243,6 +251,10 @@ stylize_status stylize_train(const stylize_train_config *c, stylize_gen_model *m
     res = res ? res : &local;
     memset(res, 0, sizeof *res);
     stylize_status st = check_config(c, &m->arch, err);
+    stylize_conv_algo old = stylize_conv_get_default_algo();
+    stylize_precision precision = STYLIZE_PRECISION_FP32;
+    if (st == STYLIZE_OK)
+        st = stylize_precision_select(c->precision, STYLIZE_WORK_TRAIN, &precision, err);
     if (st != STYLIZE_OK)
         return st;
     stylize_mem mem;
@@ -251,6 +263,7 @@ stylize_status stylize_train(const stylize_train_config *c, stylize_gen_model *m
     memset(&t, 0, sizeof t);
     t.c = c, t.m = m, t.mem = &mem, t.style_mode = m->arch.mode == STYLIZE_GEN_STYLE;
     t.lr = c->learning_rate;
+    t.precision = precision;
     double t0 = stylize_seconds();
     st = plan(&t, resume ? resume->data_position : 0, err);
     if (st == STYLIZE_OK && resume)
@@ -266,5 +279,6 @@ stylize_status stylize_train(const stylize_train_config *c, stylize_gen_model *m
     if (t.adam)
         fill_meta(&t, meta, res->skipped);
     unplan(&t);
+    stylize_conv_set_default_algo(old);
     return st;
 }

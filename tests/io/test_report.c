@@ -189,7 +189,7 @@ static void test_json(void)
     stylize_run_config cfg;
     base_config(&cfg);
     stylize_report *r = make_report(&cfg);
-    stylize_run_result res = {60, 57, 6.5, 1003.5, INFINITY, STYLIZE_STOP_CALLBACK, 256, 192, 0, 0, 0, 1, 0.25, 0.875};
+    stylize_run_result res = {60, 57, 6.5, 1003.5, INFINITY, STYLIZE_STOP_CALLBACK, 256, 192, 0, 0, 0, 1, 0.25, 0.875, STYLIZE_PRECISION_BF16};
     stylize_error err;
     const char *path = tmp_file("report.json");
     CHECK(stylize_report_write(r, &cfg, &res, STYLIZE_ERR_INTERRUPTED, path, &err) == STYLIZE_OK);
@@ -209,6 +209,7 @@ static void test_json(void)
     CHECK(num(j, "width") == 256 && num(j, "height") == 192);
     const cJSON *ph = get(j, "photorealism");
     CHECK(num(ph, "matting_per_pixel") == 0.25 && num(ph, "edge_ssim") == 0.875);
+    CHECK(str_is(j, "precision", "bf16")); /* as resolved */
 
     const cJSON *s = get(j, "settings");
     CHECK(cJSON_IsObject(s));
@@ -218,6 +219,7 @@ static void test_json(void)
     CHECK(str_is(s, "pool", "avg"));
     CHECK(str_is(s, "optimizer", "lbfgs"));
     CHECK(str_is(s, "init", "content"));
+    CHECK(str_is(s, "precision", "auto")); /* as asked */
     CHECK(str_is(s, "preserve_colors", "none"));
     CHECK(num(s, "seed") == 42);
     CHECK(num(s, "iterations") == 30);

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include "stylize/io/image.h"
+#include "stylize/nn/precision.h"
 #include "stylize/post/smooth.h"
 #include "stylize/style/objective.h"
 #include "stylize/optim/optim.h"
@@ -106,6 +107,7 @@ typedef struct {
     stylize_optim_kind optimizer;
     int iterations;       /* per scale; 0: evaluate once and write the initial image */
     int max_evaluations;  /* per scale, L-BFGS only; 0: no limit besides iterations */
+    stylize_precision precision; /* the convolutions' (nn/precision.h; auto: fp32 for this work) */
     int lbfgs_history;
     double learning_rate; /* Adam */
     double tol_change;
@@ -194,6 +196,7 @@ typedef struct {
      * photorealism or smoothing: have_figures = 1 then. */
     int have_figures;
     double matting_per_pixel, edge_ssim;
+    stylize_precision precision;     /* the convolutions' precision, resolved (fp32 or bf16) */
 } stylize_run_result;
 
 /* Rows per strip that stylize_run will use (0: whole images): tile_rows

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include "stylize/gen/model_file.h"
 #include "stylize/io/image.h"
+#include "stylize/nn/precision.h"
 #include "stylize/style/objective.h"
 #include "stylize/vgg/weights.h"
 
@@ -51,6 +52,7 @@ typedef struct {
     double learning_rate, lr_decay;  /* lr_decay 1: constant */
     int lr_decay_every;              /* 0: never */
     unsigned long long seed;
+    stylize_precision precision;     /* the convolutions' (nn/precision.h); recorded in the model */
     /* checkpoints: every checkpoint_every steps (0: never) and when stopped */
     const char *checkpoint_path;     /* NULL: no checkpoints */
     int checkpoint_every;

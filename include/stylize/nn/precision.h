@@ -1,0 +1,58 @@
+/* stylize: the arithmetic the convolutions run in.
+ *
+ * fp32: every convolution in float32 (Winograd F(4x4, 3x3) for the 3x3
+ * layers). bf16: the 3x3 convolutions' GEMMs in bfloat16 with float32
+ * accumulation (STYLIZE_CONV_WINOGRAD_BF16, stylize/nn/conv.h) where the CPU
+ * has AVX512-BF16; the transforms, every other layer, the losses, Gram
+ * matrices, normalisation statistics, optimiser state and the image stay
+ * float32. auto: the measured default of each kind of work (README
+ * "Precision"): bf16 where the CPU has it and quality held, else fp32. */
+#ifndef STYLIZE_PRECISION_H
+#define STYLIZE_PRECISION_H
+
+#include "stylize/core/status.h"
+#include "stylize/nn/conv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    STYLIZE_PRECISION_AUTO = 0,
+    STYLIZE_PRECISION_FP32 = 1,
+    STYLIZE_PRECISION_BF16 = 2
+} stylize_precision;
+
+/* The work a precision is chosen for (auto's defaults differ). */
+typedef enum {
+    STYLIZE_WORK_OPTIMISE = 0, /* Gatys et al.: the image optimised (L-BFGS or Adam) */
+    STYLIZE_WORK_TRAIN = 1,    /* a generator trained through VGG-19 */
+    STYLIZE_WORK_APPLY = 2     /* a generator's forward pass */
+} stylize_work;
+
+/* "auto", "fp32", "bf16" (static storage); parse returns 0 and sets *out,
+ * or -1 for another name. */
+const char *stylize_precision_name(stylize_precision p);
+int stylize_precision_parse(const char *name, stylize_precision *out);
+
+/* 1 when this CPU runs the bfloat16 convolutions (AVX512-BF16). */
+int stylize_precision_bf16_available(void);
+
+/* The precision p means for work on this CPU: auto becomes the work's
+ * default (bf16 only where available), fp32 and bf16 stay. */
+stylize_precision stylize_precision_resolve(stylize_precision p, stylize_work work);
+
+/* The convolution algorithm of a resolved precision (fp32 or bf16). */
+stylize_conv_algo stylize_precision_algo(stylize_precision p);
+
+/* Resolves p for work and makes it the convolutions' default algorithm
+ * (stylize_conv_set_default_algo: process-wide, set before creating
+ * networks); *resolved (may be NULL) receives fp32 or bf16. bf16 asked on a
+ * CPU without AVX512-BF16: STYLIZE_ERR_ARG, one line, nothing changed. */
+stylize_status stylize_precision_select(stylize_precision p, stylize_work work,
+                                        stylize_precision *resolved, stylize_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
