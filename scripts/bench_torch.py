@@ -2,12 +2,17 @@
 """The benchmark's PyTorch side (Debian's python3-torch): the same recipe as
 stylize on the same weights and images, for scripts/bench.sh --torch.
 
-  bench_torch.py time WEIGHTS.json CONTENT.png STYLE.png THREADS REPEATS
+  bench_torch.py time WEIGHTS.json CONTENT.png STYLE.png THREADS REPEATS [--bf16]
       median seconds of one evaluation (VGG-19 forward to relu5_1, content
       relu4_2, style relu1_1..relu5_1, backward to the image), as JSON.
-  bench_torch.py lbfgs WEIGHTS.json CONTENT.png STYLE.png THREADS EVALS ALPHA BETA
+  bench_torch.py lbfgs WEIGHTS.json CONTENT.png STYLE.png THREADS EVALS ALPHA BETA [--bf16]
       torch.optim.LBFGS (history 10, strong Wolfe) from the content image for
       EVALS evaluations; the loss at the best point, as JSON.
+--bf16: the evaluation's VGG-19 forward under torch.autocast("cpu",
+bfloat16) (its backward follows the forward's dtypes); the features are cast
+back to float32 before the losses and Gram matrices, which autocast leaves
+alone as they are computed outside it. The targets (content features, style
+Grams) are float32 either way.
 Peak memory is measured by the caller (wait4 of this process).
 """
 import json
@@ -88,8 +93,10 @@ def problem(wpath, cpath, spath):
     return net, xc, P, A
 
 
-def loss_fn(net, x, P, A, alpha, beta):
-    F = feats(net, x)
+def loss_fn(net, x, P, A, alpha, beta, bf16=False):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        F = feats(net, x)
+    F = {k: v.float() for k, v in F.items()}
     total = 0
     for k, w in CONTENT.items():
         total = total + alpha * w * 0.5 * ((F[k] - P[k]) ** 2).sum()
@@ -100,24 +107,27 @@ def loss_fn(net, x, P, A, alpha, beta):
 
 
 def main():
-    mode = sys.argv[1]
-    wpath, cpath, spath, threads = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+    argv = [v for v in sys.argv if v != "--bf16"]
+    bf16 = len(argv) < len(sys.argv)
+    mode = argv[1]
+    wpath, cpath, spath, threads = argv[2], argv[3], argv[4], int(argv[5])
     torch.set_num_threads(threads)
     net, xc, P, A = problem(wpath, cpath, spath)
     if mode == "time":
-        repeats = int(sys.argv[6])
+        repeats = int(argv[6])
         x = xc.clone().requires_grad_(True)
         times = []
         for _ in range(repeats + 1):
             t0 = time.perf_counter()
             if x.grad is not None:
                 x.grad = None
-            loss = loss_fn(net, x, P, A, 1.0, 1.0)
+            loss = loss_fn(net, x, P, A, 1.0, 1.0, bf16)
             loss.backward()
             times.append(time.perf_counter() - t0)
-        print(json.dumps({"seconds_per_eval": statistics.median(times[1:]), "threads": threads}))
+        print(json.dumps({"seconds_per_eval": statistics.median(times[1:]), "threads": threads,
+                          "precision": "bf16-autocast" if bf16 else "fp32", "torch": torch.__version__}))
     else:
-        evals, alpha, beta = int(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8])
+        evals, alpha, beta = int(argv[6]), float(argv[7]), float(argv[8])
         x = xc.clone().requires_grad_(True)
         opt = torch.optim.LBFGS([x], lr=1, max_iter=evals, max_eval=evals, history_size=10,
                                 tolerance_grad=0, tolerance_change=0, line_search_fn="strong_wolfe")
@@ -126,7 +136,7 @@ def main():
 
         def closure():
             opt.zero_grad()
-            loss = loss_fn(net, x, P, A, alpha, beta)
+            loss = loss_fn(net, x, P, A, alpha, beta, bf16)
             loss.backward()
             count[0] += 1
             best[0] = min(best[0], loss.item())

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
 """The training benchmark (driven by scripts/bench-train.sh; not a test, CI
-does not run it): stylize's feed-forward generators against the same
-generators in Debian's python3-torch (float32), same threads, same VGG-19
-weights (random He-normal), same images.
+does not run it): stylize's feed-forward generators, in fp32 and bf16,
+against the same generators in Debian's python3-torch, in float32 and under
+bfloat16 autocast, same threads, same VGG-19 weights (random He-normal),
+same images; and a Gatys evaluation on both sides (scripts/bench_torch.py).
 
   bench_train_torch.py run --build DIR [options]
       the driver: runs both sides and prints the markdown table (see
       scripts/bench-train.sh and --help).
   bench_train_torch.py step WEIGHTS.json STYLE.png ARCH MODE SIZE BATCH THREADS STEPS
-                            [--content-dir DIR] [--init MODEL.tnet]
+                            [--content-dir DIR] [--init MODEL.tnet] [--bf16]
       PyTorch: one training step (generator forward, VGG-19 to relu5_1, Gram
       style loss on relu1_1..relu5_1 normalised by the targets' energy as
       stylize's random-feature mode, + content relu4_2 for a style model,
@@ -16,13 +17,17 @@ weights (random He-normal), same images.
       of STEPS timed steps, as JSON. --init: the generator's parameters from
       a .tnet and stylize's noise of step 1, so that the warm-up step's loss
       can be compared with stylize's first step (texture models).
-  bench_train_torch.py apply MODEL.tnet CONTENT.png THREADS REPEATS [--check OUT.png]
+  bench_train_torch.py apply MODEL.tnet CONTENT.png THREADS REPEATS [--check OUT.png] [--bf16]
       PyTorch: the model's generator (its architecture and parameters read
       from the .tnet) on the content under torch.no_grad(), padded (replicate)
       to the architecture's multiple and cropped back as `stylize apply`
       does; one cold run, then the median of REPEATS warm runs, as JSON.
       --check: compare with stylize apply's output of the same model and
       content (same noise: stylize's RNG is reproduced), in 1/255 levels.
+--bf16: the generator's and VGG-19's forward passes under
+torch.autocast("cpu", bfloat16) (the backward follows the forward's dtypes);
+the features are cast back to float32 and the losses and Gram matrices
+computed outside autocast, in float32, as are the style targets.
 Peak memory is measured by the caller (wait4 of each process, as
 scripts/bench_run.py does).
 """
@@ -290,6 +295,20 @@ def to_input(conv, v):
     return (v * conv["pixel_scale"] - mean) / std
 
 
+def precision_name(bf16):
+    return "bf16-autocast" if bf16 else "fp32"
+
+
+def autocast(bf16):
+    """bfloat16 autocast on the CPU, or nothing (float32)."""
+    import torch
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
+def as_float(f):
+    return {k: v.float() for k, v in f.items()}
+
+
 # ---- PyTorch: one training step ----------------------------------------------------------
 
 def cmd_step(a):
@@ -352,15 +371,18 @@ def cmd_step(a):
         content = crops() if style_mode else None
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        out = gen(noise, content)
-        f = features(net, to_input(conv, out), wanted)
+        with autocast(a.bf16):
+            out = gen(noise, content)
+            f = features(net, to_input(conv, out), wanted)
+        f = as_float(f)
         per = 0
         for k, w in STYLE.items():
             g, C, M = grams(f[k])
             per = per + a.beta * w * norm[k] * ((g - A[k]) ** 2).sum((1, 2)) / (4.0 * C * C * M * M)
         if style_mode:
-            with torch.no_grad():
+            with torch.no_grad(), autocast(a.bf16):
                 P = features(net, to_input(conv, content), set(CONTENT))
+            P = as_float(P)
             for k, w in CONTENT.items():
                 e = 0.5 * (P[k] ** 2).sum((1, 2, 3))
                 per = per + a.alpha * w * 0.5 * ((f[k] - P[k]) ** 2).sum((1, 2, 3)) / torch.where(e > 0, e, torch.ones_like(e))
@@ -373,7 +395,8 @@ def cmd_step(a):
     times = [step(s + 1)[0] for s in range(a.steps)]
     print(json.dumps({"seconds_per_step": statistics.median(times), "seconds_first": t_first,
                       "steps_timed": len(times), "loss_first": loss_first, "threads": a.threads,
-                      "rss_after_import": rss_import, "torch": torch.__version__}))
+                      "precision": precision_name(a.bf16), "rss_after_import": rss_import,
+                      "torch": torch.__version__}))
 
 
 # ---- PyTorch: applying a model ---------------------------------------------------------------
@@ -398,10 +421,13 @@ def cmd_apply(a):
         for _ in range(a.repeats + 1):
             t0 = time.perf_counter()
             x = F.pad(c, (0, W - w, 0, H - h), mode="replicate") if c is not None and (H, W) != (h, w) else c
-            out = gen(noise, x)[:, :, :h, :w].clamp(0, 1)
+            with autocast(a.bf16):
+                out = gen(noise, x)
+            out = out[:, :, :h, :w].float().clamp(0, 1)
             times.append(time.perf_counter() - t0)
     r = {"seconds": statistics.median(times[1:]), "seconds_cold": times[0], "runs": len(times) - 1,
-         "width": w, "height": h, "padded": [W, H], "threads": a.threads, "rss_after_import": rss_import}
+         "width": w, "height": h, "padded": [W, H], "threads": a.threads, "precision": precision_name(a.bf16),
+         "rss_after_import": rss_import, "torch": torch.__version__}
     if a.check:
         ref = load_image(a.check)
         mine = np.floor(out[0].numpy() * 255.0 + 0.5)
@@ -430,8 +456,9 @@ def run_rss(cmd):
     p.returncode = os.waitstatus_to_exitcode(status)
     out, err = bufs["out"].decode(), bufs["err"].decode(errors="replace")
     if p.returncode != 0:
-        sys.stderr.write("bench-train: %s failed (%d): %s\n" % (" ".join(os.path.basename(c) for c in cmd[:3]),
-                                                                 p.returncode, err[-800:]))
+        what = [os.path.basename(c) for c in cmd[:3]] + [c for c in cmd if c == "--bf16"]
+        what += ["--precision " + cmd[i + 1] for i, c in enumerate(cmd[:-1]) if c == "--precision"]
+        sys.stderr.write("bench-train: %s failed (%d): %s\n" % (" ".join(what), p.returncode, err[-800:]))
     return p.returncode, ru.ru_maxrss * 1024, out, err
 
 
@@ -443,261 +470,480 @@ def secs(t):
     return "n/a" if t is None else ("%.3f s" % t if t < 10 else "%.1f s" % t)
 
 
+PRECISIONS = ("fp32", "bf16")
+TORCH_NAMES = {"fp32": "PyTorch fp32", "bf16": "PyTorch bf16 (autocast)"}
+
+
+def cpu_flags():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def parse_precisions(arg, has_bf16):
+    """--precisions: a list of fp32 and bf16, in that order (default: fp32 and, with AVX512-BF16, bf16)."""
+    if not arg:
+        return ["fp32", "bf16"] if has_bf16 else ["fp32"]
+    asked = [p for p in arg.split(",") if p]
+    bad = [p for p in asked if p not in PRECISIONS]
+    if bad or not asked:
+        raise SystemExit("bench-train: --precisions takes fp32, bf16 or fp32,bf16 (not %r)" % arg)
+    return [p for p in PRECISIONS if p in asked]
+
+
+def rate(h, key):
+    """(median seconds per step or evaluation, intervals) between a report's history entries; the first
+    entry (the warm-up step, after the planning) is left out."""
+    per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i][key] - h[i - 1][key])
+           for i in range(1, len(h)) if h[i][key] > h[i - 1][key]]
+    return (statistics.median(per) if per else None), len(per)
+
+
+class Bench:
+    """The commands of both sides, with the run's settings: each method runs one measurement in one
+    precision and returns its numbers (None when the command failed)."""
+
+    def __init__(self, a, tmp, settings, weights):
+        self.build, self.tmp, self.weights = a.build, tmp, weights
+        self.stylize = os.path.join(a.build, "stylize")
+        self.s = settings
+        self.py = "/usr/bin/python3"
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, "-".join(parts))
+
+    def torch_json(self, script, args, bf16):
+        code, rss, out, _ = run_rss([self.py, os.path.join(ROOT, "scripts", script)] + [str(x) for x in args] +
+                                    (["--bf16"] if bf16 else []))
+        if code:
+            return None
+        r = json.loads(out)
+        r["rss"] = rss
+        return r
+
+    # (a) training
+    def train_cmd(self, src):
+        s = self.s
+        return [self.stylize, "train", "--arch", "pyramid", "--size", str(s["size"]), "--batch", str(s["batch"]),
+                "--weights", "random", "--threads", str(s["threads"]), "--seed", "0", "-q"] + src
+
+    def train(self, src, mode, p):
+        rep = self.path("train", mode, p + ".json")
+        code, rss, _, _ = run_rss(self.train_cmd(src) + ["--precision", p, "--iterations", str(self.s["steps"] + 1),
+                                                         "--print-every", "1", "--report", rep,
+                                                         "-o", self.path("m", mode, p + ".tnet")])
+        if code:
+            return None
+        r = json.load(open(rep))
+        spstep, n = rate(r["history"], "step")
+        return {"seconds": spstep, "steps_timed": n, "seconds_first": r["history"][0]["seconds"], "rss": rss,
+                "memory_plan": r.get("memory_peak"), "loss_first": r.get("loss_first"),
+                "precision": r["training"]["precision"]}
+
+    def torch_step(self, tex, mode, p, cdir, init):
+        s = self.s
+        args = [self.weights, tex, "pyramid", mode, s["size"], s["batch"], s["threads"], s["steps"]]
+        args += ["--content-dir", cdir] if mode == "style" else (["--init", init] if init else [])
+        t = self.torch_json("bench_train_torch.py", ["step"] + args, p == "bf16")
+        if t:
+            t["seconds"] = t.pop("seconds_per_step")
+        return t
+
+    # (b) applying a model
+    def apply(self, model, copies, arch, p):
+        odir = self.path("out", arch, p)
+        os.mkdir(odir)
+        code, rss, _, err = run_rss([self.stylize, "apply", "--model", model, "--content"] + copies +
+                                    ["--output-dir", odir, "--threads", str(self.s["threads"]), "--precision", p])
+        if code:
+            return None
+        ts, wh = [], None
+        for line in err.splitlines():  # "stylize apply: wrote OUT (WxH, T s)"
+            if " wrote " in line and line.endswith(" s)"):
+                inner = line.rsplit("(", 1)[1]
+                wh = inner.split(",")[0]
+                ts.append(float(inner.split(",")[1].split()[0]))
+        if not ts:
+            return None
+        return {"seconds": statistics.median(ts[1:]) if len(ts) > 1 else ts[0], "seconds_cold": ts[0],
+                "runs": len(ts) - 1, "rss": rss, "size_str": wh, "precision": p,
+                "output": os.path.join(odir, os.path.basename(copies[0]))}
+
+    def torch_apply(self, model, content, p, ref):
+        """ref: a stylize apply result whose image the PyTorch image is compared with."""
+        args = ["apply", model, content, self.s["threads"], self.s["repeats"]]
+        if ref and os.path.exists(ref["output"]):
+            args += ["--check", ref["output"]]
+        t = self.torch_json("bench_train_torch.py", args, p == "bf16")
+        if t and ref and "check_max_levels" in t:
+            t["check_against"] = ref["precision"]
+        return t
+
+    # (c) Gatys
+    def gatys(self, gc, gs, p):
+        s = self.s
+        rep = self.path("gatys", p + ".json")
+        code, rss, _, _ = run_rss([self.stylize, "--content", gc, "--style", gs, "--weights", "random",
+                                   "--size", str(s["gatys_size"]), "--iterations", str(s["gatys_iterations"]),
+                                   "--tolerance", "0", "--print-every", "1", "--threads", str(s["threads"]),
+                                   "--precision", p, "--report", rep, "-o", self.path("gatys", p + ".png"), "-q"])
+        if code:
+            return None
+        r = json.load(open(rep))
+        h = r["history"]
+        spe, _ = rate(h, "evaluations")
+        by_it = {e["iteration"]: e["evaluations"] for e in h}
+        e1 = by_it.get(1, r["evaluations"])  # the first iteration's line search
+        later = (r["evaluations"] - e1) / max(1, r["iterations"] - 1)
+        est_evals = e1 + (500 - 1) * later
+        return {"seconds": spe, "rss": rss, "precision": r.get("precision"),
+                "size_str": "%dx%d" % (r["width"], r["height"]),
+                "iterations": r["iterations"], "evaluations": r["evaluations"], "evals_iteration1": e1,
+                "evals_per_later_iteration": later, "estimate_evaluations": est_evals,
+                "estimate_seconds": est_evals * spe if spe else None,
+                "naive_estimate_seconds": 500 * spe * r["evaluations"] / r["iterations"] if spe else None}
+
+    def torch_gatys(self, gc, gs, p):
+        t = self.torch_json("bench_torch.py", ["time", self.weights, gc, gs, self.s["threads"], self.s["repeats"]],
+                            p == "bf16")
+        if t:
+            t["seconds"] = t.pop("seconds_per_eval")
+        return t
+
+
+def image_diff(path, ref):
+    """How far the PNG at path is from a stylize apply result's, in 1/255 levels (the keys of --check's)."""
+    d = np.abs(np.round(load_image(path) * 255.0) - np.round(load_image(ref["output"]) * 255.0))
+    return {"check_max_levels": float(d.max()), "check_mean_levels": float(d.mean()),
+            "check_against": ref["precision"]}
+
+
+def new_row(what, **kw):
+    return dict(what=what, stylize={}, torch={}, **kw)
+
+
+def size_of(row):
+    """The row's image size as WxH, from whichever side ran."""
+    for side in ("stylize", "torch"):
+        for v in row[side].values():
+            if v and v.get("size_str"):
+                return v["size_str"]
+            if v and v.get("width"):
+                return "%dx%d" % (v["width"], v["height"])
+    return "?"
+
+
 def driver(a):
     from PIL import Image
-    stylize = os.path.join(a.build, "stylize")
     q = a.quick
     size = a.size or (64 if q else 256)
-    batch = a.batch or (1 if q else 4)
-    steps = a.steps or (2 if q else 5)
     asize = a.apply_size or (128 if q else 512)
-    gsize = a.gatys_size or asize
-    repeats = a.repeats or (2 if q else 5)
-    gits = a.gatys_iterations
-    modes = [m for m in a.train_modes.split(",") if m]
-    threads = a.threads
-    use_torch = not a.no_torch
+    settings = {"threads": a.threads, "size": size, "batch": a.batch or (1 if q else 4),
+                "steps": a.steps or (2 if q else 5), "apply_size": asize, "gatys_size": a.gatys_size or asize,
+                "repeats": a.repeats or (2 if q else 5), "gatys_iterations": a.gatys_iterations,
+                "train_modes": [m for m in a.train_modes.split(",") if m]}
+    flags = cpu_flags()
+    has_bf16 = "avx512_bf16" in flags
+    precs = parse_precisions(a.precisions, has_bf16)
+    settings["precisions"] = precs
+    # stylize refuses bf16 without AVX512-BF16; PyTorch would emulate it
+    sprecs = [p for p in precs if p != "bf16" or has_bf16]
+    tprecs = precs if not a.no_torch else []
     tmp = tempfile.mkdtemp(prefix="stylize-bench-train-")
-    py = "/usr/bin/python3"
-    me = os.path.abspath(__file__)
-    res = {"settings": {"threads": threads, "size": size, "batch": batch, "steps": steps, "apply_size": asize,
-                        "gatys_size": gsize, "repeats": repeats, "gatys_iterations": gits, "train_modes": modes}}
+    res = {"settings": settings}
+    rows = []
     try:
         weights = os.path.join(tmp, "vgg19-random.json")
         # the same He-normal weights as `--weights random` (seed 0), as a file for PyTorch
         if run_rss([os.path.join(a.build, "stylize-weights"), "random", "--out", weights, "--seed", "0"])[0]:
             sys.exit(1)
+        b = Bench(a, tmp, settings, weights)
         imgs = os.path.join(ROOT, "examples/images")
-        # both sides see the same pixels: the images are resized here, once
-        tex = os.path.join(tmp, "brick%d.png" % size)
-        Image.open(os.path.join(imgs, "brick.png")).convert("RGB").resize((size, size), Image.BICUBIC).save(tex)
-        ch = Image.open(os.path.join(imgs, "chelsea.png")).convert("RGB")
 
-        def fit(im, side):
+        # both sides see the same pixels: the images are resized here, once
+        def square(name, side):
+            p = os.path.join(tmp, "%s%d.png" % (os.path.splitext(name)[0], side))
+            Image.open(os.path.join(imgs, name)).convert("RGB").resize((side, side), Image.BICUBIC).save(p)
+            return p
+
+        def fit(name, side):
+            im = Image.open(os.path.join(imgs, name)).convert("RGB")
             s = side / max(im.size)
-            return im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.BICUBIC)
-        content = os.path.join(tmp, "chelsea%d.png" % asize)
-        fit(ch, asize).save(content)
+            p = os.path.join(tmp, "fit-%s%d.png" % (os.path.splitext(name)[0], side))
+            im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.BICUBIC).save(p)
+            return p
+        tex = square("brick.png", size)
+        content = fit("chelsea.png", asize)
         cdir = "/usr/share/backgrounds/mate/nature"
         if not os.path.isdir(cdir):
             cdir = imgs
-        rows = []
+
+        def done(row):
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
 
         # (a) seconds per training step
-        for mode in modes:
-            arch = "pyramid"
-            row = {"what": "train", "arch": arch, "mode": mode, "size": size, "batch": batch}
-            rep = os.path.join(tmp, "train-%s.json" % mode)
-            base = [stylize, "train", "--arch", arch, "--size", str(size), "--batch", str(batch),
-                    "--weights", "random", "--threads", str(threads), "--seed", "0", "-q"]
+        for mode in settings["train_modes"]:
+            row = new_row("train", arch="pyramid", mode=mode, size=size, batch=settings["batch"])
             src = ["--texture", tex] if mode == "texture" else ["--style", tex, "--content-dir", cdir]
-            cmd = base + src + ["--iterations", str(steps + 1), "--print-every", "1", "--report", rep,
-                                "-o", os.path.join(tmp, "m-%s.tnet" % mode)]
-            code, rss, _, _ = run_rss(cmd)
-            if code == 0:
-                r = json.load(open(rep))
-                h = r["history"]
-                # step 1 (the warm-up, after the planning) left out
-                per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i]["step"] - h[i - 1]["step"])
-                       for i in range(1, len(h)) if h[i]["step"] > h[i - 1]["step"]]
-                row.update({"seconds": statistics.median(per), "seconds_first": h[0]["seconds"], "rss": rss,
-                            "memory_plan": r.get("memory_peak"), "loss_first": r.get("loss_first"),
-                            "steps_timed": len(per)})
-            if use_torch:
-                tcmd = [py, me, "step", weights, tex, arch, mode, str(size), str(batch), str(threads), str(steps)]
-                if mode == "style":
-                    tcmd += ["--content-dir", cdir]
-                else:  # the same initial parameters and first noise: the first losses must agree
-                    init = os.path.join(tmp, "init-%s.tnet" % mode)
-                    if run_rss(base + src + ["--iterations", "0", "-o", init])[0] == 0:
-                        tcmd += ["--init", init]
-                code, trss, out, _ = run_rss(tcmd)
-                if code == 0:
-                    t = json.loads(out)
-                    row.update({"torch_seconds": t["seconds_per_step"], "torch_rss": trss,
-                                "torch_loss_first": t["loss_first"], "torch_rss_after_import": t["rss_after_import"],
-                                "torch_version": t["torch"]})
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
+            for p in sprecs:
+                row["stylize"][p] = b.train(src, mode, p)
+            init = None
+            if tprecs and mode == "texture":  # the same initial parameters and first noise: the first losses must agree
+                init = b.path("init", mode + ".tnet")
+                if run_rss(b.train_cmd(src) + ["--precision", "fp32", "--iterations", "0", "-o", init])[0]:
+                    init = None
+            for p in tprecs:
+                row["torch"][p] = b.torch_step(tex, mode, p, cdir, init)
+            done(row)
 
-        # (b) applying a model to a content image
-        ncopies = repeats + 1
+        # (b) applying a model to a content image: stylize apply over copies of it (one cold run, then warm)
         copies = []
-        for k in range(ncopies):
-            p = os.path.join(tmp, "content%d.png" % k)
-            shutil.copyfile(content, p)
-            copies.append(p)
+        for k in range(settings["repeats"] + 1):
+            copies.append(os.path.join(tmp, "content%d.png" % k))
+            shutil.copyfile(content, copies[-1])
         for arch in ["pyramid", "residual"]:
-            model = os.path.join(tmp, "style-%s.tnet" % arch)
-            # one step of a style model: applying does not depend on how long it was trained
-            tsz = 64
-            cmd = [stylize, "train", "--style", tex, "--content-dir", cdir, "--arch", arch, "--size", str(tsz),
-                   "--batch", "1", "--iterations", "1", "--weights", "random", "--threads", str(threads),
-                   "-q", "-o", model]
-            row = {"what": "apply", "arch": arch, "mode": "style"}
-            if run_rss(cmd)[0] != 0:
-                rows.append(row)
-                continue
-            odir = os.path.join(tmp, "out-%s" % arch)
-            os.mkdir(odir)
-            code, rss, _, err = run_rss([stylize, "apply", "--model", model, "--content"] + copies +
-                                        ["--output-dir", odir, "--threads", str(threads)])
-            if code == 0:
-                ts, wh = [], None
-                for line in err.splitlines():
-                    if " wrote " in line and line.endswith(" s)"):
-                        inner = line.rsplit("(", 1)[1]
-                        wh = inner.split(",")[0]
-                        ts.append(float(inner.split(",")[1].split()[0]))
-                row.update({"seconds": statistics.median(ts[1:]) if len(ts) > 1 else ts[0], "seconds_cold": ts[0],
-                            "runs": len(ts) - 1, "rss": rss, "size_str": wh})
-            if use_torch:
-                out0 = os.path.join(odir, "content0.png")
-                tcmd = [py, me, "apply", model, content, str(threads), str(repeats)]
-                if os.path.exists(out0):
-                    tcmd += ["--check", out0]
-                code, trss, out, _ = run_rss(tcmd)
-                if code == 0:
-                    t = json.loads(out)
-                    row.update({"torch_seconds": t["seconds"], "torch_seconds_cold": t["seconds_cold"], "torch_rss": trss,
-                                "torch_rss_after_import": t["rss_after_import"], "padded": t["padded"],
-                                "check_max_levels": t.get("check_max_levels"), "check_mean_levels": t.get("check_mean_levels")})
-                    row.setdefault("size_str", "%dx%d" % (t["width"], t["height"]))
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
+            row = new_row("apply", arch=arch, mode="style")
+            model = b.path("style", arch + ".tnet")
+            # one fp32 step of a style model: applying does not depend on how long it was trained
+            cmd = [b.stylize, "train", "--style", tex, "--content-dir", cdir, "--arch", arch, "--size", "64",
+                   "--batch", "1", "--iterations", "1", "--weights", "random", "--threads", str(a.threads),
+                   "--precision", "fp32", "-q", "-o", model]
+            if run_rss(cmd)[0] == 0:
+                for p in sprecs:
+                    row["stylize"][p] = b.apply(model, copies, arch, p)
+                def ref(p):  # every image is compared with stylize's fp32 image (the same precision's without one)
+                    return row["stylize"].get("fp32") or row["stylize"].get(p)
+                for p in sprecs:
+                    if row["stylize"][p] and ref(p) and ref(p) is not row["stylize"][p]:
+                        row["stylize"][p].update(image_diff(row["stylize"][p]["output"], ref(p)))
+                for p in tprecs:
+                    row["torch"][p] = b.torch_apply(model, content, p, ref(p))
+            row["size_str"] = size_of(row)
+            done(row)
 
-        # (c) a Gatys run of the same image: s/eval at the apply size, evaluations per iteration
-        gc = os.path.join(tmp, "chelsea-g%d.png" % gsize)
-        fit(ch, gsize).save(gc)
-        gs = os.path.join(tmp, "brick-g%d.png" % gsize)
-        Image.open(os.path.join(imgs, "brick.png")).convert("RGB").resize((gsize, gsize), Image.BICUBIC).save(gs)
-        rep = os.path.join(tmp, "gatys.json")
-        gcmd = [stylize, "--content", gc, "--style", gs, "--weights", "random", "--size", str(gsize),
-                "--iterations", str(gits), "--tolerance", "0", "--print-every", "1", "--threads", str(threads),
-                "--report", rep, "-o", os.path.join(tmp, "gatys.png"), "-q"]
-        code, grss, _, _ = run_rss(gcmd)
-        gatys = None
-        if code == 0:
-            r = json.load(open(rep))
-            h = r["history"]
-            per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i]["evaluations"] - h[i - 1]["evaluations"])
-                   for i in range(1, len(h)) if h[i]["evaluations"] > h[i - 1]["evaluations"]]
-            spe = statistics.median(per)
-            by_it = {e["iteration"]: e["evaluations"] for e in h}
-            e1 = by_it.get(1, r["evaluations"])  # the first iteration's line search
-            later = (r["evaluations"] - e1) / max(1, r["iterations"] - 1)
-            est_evals = e1 + (500 - 1) * later
-            gatys = {"size_str": "%dx%d" % (r["width"], r["height"]), "seconds_per_eval": spe, "rss": grss,
-                     "iterations": r["iterations"], "evaluations": r["evaluations"], "evals_iteration1": e1,
-                     "evals_per_later_iteration": later, "estimate_evaluations": est_evals,
-                     "estimate_seconds": est_evals * spe,
-                     "naive_estimate_seconds": 500 * spe * r["evaluations"] / r["iterations"]}
-            print(json.dumps(gatys), file=sys.stderr)
-        res.update({"rows": rows, "gatys": gatys})
+        # (c) a Gatys evaluation of the same image (s/eval), and a 500-iteration Gatys run estimated from it
+        gc = fit("chelsea.png", settings["gatys_size"])
+        gs = square("brick.png", settings["gatys_size"])
+        row = new_row("gatys")
+        for p in sprecs:
+            row["stylize"][p] = b.gatys(gc, gs, p)
+        for p in tprecs:
+            row["torch"][p] = b.torch_gatys(gc, gs, p)
+        row["size_str"] = size_of(row)
+        done(row)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    # ---- the report
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    tv = next((r["torch_version"] for r in rows if r.get("torch_version")), None)
-    res["machine"] = {"cpu": cpu, "cpus": os.cpu_count(), "threads": threads, "torch": tv,
+    tv = next((v["torch"] for r in rows for v in r["torch"].values() if v and v.get("torch")), None)
+    res["machine"] = {"cpu": cpu, "cpus": os.cpu_count(), "threads": a.threads, "torch": tv,
+                      "avx512_bf16": has_bf16, "amx_bf16": "amx_bf16" in flags,
                       "loadavg": open("/proc/loadavg").read().split()[:3]}
-    res["command"] = a.command
-    res["date"] = time.strftime("%Y-%m-%d %H:%M")
+    res.update({"rows": rows, "command": a.command, "date": time.strftime("%Y-%m-%d %H:%M")})
     json.dump(res, open(a.json, "w"), indent=1)
-    print("machine: %s, %d cpus, %d threads (load average at the end %s); %s"
-          % (cpu, os.cpu_count(), threads, " ".join(res["machine"]["loadavg"]),
-             "PyTorch %s (Debian python3-torch), float32" % tv if tv else "PyTorch not run"))
-    print("command: %s" % a.command)
-    print()
-    hdr = "| measurement | stylize | peak RSS |"
-    if use_torch:
-        hdr += " PyTorch | PyTorch RSS | time ratio | memory ratio |"
-    print(hdr)
-    print("|" + "---|" * (hdr.count("|") - 1))
+    report(res, precs, sprecs, tprecs, a.json)
+
+
+# ---- the report --------------------------------------------------------------------------------
+
+def seconds(row, side, p):
+    v = row[side].get(p)
+    return v.get("seconds") if v else None
+
+
+def best(row):
+    """(precision, seconds) of stylize's faster precision in the row, or (None, None)."""
+    c = [(v["seconds"], p) for p, v in row["stylize"].items() if v and v.get("seconds")]
+    return (min(c)[1], min(c)[0]) if c else (None, None)
+
+
+def label(r):
+    if r["what"] == "train":
+        return "train step, %s model (%s), %d px, batch %d (s/step)" % (r["mode"], r["arch"], r["size"], r["batch"])
+    if r["what"] == "apply":
+        return "apply %s (style model), %s (s/image, warm)" % (r["arch"], r["size_str"])
+    return "Gatys evaluation, %s: VGG-19 to relu5_1 + backward (s/eval)" % r["size_str"]
+
+
+def longest(size_str):
+    try:
+        return max(int(v) for v in size_str.split("x"))
+    except ValueError:
+        return None
+
+
+def columns(precs, tprecs):
+    """(header, cell function of a row) of the table."""
+    def ratio(tp):
+        def cell(r):
+            bp, bs = best(r)
+            t = seconds(r, "torch", tp)
+            return "%.2f (%s)" % (bs / t, bp) if bs and t else "n/a"
+        return cell
+
+    def rss(side, ps):
+        return lambda r: " / ".join(mib(r[side][p]["rss"]) if r[side].get(p) else "n/a" for p in ps)
+    cols = [("measurement", label)]
+    cols += [("stylize %s" % p, lambda r, p=p: secs(seconds(r, "stylize", p))) for p in precs]
+    cols += [(TORCH_NAMES[p], lambda r, p=p: secs(seconds(r, "torch", p))) for p in tprecs]
+    cols += [("stylize best / %s" % TORCH_NAMES[p], ratio(p)) for p in tprecs]
+    cols.append(("stylize peak RSS (%s)" % " / ".join(precs), rss("stylize", precs)))
+    if tprecs:
+        cols.append(("PyTorch peak RSS (%s)" % " / ".join(tprecs), rss("torch", tprecs)))
+    return cols
+
+
+def gatys_estimate(rows):
+    """stylize's Gatys run in fp32 (L-BFGS's precision), else the one there is."""
+    g = next((r for r in rows if r["what"] == "gatys"), None)
+    if not g:
+        return None
+    return g["stylize"].get("fp32") or next((v for v in g["stylize"].values() if v), None)
+
+
+def apply_notes(r):
+    out = []
+    cold = ["stylize %s %s" % (p, secs(v["seconds_cold"])) for p, v in r["stylize"].items() if v]
+    cold += ["%s %s" % (TORCH_NAMES[p], secs(v["seconds_cold"])) for p, v in r["torch"].items() if v]
+    padded = next((v["padded"] for v in r["torch"].values() if v), None)
+    if cold:
+        out.append("apply %s: first image (cold: plans and allocates the instance): %s%s" % (
+            r["arch"], ", ".join(cold),
+            "; PyTorch's generator runs padded to %s" % "x".join(map(str, padded)) if padded else ""))
+    for side, names in (("torch", TORCH_NAMES), ("stylize", {p: "stylize " + p for p in PRECISIONS})):
+        for p, v in r[side].items():
+            if v and v.get("check_max_levels") is not None:
+                what = "the %s generator with the .tnet parameters and stylize's noise" % names[p] \
+                    if side == "torch" else names[p]
+                out.append("%s, apply %s: %s vs stylize apply %s's PNG: max %.0f, mean %.4f levels of 255" % (
+                    "check" if p == v["check_against"] == "fp32" else "information", r["arch"], what,
+                    v["check_against"], v["check_max_levels"], v["check_mean_levels"]))
+    return out
+
+
+def train_notes(r):
+    """The first step's losses from the same initial parameters and noise (texture models)."""
+    first = {(side, p): v["loss_first"] for side in ("stylize", "torch") for p, v in r[side].items()
+             if v and v.get("loss_first") is not None}
+    if r["mode"] != "texture" or ("torch", "fp32") not in first:
+        return []
+    out = []
+    if ("stylize", "fp32") in first:
+        s, t = first[("stylize", "fp32")], first[("torch", "fp32")]
+        out.append("check, train %s (%s model): first step's loss (same initial parameters and noise) stylize fp32 "
+                   "%.6g, PyTorch fp32 %.6g (relative difference %.1e)" % (r["arch"], r["mode"], s, t, abs(s / t - 1)))
+    bf = ["%s %.6g (%+.1e vs PyTorch fp32's)" % ("stylize bf16" if side == "stylize" else TORCH_NAMES[p], v,
+                                                  v / first[("torch", "fp32")] - 1)
+          for (side, p), v in first.items() if p == "bf16"]
+    if bf:
+        out.append("information, train %s (%s model): first step's loss in bf16: %s" % (r["arch"], r["mode"],
+                                                                                         ", ".join(bf)))
+    return out
+
+
+def notes(rows, precs, sprecs, flags):
+    out = []
+    if "bf16" in precs and "bf16" not in sprecs:
+        out.append("stylize bf16 not run: this CPU has no AVX512-BF16 (avx512_bf16); PyTorch's bf16 autocast is "
+                   "emulated in float32 arithmetic here")
+    if len(sprecs) > 1:
+        out.append("stylize best: the faster of stylize's precisions in the row (named in the ratio); the Gatys "
+                   "target uses fp32, the precision stylize keeps for L-BFGS")
     for r in rows:
-        if r["what"] == "train":
-            label = "train step: %s (%s model), %d px, batch %d, VGG-19 to relu5_1 (s/step)" % (
-                r["arch"], r["mode"], r["size"], r["batch"])
-        else:
-            label = "apply: %s (style model), %s (s/image, warm)" % (r["arch"], r.get("size_str", "?"))
-        line = "| %s | %s | %s |" % (label, secs(r.get("seconds")), mib(r.get("rss")))
-        if use_torch:
-            tr = r["seconds"] / r["torch_seconds"] if r.get("seconds") and r.get("torch_seconds") else None
-            mr = r["rss"] / r["torch_rss"] if r.get("rss") and r.get("torch_rss") else None
-            line += " %s | %s | %s | %s |" % (secs(r.get("torch_seconds")), mib(r.get("torch_rss")),
-                                              "%.2f" % tr if tr else "n/a", "%.2f" % mr if mr else "n/a")
-        print(line)
-    if gatys:
-        line = "| Gatys (L-BFGS): %s, s/evaluation | %s | %s |" % (gatys["size_str"], secs(gatys["seconds_per_eval"]),
-                                                                  mib(gatys["rss"]))
-        if use_torch:
-            line += " | | | |"
-        print(line)
-    print()
-    applies = [r for r in rows if r["what"] == "apply" and r.get("seconds")]
-    if gatys:
-        print("Gatys, 500 iterations (estimated): %.0f evaluations (%d in iteration 1, then %.2f per iteration as "
-              "observed in iterations 2..%d) x %.3f s = %.0f s (500 x the mean %.2f evaluations/iteration of the %d "
-              "iterations run: %.0f s)" % (gatys["estimate_evaluations"], gatys["evals_iteration1"],
-                                          gatys["evals_per_later_iteration"], gatys["iterations"],
-                                          gatys["seconds_per_eval"], gatys["estimate_seconds"],
-                                          gatys["evaluations"] / gatys["iterations"], gatys["iterations"],
-                                          gatys["naive_estimate_seconds"]))
-        print()
-        print("| model | apply | Gatys 500 iterations (est.) | apply vs Gatys |")
-        print("|---|---|---|---|")
-        for r in applies:
-            print("| %s | %s | %.0f s | %.0fx faster |" % (r["arch"], secs(r["seconds"]), gatys["estimate_seconds"],
-                                                           gatys["estimate_seconds"] / r["seconds"]))
-        print()
-    notes = []
-    for r in rows:
+        for p, v in r["stylize"].items():
+            if v and v.get("precision") and v["precision"] != p:
+                out.append("%s: stylize asked for %s ran %s" % (label(r), p, v["precision"]))
         if r["what"] == "apply":
-            if r.get("seconds_cold") is not None:
-                n = "apply %s: first image (cold: plans and allocates the instance) stylize %s" % (
-                    r["arch"], secs(r["seconds_cold"]))
-                if r.get("torch_seconds_cold") is not None:
-                    n += ", PyTorch %s; the generator runs padded to %s" % (
-                        secs(r["torch_seconds_cold"]), "x".join(map(str, r["padded"])))
-                notes.append(n)
-            if r.get("check_max_levels") is not None:
-                notes.append("check, apply %s: PyTorch generator with the .tnet parameters and stylize's noise vs "
-                             "stylize apply's PNG: max %.0f, mean %.4f levels of 255" % (
-                                 r["arch"], r["check_max_levels"], r["check_mean_levels"]))
-        elif r.get("loss_first") is not None and r.get("torch_loss_first") is not None and r["mode"] == "texture":
-            notes.append("check, train %s: first step's loss (same initial parameters and noise) stylize %.6g, "
-                         "PyTorch %.6g (relative difference %.1e)" % (r["arch"], r["loss_first"], r["torch_loss_first"],
-                                                                     abs(r["loss_first"] / r["torch_loss_first"] - 1)))
-        if r["what"] == "train" and r.get("torch_rss_after_import"):
-            notes.append("PyTorch process RSS after `import torch`: %s (included in its peak)" % mib(r["torch_rss_after_import"]))
-    for n in dict.fromkeys(notes):
+            out += apply_notes(r)
+        elif r["what"] == "train":
+            out += train_notes(r)
+    imported = [v["rss_after_import"] for r in rows if r["what"] == "train" for v in r["torch"].values()
+                if v and v.get("rss_after_import")]
+    if imported:
+        lo, hi = mib(min(imported)), mib(max(imported))
+        out.append("PyTorch process RSS after `import torch`: %s (included in its peak)" % (
+            lo if lo == hi else "%s to %s" % (lo, hi)))
+    if "amx_bf16" not in flags:
+        out.append("the targets were set for an Intel AMX machine; this CPU has no amx_bf16 flag (%s)" % (
+            "its bfloat16 runs on AVX512-BF16" if "avx512_bf16" in flags else "nor AVX512-BF16"))
+    return list(dict.fromkeys(out))
+
+
+def targets(rows):
+    """(what, value, met) of each target that the run measured."""
+    out = []
+    for r in rows:
+        bp, bs = best(r)
+        if r["what"] == "train" and bs:
+            for tp, limit in (("fp32", 0.2), ("bf16", 0.5)):
+                t = seconds(r, "torch", tp)
+                if t:
+                    out.append(("training step (%s model) at most %.1fx %s's time" % (r["mode"], limit, TORCH_NAMES[tp]),
+                                "%.2fx (stylize %s %s vs %s)" % (bs / t, bp, secs(bs), secs(t)), bs / t <= limit))
+        elif r["what"] == "apply" and bs:
+            at = "" if longest(r["size_str"]) == 512 else " (measured at %s)" % r["size_str"]
+            out.append(("apply (%s) at 512 px at most 0.1 s%s" % (r["arch"], at), "%s (%s)" % (secs(bs), bp),
+                        bs <= 0.1))
+        elif r["what"] == "gatys":
+            s, t = seconds(r, "stylize", "fp32"), seconds(r, "torch", "fp32")
+            if s and t:
+                at = "" if longest(r["size_str"]) == 512 else " (measured at %s)" % r["size_str"]
+                out.append(("Gatys evaluation at 512 px, stylize fp32 at most 0.3x %s's%s" % (TORCH_NAMES["fp32"], at),
+                            "%.2fx (%s vs %s)" % (s / t, secs(s), secs(t)), s / t <= 0.3))
+    return out
+
+
+def report(res, precs, sprecs, tprecs, json_path):
+    m, rows = res["machine"], res["rows"]
+    flags = cpu_flags()
+    yes = {True: "yes", False: "no"}
+    print("machine: %s, %d cpus, %d threads (load average at the end %s); AVX512-BF16 %s, AMX-BF16 %s; %s" % (
+        m["cpu"], m["cpus"], m["threads"], " ".join(m["loadavg"]), yes[m["avx512_bf16"]], yes[m["amx_bf16"]],
+        "PyTorch %s (Debian python3-torch), %s" % (
+            m["torch"], " and ".join("float32" if p == "fp32" else "bfloat16 autocast" for p in tprecs))
+        if m["torch"] else "PyTorch not run"))
+    print("command: %s" % res["command"])
+    print()
+    cols = columns(precs, tprecs)
+    print("| " + " | ".join(h for h, _ in cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(f(r) for _, f in cols) + " |")
+    print()
+    g = gatys_estimate(rows)
+    applies = [(r["arch"],) + best(r) for r in rows if r["what"] == "apply" and best(r)[1]]
+    if g and g.get("estimate_seconds"):
+        print("Gatys, 500 iterations (estimated, stylize %s): %.0f evaluations (%d in iteration 1, then %.2f per "
+              "iteration as observed in iterations 2..%d) x %.3f s = %.0f s (500 x the mean %.2f "
+              "evaluations/iteration of the %d iterations run: %.0f s)" % (
+                  g["precision"], g["estimate_evaluations"], g["evals_iteration1"], g["evals_per_later_iteration"],
+                  g["iterations"], g["seconds"], g["estimate_seconds"], g["evaluations"] / g["iterations"],
+                  g["iterations"], g["naive_estimate_seconds"]))
+        print()
+        print("| model | apply (stylize best) | Gatys 500 iterations (est.) | apply vs Gatys |")
+        print("|---|---|---|---|")
+        for arch, bp, bs in applies:
+            print("| %s | %s (%s) | %.0f s | %.0fx faster |" % (arch, secs(bs), bp, g["estimate_seconds"],
+                                                               g["estimate_seconds"] / bs))
+        print()
+    for n in notes(rows, precs, sprecs, flags):
         print("- " + n)
-    if use_torch or gatys:
+    ts = targets(rows)
+    if ts:
         print()
         print("targets:")
-
-        def verdict(ok):
-            return "met" if ok else "not met"
-        for r in rows:
-            if r["what"] == "train" and r.get("seconds") and r.get("torch_seconds"):
-                x = r["seconds"] / r["torch_seconds"]
-                print("- training step (%s, %s) at most 0.4x PyTorch's time: %.2fx, %s" % (r["arch"], r["mode"], x, verdict(x <= 0.4)))
-        for r in applies:
-            if r.get("torch_seconds"):
-                x = r["seconds"] / r["torch_seconds"]
-                print("- apply (%s) at most 0.5x PyTorch's time: %.2fx, %s" % (r["arch"], x, verdict(x <= 0.5)))
-        if gatys:
-            for r in applies:
-                x = gatys["estimate_seconds"] / r["seconds"]
-                print("- apply (%s) at least 500x faster than a 500-iteration Gatys run: %.0fx, %s" % (r["arch"], x, verdict(x >= 500)))
+        for what, value, ok in ts:
+            print("- %s: %s, %s" % (what, value, "met" if ok else "not met"))
     print()
-    print("(timings on a shared machine are noisy; JSON: %s)" % a.json)
+    print("(timings on a shared machine are noisy; JSON: %s)" % json_path)
 
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] in ("step", "apply"):
         ap = argparse.ArgumentParser(prog="bench_train_torch.py " + sys.argv[1])
+        ap.add_argument("--bf16", action="store_true", help="forward passes under bfloat16 autocast")
         if sys.argv[1] == "step":
             for n in ["weights", "style", "arch", "mode"]:
                 ap.add_argument(n)
@@ -724,16 +970,19 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
     ap.add_argument("--threads", type=int, default=2, help="threads of both sides (default 2)")
     ap.add_argument("--steps", type=int, help="timed training steps, after one warm-up step (default 5; --quick 2)")
-    ap.add_argument("--repeats", type=int, help="timed applications, after a cold one (default 5; --quick 2)")
+    ap.add_argument("--repeats", type=int, help="timed applications, after a cold one, and PyTorch Gatys evaluations, after a "
+                    "warm-up (default 5; --quick 2)")
     ap.add_argument("--size", type=int, help="training crop side (default 256; --quick 64)")
     ap.add_argument("--batch", type=int, help="training batch (default 4; --quick 1)")
     ap.add_argument("--apply-size", type=int, help="longest side of the content to apply to (default 512; --quick 128)")
     ap.add_argument("--gatys-size", type=int, help="longest side of the Gatys run (default: --apply-size)")
     ap.add_argument("--gatys-iterations", type=int, default=5)
     ap.add_argument("--train-modes", default="texture", help="texture, style or texture,style (default texture)")
+    ap.add_argument("--precisions", help="fp32, bf16 or fp32,bf16: stylize's --precision and PyTorch's float32 / "
+                    "bfloat16 autocast (default fp32,bf16 where the CPU has AVX512-BF16, else fp32)")
     ap.add_argument("--torch", action="store_true", help="run the PyTorch side (the default)")
     ap.add_argument("--no-torch", action="store_true", help="stylize only")
-    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of well under a minute")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of a minute or two")
     ap.add_argument("--json", default="bench-train.json")
     ap.add_argument("--command", default=" ".join(sys.argv))
     driver(ap.parse_args())

@@ -3,6 +3,7 @@
 #include "stylize/core/cpu.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -68,9 +69,19 @@ static void detect(void)
 }
 #endif
 
+/* STYLIZE_NO_BF16 set (and not "0"): the user's request to run as a CPU
+ * without AVX512-BF16 and AMX would (README "Environment"). */
+static int bf16_refused(void)
+{
+    const char *v = getenv("STYLIZE_NO_BF16");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 static void init(void)
 {
     detect();
+    if (bf16_refused())
+        detected.avx512_bf16 = detected.amx_bf16 = detected.amx_usable = 0;
     current = detected;
 }
 

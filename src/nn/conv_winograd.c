@@ -64,6 +64,7 @@ typedef struct {
     unsigned short *packs; /* the bfloat16 kernel (conv_internal.h), or NULL */
     const float *wt;       /* (cout, cin, 3, 3) */
     int cout, cin, m, ntasks;
+    size_t fwd, bwd;       /* bfloat16 elements per packed slot of each half */
 } utrans_job;
 
 /* Writes component k of (G g G^T) for the pair (co, ci) into both packed
@@ -74,12 +75,10 @@ static void put_packed(const utrans_job *j, int k, int co, int ci, float v)
 {
     int a = j->m + 2;
     const int *pi = j->m == 4 ? pi4 : pi2;
-    size_t fwd = stylize_bf16_pack_a_bytes(j->cout, j->cin) / 2; /* bf16 elements per slot */
-    size_t bwd = stylize_bf16_pack_a_bytes(j->cin, j->cout) / 2;
     unsigned short b = stylize_bf16_round(v);
-    j->packs[(size_t)k * fwd + stylize_bf16_pack_a_index(co, ci, j->cin)] = b;
+    j->packs[(size_t)k * j->fwd + stylize_bf16_pack_a_index(co, ci, j->cin)] = b;
     size_t kb = (size_t)(pi[k / a] * a + pi[k % a]);
-    j->packs[(size_t)(a * a) * fwd + kb * bwd + stylize_bf16_pack_a_index(ci, co, j->cout)] = b;
+    j->packs[(size_t)(a * a) * j->fwd + kb * j->bwd + stylize_bf16_pack_a_index(ci, co, j->cout)] = b;
 }
 
 /* u[k][co][ci] = (G g G^T)[k] for g = weight[co][ci]; task t takes a band
@@ -116,7 +115,7 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
 {
     stylize_parallel_init();
     int nthr = stylize_parallel_threads();
-    utrans_job j = {u, NULL, weight, cout, cin, m, nthr};
+    utrans_job j = {u, NULL, weight, cout, cin, m, nthr, 0, 0};
     stylize_parallel_run(nthr, utrans_task, &j);
 }
 
@@ -131,7 +130,8 @@ void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin
     stylize_parallel_init();
     memset(packs, 0, stylize_conv_winograd_bf16_kernel_bytes(m, cin, cout)); /* the padding */
     int nthr = stylize_parallel_threads();
-    utrans_job j = {NULL, packs, weight, cout, cin, m, nthr};
+    utrans_job j = {NULL, packs, weight, cout, cin, m, nthr,
+                    stylize_bf16_pack_a_bytes(cout, cin) / 2, stylize_bf16_pack_a_bytes(cin, cout) / 2};
     stylize_parallel_run(nthr, utrans_task, &j);
 }
 

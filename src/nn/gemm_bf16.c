@@ -108,13 +108,13 @@ void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
         stylize_parallel_run(g.ntasks, pack_task, &g);
 }
 
-/* tile (MR x NR, rows NR apart) = (first ? 0 : tile) + A panel . B block over np pairs */
-BF16_TARGET static void kernel(int np, const unsigned *a, const unsigned *b, float *tile, int first)
+/* tile (MR x NR, rows ld floats apart) = (first ? 0 : tile) + A panel . B block over np pairs */
+BF16_TARGET static void kernel(int np, const unsigned *a, const unsigned *b, float *tile, size_t ld, int first)
 {
     __m512 acc[MR][4];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 4; j++)
-            acc[i][j] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(tile + i * NR + 16 * j);
+            acc[i][j] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(tile + i * ld + 16 * j);
     for (int q = 0; q < np; q++, a += MR, b += NR) { /* unaligned loads: the caller's buffers */
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 16);
         __m512bh b2 = (__m512bh)_mm512_loadu_si512(b + 32), b3 = (__m512bh)_mm512_loadu_si512(b + 48);
@@ -128,7 +128,7 @@ BF16_TARGET static void kernel(int np, const unsigned *a, const unsigned *b, flo
     }
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 4; j++)
-            _mm512_storeu_ps(tile + i * NR + 16 * j, acc[i][j]);
+            _mm512_storeu_ps(tile + i * ld + 16 * j, acc[i][j]);
 }
 
 typedef struct {
@@ -140,7 +140,8 @@ typedef struct {
     int ntasks;
 } gemm_job;
 
-/* Column panel j: every row panel, K block by K block, through a local tile. */
+/* Column panel j: every row panel, K block by K block, in C itself where
+ * the tile is whole, else through a local tile. */
 static void panel(const gemm_job *g, int jp)
 {
     float tile[MR * NR] __attribute__((aligned(64)));
@@ -149,17 +150,22 @@ static void panel(const gemm_job *g, int jp)
     for (int i0 = 0; i0 < g->m; i0 += MR) {
         const unsigned *ap = g->pa + (size_t)(i0 / MR) * g->kp * MR;
         int rows = g->m - i0 < MR ? g->m - i0 : MR;
+        int whole = rows == MR && cols == NR;
+        float *dst = whole ? g->c + (size_t)i0 * g->ldc + j0 : tile;
+        size_t ld = whole ? (size_t)g->ldc : NR;
         for (int q0 = 0; q0 < g->kp; q0 += KC) {
             int np = g->kp - q0 < KC ? g->kp - q0 : KC;
-            kernel(np, ap + (size_t)q0 * MR, bp + (size_t)q0 * NR, tile, q0 == 0);
+            kernel(np, ap + (size_t)q0 * MR, bp + (size_t)q0 * NR, dst, ld, q0 == 0 && !(whole && g->accumulate));
         }
+        if (whole)
+            continue;
         for (int r = 0; r < rows; r++) {
-            float *dst = g->c + (size_t)(i0 + r) * g->ldc + j0;
+            float *row = g->c + (size_t)(i0 + r) * g->ldc + j0;
             if (g->accumulate)
                 for (int j = 0; j < cols; j++)
-                    dst[j] += tile[r * NR + j];
+                    row[j] += tile[r * NR + j];
             else
-                memcpy(dst, tile + r * NR, (size_t)cols * sizeof(float));
+                memcpy(row, tile + r * NR, (size_t)cols * sizeof(float));
         }
     }
 }

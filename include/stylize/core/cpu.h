@@ -17,7 +17,9 @@ typedef struct {
     char model[64];     /* the brand string */
 } stylize_cpu_features;
 
-/* The features, detected on the first call (thread-safe); never NULL. */
+/* The features, detected on the first call (thread-safe); never NULL.
+ * With STYLIZE_NO_BF16 set (not "0") in the environment, AVX512-BF16 and
+ * AMX read as absent. */
 const stylize_cpu_features *stylize_cpu(void);
 
 /* Test hook: pretend the CPU lacks AVX512-BF16 and AMX (disable != 0), as on
