@@ -33,7 +33,7 @@ static const gen_flag flags[] = {
     {"preserve-colours", 0, 1, "MODE", NULL},
     {"jpeg-quality", 0, 1, "N", "1..100 (default 95)"},
     {"threads", 0, 1, "N", "threads (default: all cores)"},
-    {"precision", 0, 1, "fp32|bf16|auto", "the convolutions' arithmetic (default auto: bf16 where the CPU has AVX512-BF16)"},
+    {"precision", 0, 1, "fp32|bf16|auto", "the convolutions' arithmetic; bf16 needs AVX512-BF16 (default auto: fp32, as measured: README Precision)"},
     {"quiet", 'q', 0, "", "print nothing but errors"},
 };
 #define NF ((int)(sizeof flags / sizeof flags[0]))

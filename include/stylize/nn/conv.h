@@ -16,6 +16,11 @@
  * channel pair, that serves both directions; it is made when the algorithm
  * is selected. Winograd rounds differently: ~3e-6 RMS relative error
  * (F(4x4)), ~3e-7 (F(2x2)) on VGG-like data, against ~2e-7 for im2col.
+ * The bfloat16 Winograd algorithms (AVX512-BF16 only) keep the transforms
+ * in float32 and run the element-wise products as bfloat16 GEMMs with
+ * float32 accumulation; their kernel is the transform packed for the GEMM
+ * twice, once per direction (2 x 36 (16) bfloat16 per channel pair), and
+ * their error is bfloat16's (tests/nn/test_conv_bf16.c states the bound).
  * Every other geometry runs the general im2col path (no kernel cache): the
  * forward is im2col + sgemm, the input gradient W^T gout followed by col2im
  * (the adjoint of im2col: a padded position's gradient goes to the pixel it
@@ -45,11 +50,19 @@ typedef enum {
     STYLIZE_CONV_WINOGRAD = 1,   /* Winograd F(4x4, 3x3) + 36 sgemms per tile block */
     STYLIZE_CONV_WINOGRAD_F2 = 2, /* Winograd F(2x2, 3x3) + 16 sgemms per tile block */
     /* The same transforms with bfloat16 GEMMs (float32 accumulation,
-     * stylize/nn/gemm_bf16.h) where the CPU has AVX512-BF16; elsewhere they
-     * run as their float32 counterparts (stylize_conv_get_algo says which). */
+     * stylize/nn/gemm_bf16.h) where the CPU has AVX512-BF16 and both channel
+     * counts are at least STYLIZE_CONV_BF16_MIN_CHANNELS; elsewhere they run
+     * as their float32 counterparts (stylize_conv_get_algo says which). */
     STYLIZE_CONV_WINOGRAD_BF16 = 3,   /* F(4x4, 3x3) */
     STYLIZE_CONV_WINOGRAD_F2_BF16 = 4 /* F(2x2, 3x3) */
 } stylize_conv_algo;
+
+/* Narrower convolutions (the generators', VGG-19's conv1_1) keep float32
+ * under a bfloat16 algorithm: there the transforms dominate, so bfloat16
+ * saves almost nothing, while its rounding, through many narrow layers and
+ * instance normalisations, moved a pyramid generator's output by 17 levels
+ * of 255 on average (scripts/bench-train.sh, 2026-12-01). */
+#define STYLIZE_CONV_BF16_MIN_CHANNELS 64
 
 /* The algorithm's name: "im2col", "winograd", "winograd2", "winograd-bf16",
  * "winograd2-bf16" (static storage); parse returns 0 and sets *out for one

@@ -107,7 +107,7 @@ typedef struct {
     stylize_optim_kind optimizer;
     int iterations;       /* per scale; 0: evaluate once and write the initial image */
     int max_evaluations;  /* per scale, L-BFGS only; 0: no limit besides iterations */
-    stylize_precision precision; /* the convolutions' (nn/precision.h; auto: fp32 for this work) */
+    stylize_precision precision; /* the convolutions' (nn/precision.h; auto: the measured default) */
     int lbfgs_history;
     double learning_rate; /* Adam */
     double tol_change;
