@@ -98,14 +98,17 @@ def main():
                                "size": "%dx%d" % (r["width"], r["height"]), "precision": r["precision"]}
             print(json.dumps({"gatys": p, **res["gatys"][p]}), file=sys.stderr)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True).stdout.strip() or "?"
     res.update({"cpu": cpu, "threads": a.threads, "command": a.command, "date": time.strftime("%Y-%m-%d %H:%M"),
+                "commit": commit,
                 "steps": steps, "evaluations": evals})
     json.dump(res, open(a.json, "w"), indent=1)
     t, g = res["train"], res["gatys"]
     tr = t["bf16"]["loss_final"] / t["fp32"]["loss_final"]
     gr = g["bf16"]["loss_final"] / g["fp32"]["loss_final"]
     sr = t["bf16"]["sample_loss_fp32"] / t["fp32"]["sample_loss_fp32"]
-    print("machine: %s, %d threads; command: %s" % (cpu, a.threads, a.command))
+    print("machine: %s, %d threads; command: %s; commit %s" % (cpu, a.threads, a.command, commit))
     print()
     print("| work | fp32 loss | bf16 loss | bf16 / fp32 | allowed | fp32 time | bf16 time |")
     print("|---|---|---|---|---|---|---|")

@@ -33,7 +33,7 @@ static const gen_flag flags[] = {
     {"preserve-colours", 0, 1, "MODE", NULL},
     {"jpeg-quality", 0, 1, "N", "1..100 (default 95)"},
     {"threads", 0, 1, "N", "threads (default: all cores)"},
-    {"precision", 0, 1, "fp32|bf16|auto", "the convolutions' arithmetic; bf16 needs AVX512-BF16 (default auto: fp32, as measured: README Precision)"},
+    {"precision", 0, 1, "fp32|bf16|auto", CLI_PRECISION_HELP("bf16 where the CPU has it, else fp32")},
     {"quiet", 'q', 0, "", "print nothing but errors"},
 };
 #define NF ((int)(sizeof flags / sizeof flags[0]))
@@ -145,7 +145,11 @@ static int stage_flags(apply_state *s)
     int p = 0;
     if (precision && (rc = cli_parse_precision("stylize apply", "--precision", precision, &p)) != 0)
         return rc;
-    (void)stylize_precision_select((stylize_precision)p, STYLIZE_WORK_APPLY, NULL, NULL); /* checked above */
+    stylize_error err;
+    if (stylize_precision_select((stylize_precision)p, STYLIZE_WORK_APPLY, NULL, &err) != STYLIZE_OK) {
+        fprintf(stderr, "stylize apply: --precision: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
     const char *seed = gen_str(flags, NF, a, "seed");
     if (seed && cli_parse_u64(seed, &s->seed) != 0) {
         fprintf(stderr, "stylize apply: --seed: '%s' is not a non-negative integer\n", seed);

@@ -127,12 +127,13 @@ void cli_blas_autoselect(char **argv)
 int cli_parse_precision(const char *prog, const char *flag, const char *arg, int *out)
 {
     stylize_precision p;
+    stylize_error err;
     if (stylize_precision_parse(arg, &p) != 0) {
         cli_error(prog, "%s: '%s' is not fp32, bf16 or auto", flag, arg);
         return EXIT_USAGE;
     }
-    if (p == STYLIZE_PRECISION_BF16 && !stylize_precision_bf16_available()) {
-        cli_error(prog, "%s bf16: this CPU has no AVX512-BF16 (use fp32 or auto)", flag);
+    if (stylize_precision_check(p, &err) != STYLIZE_OK) {
+        cli_error(prog, "%s %s", flag, err.msg);
         return EXIT_USAGE;
     }
     *out = (int)p;

@@ -36,6 +36,9 @@ int cli_parse_u64(const char *s, unsigned long long *out);
  * AVX512-BF16. Returns 0 and sets *out, or prints one line naming flag and
  * returns EXIT_USAGE. */
 int cli_parse_precision(const char *prog, const char *flag, const char *arg, int *out);
+/* --precision's help line in stylize, train and apply, with auto's meaning there. */
+#define CLI_PRECISION_HELP(auto_means) \
+    "the convolutions' arithmetic; bf16 needs AVX512-BF16 (default auto: " auto_means "; README Precision)"
 
 /* Prints "prog: message" on stderr. */
 void cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,8 @@
  * arguments generated from it. */
 #include "stylize_flags.h"
 
+#include "cli_common.h"
+
 #include <string.h>
 
 #define S_IO FLAG_SECTION_IO
@@ -117,9 +119,7 @@ const stylize_flag stylize_flags[] = {
      "quality mode for trying the tool without a download"},
 
     {"threads", 0, VAL, FLAG_THREADS, S_OTHER, FLAG_LISTED, "N", "threads (default: all cores)"},
-    {"precision", 0, VAL, FLAG_PRECISION, S_OTHER, FLAG_LISTED, "fp32|bf16|auto",
-     "the convolutions' arithmetic; bf16 needs AVX512-BF16\n"
-     "(default auto: fp32, as measured: README Precision)"},
+    {"precision", 0, VAL, FLAG_PRECISION, S_OTHER, FLAG_LISTED, "fp32|bf16|auto", CLI_PRECISION_HELP("fp32, as L-BFGS needs it")},
     {"max-memory", 0, VAL, FLAG_MAX_MEMORY, S_OTHER, FLAG_LISTED, "SIZE",
      "refuse runs estimated to need more, e.g. 2G, 512M\n"
      "(default: the machine's available memory)"},

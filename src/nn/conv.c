@@ -288,12 +288,13 @@ size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout)
 
 /* ---- workspace sizing --------------------------------------------------- */
 
-size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
+/* Workspace of the 3x3 zero-padding paths for an algorithm already
+ * effective (an existing convolution's is never resolved again: the CPU's
+ * features may read otherwise later, under the test hook). */
+static size_t algo_ws(stylize_conv_algo algo, int cin, int cout, int h, int w)
 {
     if (h <= 0 || w <= 0 || cin <= 0 || cout <= 0)
         return 0;
-    stylize_conv_geom g = {cin, cout, 3, 1, STYLIZE_PAD_ZERO};
-    algo = effective_algo(&g, algo);
     if (algo_tile(algo))
         return stylize_conv_winograd_floats(algo, cin, cout, h, w);
     /* forward: im2col of the input; backward: im2col of the gradient */
@@ -303,15 +304,20 @@ size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int c
     return fwd > bwd ? fwd : bwd;
 }
 
-size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_conv_algo algo,
-                                          int h, int w, int weight_grad)
+size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
+{
+    stylize_conv_geom g = {cin, cout, 3, 1, STYLIZE_PAD_ZERO};
+    return cin > 0 && cout > 0 ? algo_ws(effective_algo(&g, algo), cin, cout, h, w) : 0;
+}
+
+/* Workspace of geometry g with the effective algorithm eff. */
+static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int h, int w, int weight_grad)
 {
     if (!g || h <= 0 || w <= 0 || geom_check_shape(g, NULL) != STYLIZE_OK)
         return 0;
-    stylize_conv_algo eff = effective_algo(g, algo);
     if (!geom_is_3x3(g) && !has_cache(g, eff))
         return stylize_conv_general_floats(g, h, w);
-    size_t n = geom_is_3x3(g) ? stylize_conv_algo_workspace_floats(eff, g->cin, g->cout, h, w)
+    size_t n = geom_is_3x3(g) ? algo_ws(eff, g->cin, g->cout, h, w)
                               : stylize_conv_padded_floats(eff, g->cin, g->cout, h, w);
     if (weight_grad) {
         size_t wg = stylize_conv_general_floats(g, h, w); /* the im2col matrix of the input */
@@ -320,9 +326,15 @@ size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_co
     return n;
 }
 
+size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_conv_algo algo,
+                                          int h, int w, int weight_grad)
+{
+    return g ? ws_floats(g, effective_algo(g, algo), h, w, weight_grad) : 0;
+}
+
 size_t stylize_conv_workspace_floats_ex(const stylize_conv *conv, int h, int w, int weight_grad)
 {
-    return stylize_conv_geom_workspace_floats(&conv->g, conv->algo, h, w, weight_grad);
+    return ws_floats(&conv->g, conv->algo, h, w, weight_grad);
 }
 
 size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w)

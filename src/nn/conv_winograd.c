@@ -154,18 +154,26 @@ static size_t wino_kstride(int channels, int nt)
     return s;
 }
 
+/* Floats per tile column of the bfloat16 path's packed V slice: pairs of
+ * the larger channel count (either direction), one 32-bit word each. */
+static size_t pack_per_tile(int bf16, int cin, int cout)
+{
+    return bf16 ? ((size_t)(cin > cout ? cin : cout) + 1) / 2 : 0;
+}
+
 /* Tiles per Winograd block for tile size m: the preferred block, capped by
  * the tile count and by the workspace bound (at least one tile). */
-static size_t wino_block_tiles(int m, int cin, int cout, int h, int w)
+static size_t wino_block_tiles(int m, int bf16, int cin, int cout, int h, int w)
 {
-    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
+    size_t aa = (size_t)(m + 2) * (size_t)(m + 2), pack = pack_per_tile(bf16, cin, cout);
     size_t tiles = (size_t)((h + m - 1) / m) * (size_t)((w + m - 1) / m);
-    size_t per_tile = aa * ((size_t)cin + (size_t)cout); /* floats of V and M per tile */
+    size_t per_tile = aa * ((size_t)cin + (size_t)cout) + pack; /* floats of V, M (and packed V) */
     size_t nt = WINO_BLOCK_TARGET_FLOATS / per_tile;
     if (nt < WINO_BLOCK_MIN_TILES)
         nt = WINO_BLOCK_MIN_TILES;
-    /* the bound, less the kstride padding (at most 31 floats per slice) */
-    size_t cap = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - 2 * 31 * aa) / per_tile;
+    /* the bound, less the kstride padding (at most 31 floats per slice) and
+     * the packed panels' rounding (at most NR - 1 columns) */
+    size_t cap = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - 2 * 31 * aa - (STYLIZE_BF16_NR - 1) * pack) / per_tile;
     if (nt > cap)
         nt = cap;
     if (nt > tiles)
@@ -188,7 +196,7 @@ size_t stylize_conv_winograd_floats(stylize_conv_algo algo, int cin, int cout, i
      * ways; the bfloat16 path adds one packed V slice */
     int m = stylize_conv_algo_tile(algo);
     size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
-    int nt = (int)wino_block_tiles(m, cin, cout, h, w);
+    int nt = (int)wino_block_tiles(m, stylize_conv_algo_bf16(algo), cin, cout, h, w);
     return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt)) +
            wino_pack_floats(algo, cin, cout, nt);
 }
@@ -563,15 +571,6 @@ static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
     }
 }
 
-/* Task t owns columns [b0, b0 + cap) of V and M, cap = nt / ntasks for
- * every task. It takes runs of cap tiles from the shared counter (so a
- * thread that runs slow takes fewer) and walks each through its columns:
- * input transform, the a^2 sgemms on its columns, output transform. Tasks
- * touch disjoint columns and disjoint output tiles, so they never wait for
- * each other. Every run starts at a multiple of cap and has the same length
- * whichever task takes it, so each tile meets the same sgemm shape and
- * column position on every call: results do not depend on the threads'
- * timing (with unequal shares they did, in the last bits). */
 /* The a^2 bfloat16 GEMMs of one run: each V slice's n columns packed into
  * the task's panels of pbuf (its columns start on a panel), then M[k] =
  * U[k] V[k] from the packed kernel slice k. */
@@ -587,6 +586,17 @@ static void wino_gemms_bf16(const wino_job *j, int b0, int n)
     }
 }
 
+/* Task t owns columns [b0, b0 + cap) of V and M, cap = nt / ntasks for
+ * every task (bfloat16: rounded down to whole packed panels of NR
+ * columns). It takes runs of cap tiles from the shared counter (so a
+ * thread that runs slow takes fewer) and walks each through its columns:
+ * input transform, the a^2 sgemms (or bfloat16 GEMMs) on its columns,
+ * output transform. Tasks
+ * touch disjoint columns and disjoint output tiles, so they never wait for
+ * each other. Every run starts at a multiple of cap and has the same length
+ * whichever task takes it, so each tile meets the same sgemm shape and
+ * column position on every call: results do not depend on the threads'
+ * timing (with unequal shares they did, in the last bits). */
 static void wino_task(void *vctx, int t)
 {
     wino_job *j = vctx;
@@ -626,7 +636,7 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     int m = stylize_conv_algo_tile(algo), bf16 = stylize_conv_algo_bf16(algo);
     int a = m + 2, aa = a * a;
     int th = (h + m - 1) / m, tw = (w + m - 1) / m;
-    int nt = (int)wino_block_tiles(m, cin, cout, h, w);
+    int nt = (int)wino_block_tiles(m, bf16, cin, cout, h, w);
     int nthr = stylize_parallel_threads();
     int min_cols = bf16 ? STYLIZE_BF16_NR : WINO_TASK_MIN_TILES;
     int ntasks = nt / min_cols < nthr ? nt / min_cols : nthr;

@@ -182,6 +182,11 @@ void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, floa
 {
     if (m <= 0 || n <= 0)
         return;
+    if (k <= 0) { /* an empty sum */
+        for (int i = 0; i < m && !accumulate; i++)
+            memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof(float));
+        return;
+    }
     int np = (n + NR - 1) / NR, nt = stylize_parallel_threads();
     gemm_job g = {m, n, pairs(k), pa, pb, c, ldc, accumulate, np < nt ? np : nt};
     stylize_parallel_run(g.ntasks, gemm_task, &g);

@@ -391,6 +391,7 @@ stylize_status stylize_run(const stylize_run_config *c, stylize_run_progress_fn 
     ctx_init(&x, c, &mem, 0);
     x.progress = progress, x.puser = puser;
     stylize_conv_algo old = stylize_conv_get_default_algo();
+    x.r.precision = stylize_precision_resolve(c->precision, STYLIZE_WORK_OPTIMISE); /* if refused early */
     stylize_status st = run_check(c, &x.W, &x.H, &x.blend_sum, err);
     if (st == STYLIZE_OK)
         st = precision_enter(c, &old, &x.r.precision, err);

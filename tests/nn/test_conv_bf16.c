@@ -25,6 +25,8 @@
 #include "stylize/core/threads.h"
 #include "stylize/nn/conv.h"
 #include "stylize/nn/precision.h"
+#include "stylize/nn/gemm_bf16.h"
+#include "nn/conv_internal.h" /* the packed kernel, for its layout check */
 #include "testutil.h"
 
 /* The transforms of conv_winograd.c (its interpolation points). */
@@ -256,6 +258,8 @@ static void expect(const frame *f, const wino *t, double *ref, double *bound, do
     free(xb), free(u), free(tmp);
 }
 
+#define CANARY 64
+
 /* One layer shape: forward and input gradient with algo (one bfloat16
  * algorithm), 1 and 2 threads bit-identical; returns 1 when bfloat16 was
  * visible. */
@@ -270,28 +274,35 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
     double *ref = malloc(nmax * sizeof *ref), *bound = malloc(nmax * sizeof *bound), *mag = malloc(nmax * sizeof *mag);
     stylize_conv_geom g = {cin, cout, 3, 1, pad};
     stylize_conv *conv = NULL;
-    CHECK(stylize_conv_create_ex(&conv, &g, wt, bias, algo, NULL, NULL) == STYLIZE_OK);
-    size_t nws = conv ? stylize_conv_workspace_floats(conv, h, w) : 0;
-    float *ws = malloc((nws ? nws : 1) * sizeof *ws);
+    float *ws = NULL;
+    size_t nws = 0;
     verdict v = {0, 0, 0, 0};
-    if (!wt || !wf || !bias || !x || !gout || !got || !got1 || !ref || !bound || !mag || !conv || !ws) {
+    if (!wt || !wf || !bias || !x || !gout || !got || !got1 || !ref || !bound || !mag) {
+        CHECK(!"out of memory");
+        goto done;
+    }
+    tu_fill(wt, (size_t)cin * cout * 9, (uint64_t)cin * 31 + cout, -0.2f, 0.2f);
+    tu_fill(bias, (size_t)cout, 7, -0.5f, 0.5f);
+    tu_fill(x, nin, (uint64_t)h * 17 + w, 0.0f, 1.0f); /* post-ReLU-like */
+    tu_fill(gout, nout, (uint64_t)w * 5 + cout, -1.0f, 1.0f);
+    CHECK(stylize_conv_create_ex(&conv, &g, wt, bias, algo, NULL, NULL) == STYLIZE_OK);
+    nws = conv ? stylize_conv_workspace_floats(conv, h, w) : 0;
+    ws = malloc((nws + CANARY) * sizeof *ws); /* a canary after the workspace */
+    if (!conv || !ws) {
         CHECK(!"out of memory or no convolution");
         goto done;
     }
+    for (int i = 0; i < CANARY; i++)
+        ws[nws + i] = -12345.0f;
     int narrow = cin < STYLIZE_CONV_BF16_MIN_CHANNELS || cout < STYLIZE_CONV_BF16_MIN_CHANNELS;
     stylize_conv_algo expect_algo = !narrow ? algo : algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD
                                                                                   : STYLIZE_CONV_WINOGRAD_F2;
     CHECK_MSG(stylize_conv_get_algo(conv) == expect_algo, "%d -> %d: algorithm %d, not %d", cin, cout,
               (int)stylize_conv_get_algo(conv), (int)expect_algo);
-    tu_fill(wt, (size_t)cin * cout * 9, (uint64_t)cin * 31 + cout, -0.2f, 0.2f);
-    tu_fill(bias, (size_t)cout, 7, -0.5f, 0.5f);
-    tu_fill(x, nin, (uint64_t)h * 17 + w, 0.0f, 1.0f); /* post-ReLU-like */
-    tu_fill(gout, nout, (uint64_t)w * 5 + cout, -1.0f, 1.0f);
     for (size_t co = 0; co < (size_t)cout; co++)
         for (size_t ci = 0; ci < (size_t)cin; ci++)
             for (int k = 0; k < 9; k++)
                 wf[(ci * cout + co) * 9 + k] = wt[(co * cin + ci) * 9 + 8 - k];
-    stylize_conv_refresh(conv);
     for (int dir = 0; dir < 2; dir++) {
         stylize_set_threads(2);
         dir ? stylize_conv_backward(conv, got, gout, h, w, ws) : stylize_conv_forward(conv, got, x, h, w, ws);
@@ -300,6 +311,10 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
         stylize_set_threads(2);
         size_t n = dir ? nin : nout;
         CHECK_MSG(memcmp(got, got1, n * sizeof *got) == 0, "%d -> %d %dx%d: 1 and 2 threads differ", cin, cout, h, w);
+        int intact = 1;
+        for (int i = 0; i < CANARY; i++)
+            intact &= ws[nws + i] == -12345.0f;
+        CHECK_MSG(intact, "%d -> %d %dx%d: wrote past its workspace", cin, cout, h, w);
         if (dir)
             expect(&f, &t, ref, bound, mag, gout, wf, NULL, cout, cin, 1);
         else
@@ -322,8 +337,87 @@ done:
     return v.visible;
 }
 
-/* nn/precision.h: names, auto's resolution (fp32 for every work, as
- * measured), the mapping to the algorithm, and bf16 refused without the
+/* The packed kernel bit for bit: slot k of the forward half holds
+ * bf16(U[k]) at (co, ci), slot pi(k) of the input gradient's half holds it
+ * at (ci, co) (pi: the flip's permutation of the interpolation points,
+ * conv_winograd.c), the padding is zero; the live memory plan counted
+ * exactly stylize_conv_kernel_bytes. */
+static void check_layout(int cin, int cout, stylize_conv_algo algo)
+{
+    static const int pi4[6] = {5, 1, 2, 4, 3, 0}, pi2[4] = {3, 1, 2, 0};
+    int m = algo == STYLIZE_CONV_WINOGRAD_BF16 ? 4 : 2, a = m + 2, aa = a * a;
+    const int *pi = m == 4 ? pi4 : pi2;
+    float *wt = malloc((size_t)cin * cout * 9 * sizeof *wt), *u = malloc((size_t)aa * cin * cout * sizeof *u);
+    stylize_conv_geom g = {cin, cout, 3, 1, STYLIZE_PAD_ZERO};
+    stylize_mem mem;
+    stylize_mem_init(&mem, 0);
+    stylize_conv *conv = NULL;
+    if (!wt || !u) {
+        CHECK(!"out of memory");
+        free(wt), free(u);
+        return;
+    }
+    tu_fill(wt, (size_t)cin * cout * 9, 99, -1.0f, 1.0f);
+    CHECK(stylize_conv_create_ex(&conv, &g, wt, NULL, algo, &mem, NULL) == STYLIZE_OK);
+    if (conv) {
+        CHECK(stylize_conv_get_algo(conv) == algo);
+        CHECK(mem.cur == stylize_conv_kernel_bytes(&g, algo) && mem.cur == conv->cache_bytes);
+        stylize_conv_winograd_kernel(u, wt, cin, cout, m); /* the float32 transform, (aa, cout, ci) */
+        const unsigned short *pk = (const unsigned short *)conv->cache;
+        size_t fwd = stylize_bf16_pack_a_bytes(cout, cin) / 2, bwd = stylize_bf16_pack_a_bytes(cin, cout) / 2;
+        size_t wrong = 0, nonzero = 0;
+        for (int k = 0; k < aa; k++)
+            for (int co = 0; co < cout; co++)
+                for (int ci = 0; ci < cin; ci++) {
+                    unsigned short want = stylize_bf16_round(u[((size_t)k * cout + co) * cin + ci]);
+                    int kb = pi[k / a] * a + pi[k % a];
+                    wrong += pk[(size_t)k * fwd + stylize_bf16_pack_a_index(co, ci, cin)] != want;
+                    wrong += pk[(size_t)aa * fwd + (size_t)kb * bwd + stylize_bf16_pack_a_index(ci, co, cout)] != want;
+                }
+        for (size_t i = 0; i < (size_t)aa * (fwd + bwd); i++)
+            nonzero += pk[i] != 0;
+        CHECK_MSG(wrong == 0, "F(%d) %d -> %d: %zu packed values are not bf16(U)", m, cin, cout, wrong);
+        CHECK_MSG(nonzero <= (size_t)2 * aa * cin * cout, "F(%d): padding is not zero", m);
+    }
+    stylize_conv_free(conv);
+    CHECK(mem.cur == 0);
+    free(wt), free(u);
+}
+
+/* Without AVX512-BF16 (the test hook, before creating) the bfloat16
+ * algorithms run as their float32 counterparts, with their sizes. */
+static void check_fallback(void)
+{
+    static float wt[64 * 64 * 9];
+    stylize_conv_geom g = {64, 64, 3, 1, STYLIZE_PAD_ZERO};
+    stylize_cpu_testing_disable_bf16(1);
+    stylize_conv *c = NULL;
+    CHECK(stylize_conv_create_ex(&c, &g, wt, NULL, STYLIZE_CONV_WINOGRAD_F2_BF16, NULL, NULL) == STYLIZE_OK);
+    CHECK(c && stylize_conv_get_algo(c) == STYLIZE_CONV_WINOGRAD_F2);
+    CHECK(stylize_conv_kernel_bytes(&g, STYLIZE_CONV_WINOGRAD_BF16) ==
+          stylize_conv_kernel_bytes(&g, STYLIZE_CONV_WINOGRAD));
+    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_WINOGRAD_BF16, 40, 40, 0) ==
+          stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_WINOGRAD, 40, 40, 0));
+    stylize_cpu_testing_disable_bf16(0);
+    stylize_conv_free(c);
+}
+
+/* The workspace bound of conv.h holds with the packed V slice: wide layers
+ * at sizes whose blocks are capped by it. */
+static void check_bound(void)
+{
+    static const int ch[] = {512, 1024, 2048};
+    for (int i = 0; i < 3; i++)
+        for (int ai = 0; ai < 2; ai++) {
+            stylize_conv_algo algo = ai ? STYLIZE_CONV_WINOGRAD_BF16 : STYLIZE_CONV_WINOGRAD_F2_BF16;
+            size_t n = stylize_conv_algo_workspace_floats(algo, ch[i], ch[i], 64, 64);
+            CHECK_MSG(n <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS, "%s %d channels: %zu floats over the bound",
+                      stylize_conv_algo_name(algo), ch[i], n);
+        }
+}
+
+/* nn/precision.h: names, auto's resolution (as measured: fp32 for L-BFGS,
+ * bf16 for training and applying where the CPU has it), the mapping to the algorithm, and bf16 refused without the
  * instructions (the default algorithm then unchanged). */
 static void check_precision(void)
 {
@@ -331,12 +425,16 @@ static void check_precision(void)
     CHECK(stylize_precision_parse("bf16", &p) == 0 && p == STYLIZE_PRECISION_BF16);
     CHECK(stylize_precision_parse("fp16", &p) == -1 && p == STYLIZE_PRECISION_BF16);
     CHECK(strcmp(stylize_precision_name(STYLIZE_PRECISION_FP32), "fp32") == 0);
-    for (int w = 0; w < 3; w++) {
-        CHECK(stylize_precision_resolve(STYLIZE_PRECISION_AUTO, (stylize_work)w) == STYLIZE_PRECISION_FP32);
+    stylize_precision gen = stylize_precision_bf16_available() ? STYLIZE_PRECISION_BF16 : STYLIZE_PRECISION_FP32;
+    CHECK(stylize_precision_resolve(STYLIZE_PRECISION_AUTO, STYLIZE_WORK_OPTIMISE) == STYLIZE_PRECISION_FP32);
+    CHECK(stylize_precision_resolve(STYLIZE_PRECISION_AUTO, STYLIZE_WORK_TRAIN) == gen);
+    CHECK(stylize_precision_resolve(STYLIZE_PRECISION_AUTO, STYLIZE_WORK_APPLY) == gen);
+    for (int w = 0; w < 3; w++)
         CHECK(stylize_precision_resolve(STYLIZE_PRECISION_BF16, (stylize_work)w) == STYLIZE_PRECISION_BF16);
-    }
-    CHECK(stylize_precision_algo(STYLIZE_PRECISION_BF16) == STYLIZE_CONV_WINOGRAD_BF16);
-    CHECK(stylize_precision_algo(STYLIZE_PRECISION_FP32) == STYLIZE_CONV_WINOGRAD);
+    CHECK(stylize_precision_algo(STYLIZE_PRECISION_BF16, STYLIZE_CONV_IM2COL) == STYLIZE_CONV_WINOGRAD_BF16);
+    CHECK(stylize_precision_algo(STYLIZE_PRECISION_FP32, STYLIZE_CONV_IM2COL) == STYLIZE_CONV_IM2COL);
+    CHECK(stylize_precision_algo(STYLIZE_PRECISION_FP32, STYLIZE_CONV_WINOGRAD_F2_BF16) == STYLIZE_CONV_WINOGRAD_F2);
+    CHECK(stylize_precision_select((stylize_precision)7, STYLIZE_WORK_TRAIN, &p, NULL) == STYLIZE_ERR_ARG);
     stylize_conv_algo old = stylize_conv_get_default_algo();
     stylize_cpu_testing_disable_bf16(1);
     stylize_error err;
@@ -358,14 +456,8 @@ int main(void)
     const stylize_cpu_features *f = stylize_cpu();
     check_precision();
     printf("CPU: %s; avx512_bf16 %d\n", f->model, f->avx512_bf16);
+    check_fallback();
     if (!f->avx512_bf16) {
-        /* the bfloat16 algorithms fall back to their float32 counterparts */
-        stylize_conv *c = NULL;
-        float wt[2 * 3 * 9] = {0};
-        CHECK(stylize_conv_create(&c, wt, NULL, 2, 3, NULL) == STYLIZE_OK);
-        stylize_conv_set_algo(c, STYLIZE_CONV_WINOGRAD_F2_BF16);
-        CHECK(stylize_conv_get_algo(c) == STYLIZE_CONV_WINOGRAD_F2);
-        stylize_conv_free(c);
         printf("SKIP: this CPU has no AVX512-BF16; the bfloat16 convolutions run in float32 here\n");
         return TEST_SUMMARY() ? 1 : 77;
     }
@@ -377,6 +469,7 @@ int main(void)
         {32, 32, 11, 9, 1},   {64, 64, 7, 7, 1},    {128, 128, 6, 5, 1}, /* the residual net */
         {64, 64, 3, 3, 3},    {64, 64, 5, 2, 2},    {65, 70, 4, 67, 0},  /* remainders */
         {71, 97, 3, 1, 0},    {1, 1, 1, 1, 0},      {5, 7, 3, 2, 2},
+        {64, 64, 40, 40, 0},  {64, 64, 40, 40, 1},  {64, 64, 64, 64, 0}, /* two tasks, several runs each */
     };
     int visible = 0;
     stylize_conv_algo algos[2] = {STYLIZE_CONV_WINOGRAD_F2_BF16, STYLIZE_CONV_WINOGRAD_BF16};
@@ -385,5 +478,10 @@ int main(void)
             visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                                   (stylize_pad_mode)shapes[s][4], algos[ai]);
     CHECK_MSG(visible > 0, "never beyond float32 rounding: bfloat16 is not used");
+    for (int ai = 0; ai < 2; ai++) {
+        check_layout(64, 70, algos[ai]);
+        check_layout(131, 67, algos[ai]);
+    }
+    check_bound();
     return TEST_SUMMARY();
 }

@@ -42,13 +42,22 @@ int stylize_precision_bf16_available(void);
  * default (bf16 only where available), fp32 and bf16 stay. */
 stylize_precision stylize_precision_resolve(stylize_precision p, stylize_work work);
 
-/* The convolution algorithm of a resolved precision (fp32 or bf16). */
-stylize_conv_algo stylize_precision_algo(stylize_precision p);
+/* The convolution algorithm of a resolved precision: bf16 ->
+ * STYLIZE_CONV_WINOGRAD_BF16; fp32 -> base (a caller's choice such as
+ * im2col stays) or, when base is a bfloat16 algorithm, its float32
+ * counterpart. */
+stylize_conv_algo stylize_precision_algo(stylize_precision p, stylize_conv_algo base);
 
-/* Resolves p for work and makes it the convolutions' default algorithm
- * (stylize_conv_set_default_algo: process-wide, set before creating
- * networks); *resolved (may be NULL) receives fp32 or bf16. bf16 asked on a
- * CPU without AVX512-BF16: STYLIZE_ERR_ARG, one line, nothing changed. */
+/* STYLIZE_OK when p is a known value this CPU can run; else
+ * STYLIZE_ERR_ARG with one line ("bf16: this CPU has no AVX512-BF16 ..."). */
+stylize_status stylize_precision_check(stylize_precision p, stylize_error *err);
+
+/* Checks p, resolves it for work and makes it the convolutions' default
+ * algorithm: stylize_precision_algo(resolved, the current default), through
+ * stylize_conv_set_default_algo, which is process-wide and not synchronised
+ * (so runs with different precisions must not overlap in one process);
+ * *resolved (may be NULL) receives fp32 or bf16. On failure nothing
+ * changes. */
 stylize_status stylize_precision_select(stylize_precision p, stylize_work work,
                                         stylize_precision *resolved, stylize_error *err);
 
