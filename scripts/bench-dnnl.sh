@@ -14,7 +14,7 @@
 # oneDNN picks its own layouts (format_tag any); reorders are not timed.
 # Totals and GFLOP/s count 2*9*cin*cout*h*w per convolution and direction.
 #
-#   scripts/bench-dnnl.sh [SIZE [REPS]]        default 512 5; takes ~5 minutes
+#   scripts/bench-dnnl.sh [SIZE [REPS]]        default 512 5; about a minute once built
 #
 # Installs libdnnl-dev with apt-get when missing (as root), compiles
 # scripts/bench_dnnl.c with gcc -O2 -ldnnl, builds the Release benchmark
@@ -77,8 +77,10 @@ NR == FNR {
     next
 }
 $1 == "layer" {
-    name[++n] = $3; shape[n] = $4 "→" $5; hw[n] = $6 "×" $7
-    flop[n] = 2 * 9 * $4 * $5 * $6 * $7 * 1e-9
+    if (!($3 in seen)) {  # one row per layer, whichever config lists it first
+        seen[$3] = 1; name[++n] = $3; shape[n] = $4 "→" $5; hw[n] = $6 "×" $7
+        flop[n] = 2 * 9 * $4 * $5 * $6 * $7 * 1e-9
+    }
     t[$2, $3, "f"] = $8; t[$2, $3, "b"] = $9; impl[$2, $3] = $10 " / " $11
 }
 END {
@@ -92,7 +94,7 @@ END {
                 k = d ? "b" : "f"
                 v = t[col[c], name[i], k]
                 row = row " " (v == "" ? "-" : cell(v)) " |"
-                if (v == "unsupported") {  /* the total counts f32 direct there */
+                if (v == "unsupported") {  # the total counts f32 direct there
                     v = t["f32-direct", name[i], k]; fallback[c] = 1
                 }
                 sum[c, k] += v
@@ -109,14 +111,23 @@ END {
         }
     print row; print rate
     print ""
-    printf "GFLOP per direction: %.1f. † layers oneDNN refused for winograd are counted with f32 direct.\n", total_flop
+    printf "GFLOP per direction: %.1f.\n", total_flop
+    for (c = 1; c <= nc; c++)
+        if (fallback[c])
+            print "† " col[c] ": the layers oneDNN refused are counted with f32 direct."
     print "stylize bf16: conv1_1 (3 input channels) runs the fp32 Winograd path."
     print ""
     print "oneDNN implementations (forward / backward-data):"
-    for (i = 1; i <= n; i++) {
-        line = "- " name[i] ":"
-        for (c = 3; c <= nc; c++)
-            line = line " " col[c] " " impl[col[c], name[i]] (c < nc ? ";" : "")
+    for (c = 3; c <= nc; c++) {  # per config, the layers of each implementation
+        line = "- " col[c] ":"; ng = 0
+        for (i = 1; i <= n; i++) {
+            im = impl[col[c], name[i]]
+            for (g = 1; g <= ng && group[g] != im; g++) ;
+            if (g > ng) { group[++ng] = im; members[g] = "" }
+            members[g] = members[g] (members[g] == "" ? "" : ",") name[i]
+        }
+        for (g = 1; g <= ng; g++)
+            line = line " " group[g] " (" (ng == 1 ? "all layers" : members[g]) ")" (g < ng ? ";" : "")
         print line
     }
 }' "$out/stylize.txt" "$out/dnnl.txt"
