@@ -50,9 +50,6 @@ int stylize_conv_algo_parse(const char *name, stylize_conv_algo *out)
 void stylize_conv_set_default_algo(stylize_conv_algo algo) { g_default_algo = algo; }
 stylize_conv_algo stylize_conv_get_default_algo(void) { return g_default_algo; }
 
-#define algo_tile stylize_conv_algo_tile
-#define algo_bf16 stylize_conv_algo_bf16
-
 /* 1 when g is the geometry of the algorithm paths: 3x3, stride 1, zero padding. */
 static int geom_is_3x3(const stylize_conv_geom *g)
 {
@@ -70,15 +67,17 @@ static int geom_is_padded_3x3(const stylize_conv_geom *g)
 static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
     int narrow = g->cin < STYLIZE_CONV_BF16_MIN_CHANNELS || g->cout < STYLIZE_CONV_BF16_MIN_CHANNELS;
-    if (algo_bf16(algo) && (narrow || !stylize_cpu()->avx512_bf16)) /* the float32 counterpart */
+    /* the float32 counterpart where bfloat16 does not run */
+    if (stylize_conv_algo_bf16(algo) && (narrow || !stylize_cpu()->avx512_bf16))
         algo = algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_WINOGRAD_F2;
-    return (geom_is_3x3(g) || geom_is_padded_3x3(g)) && algo_tile(algo) ? algo : STYLIZE_CONV_IM2COL;
+    int wino = (geom_is_3x3(g) || geom_is_padded_3x3(g)) && stylize_conv_algo_tile(algo);
+    return wino ? algo : STYLIZE_CONV_IM2COL;
 }
 
 /* 1 when a convolution of g run with algo keeps a kernel cache. */
 static int has_cache(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
-    return geom_is_3x3(g) || (geom_is_padded_3x3(g) && algo_tile(algo));
+    return geom_is_3x3(g) || (geom_is_padded_3x3(g) && stylize_conv_algo_tile(algo));
 }
 
 /* ---- geometry ----------------------------------------------------------- */
@@ -159,8 +158,8 @@ size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo a
     if (!g || geom_check_shape(g, NULL) != STYLIZE_OK || !has_cache(g, algo))
         return 0;
     algo = effective_algo(g, algo);
-    int m = algo_tile(algo);
-    if (algo_bf16(algo)) /* a^2 packed slices each way: (cout x cin) and (cin x cout) */
+    int m = stylize_conv_algo_tile(algo);
+    if (stylize_conv_algo_bf16(algo)) /* a^2 packed slices each way: (cout x cin) and (cin x cout) */
         return stylize_conv_winograd_bf16_kernel_bytes(m, g->cin, g->cout);
     size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
     return stylize_mem_mul((size_t)g->cin * (size_t)g->cout, per_pair, sizeof(float));
@@ -183,8 +182,8 @@ void stylize_conv_refresh(stylize_conv *conv)
 {
     if (!conv->cache || !conv->weight)
         return; /* the general path, or a dry plan */
-    int m = algo_tile(conv->algo);
-    if (algo_bf16(conv->algo))
+    int m = stylize_conv_algo_tile(conv->algo);
+    if (stylize_conv_algo_bf16(conv->algo))
         stylize_conv_winograd_kernel_bf16(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
     else if (m)
         stylize_conv_winograd_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
@@ -200,7 +199,9 @@ static stylize_status switch_cache(stylize_conv *c, stylize_conv_algo algo, styl
     size_t bytes = stylize_conv_kernel_bytes(&c->g, algo);
     char what[96];
     snprintf(what, sizeof what, "the %d x %d %s kernel of a convolution", c->g.cin, c->g.cout,
-             algo == STYLIZE_CONV_IM2COL ? "backward" : algo_bf16(algo) ? "bfloat16 Winograd" : "Winograd");
+             algo == STYLIZE_CONV_IM2COL   ? "backward"
+             : stylize_conv_algo_bf16(algo) ? "bfloat16 Winograd"
+                                            : "Winograd");
     void *p = NULL;
     stylize_status st = stylize_mem_alloc(c->mem, &p, bytes, what, err);
     if (st != STYLIZE_OK)
@@ -295,7 +296,7 @@ static size_t algo_ws(stylize_conv_algo algo, int cin, int cout, int h, int w)
 {
     if (h <= 0 || w <= 0 || cin <= 0 || cout <= 0)
         return 0;
-    if (algo_tile(algo))
+    if (stylize_conv_algo_tile(algo))
         return stylize_conv_winograd_floats(algo, cin, cout, h, w);
     /* forward: im2col of the input; backward: im2col of the gradient */
     size_t fwd_row = (size_t)cin * 9 * (size_t)w, bwd_row = (size_t)cout * 9 * (size_t)w;
@@ -349,7 +350,7 @@ void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in,
 {
     const stylize_conv_geom *g = &conv->g;
     stylize_conv_algo a = conv->algo;
-    int m = algo_tile(a);
+    int m = stylize_conv_algo_tile(a);
     if (!conv->fast3 && m)
         stylize_conv_padded_forward(g, conv->cache, conv->bias, a, out, in, h, w, ws);
     else if (!conv->fast3)
@@ -368,7 +369,7 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
      * the flipped kernel and no bias. */
     const stylize_conv_geom *g = &conv->g;
     stylize_conv_algo a = conv->algo;
-    int m = algo_tile(a);
+    int m = stylize_conv_algo_tile(a);
     if (!conv->fast3 && m)
         stylize_conv_padded_backward(g, conv->cache, a, gin, gout, h, w, ws);
     else if (!conv->fast3)
