@@ -41,20 +41,12 @@ static unsigned pair_word(float lo, float hi)
 
 void stylize_bf16_pack_a(const float *a, int lda, int trans_a, int m, int k, void *pa)
 {
-    unsigned *dst = pa;
-    int kp = pairs(k);
-    for (int p0 = 0; p0 < m; p0 += MR)
-        for (int q = 0; q < kp; q++)
-            for (int r = 0; r < MR; r++, dst++) {
-                int row = p0 + r, k0 = 2 * q, k1 = 2 * q + 1;
-                float lo = 0, hi = 0;
-                if (row < m) {
-                    lo = trans_a ? a[(size_t)k0 * lda + row] : a[(size_t)row * lda + k0];
-                    if (k1 < k)
-                        hi = trans_a ? a[(size_t)k1 * lda + row] : a[(size_t)row * lda + k1];
-                }
-                *dst = pair_word(lo, hi);
-            }
+    unsigned short *dst = pa;
+    memset(pa, 0, stylize_bf16_pack_a_bytes(m, k)); /* the padding */
+    for (int row = 0; row < m; row++)
+        for (int col = 0; col < k; col++)
+            dst[stylize_bf16_pack_a_index(row, col, k)] =
+                stylize_bf16_round(trans_a ? a[(size_t)col * lda + row] : a[(size_t)row * lda + col]);
 }
 
 #if defined(__x86_64__)
