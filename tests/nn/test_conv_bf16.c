@@ -144,18 +144,6 @@ static void abs_direct(double *out, const float *in, const float *wt, int cin, i
             }
 }
 
-/* Position i of a line of n read by the padding: as conv_internal.h. */
-static int pad_map(int i, int n, stylize_pad_mode mode)
-{
-    if (i >= 0 && i < n)
-        return i;
-    if (mode == STYLIZE_PAD_REFLECT)
-        return i < 0 ? -i : 2 * (n - 1) - i;
-    if (mode == STYLIZE_PAD_REPLICATE)
-        return i < 0 ? 0 : n - 1;
-    return i < 0 ? i + n : i - n; /* circular */
-}
-
 /* A case over c channels of (h, w); o = 1 when the padding is written out:
  * big (c, h + 2o, w + 2o). */
 typedef struct {
@@ -175,7 +163,7 @@ static void pad_out(const frame *f, float *big, const float *small, int c, int z
                     big[((size_t)k * H + y) * W + x] = 0;
                     continue;
                 }
-                sy = pad_map(sy, f->h, f->pad), sx = pad_map(sx, f->w, f->pad);
+                sy = stylize_conv_pad_index(sy, f->h, f->pad), sx = stylize_conv_pad_index(sx, f->w, f->pad);
                 big[((size_t)k * H + y) * W + x] = small[((size_t)k * f->h + sy) * f->w + sx];
             }
 }
@@ -192,7 +180,7 @@ static void crop_in(const frame *f, double *small, const double *big, int c, int
                 int sy = y - f->o, sx = x - f->o;
                 if (!(sy >= 0 && sy < f->h && sx >= 0 && sx < f->w) && !fold)
                     continue;
-                sy = pad_map(sy, f->h, f->pad), sx = pad_map(sx, f->w, f->pad);
+                sy = stylize_conv_pad_index(sy, f->h, f->pad), sx = stylize_conv_pad_index(sx, f->w, f->pad);
                 small[((size_t)k * f->h + sy) * f->w + sx] += big[((size_t)k * H + y) * W + x];
             }
 }
