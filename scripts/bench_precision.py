@@ -9,21 +9,19 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import bench_run
+from bench_run import ROOT
 
 
 def run(cmd):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        sys.exit("failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr))
-    return p
+    """bench_run.run, stopping the measurement when a command fails (it says why)."""
+    if bench_run.run(cmd)[0] != 0:
+        sys.exit(1)
 
 
 def per(h, key):
-    """Median seconds per step / evaluation from a report's history."""
-    d = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i][key] - h[i - 1][key])
-         for i in range(1, len(h)) if h[i][key] > h[i - 1][key]]
-    return statistics.median(d) if d else None
+    """Median seconds per step / evaluation from a report's history (None without two entries)."""
+    return bench_run.rate(h, key)[0]
 
 
 def sample_loss(stylize, model, tex, tsize, threads, tmp, tag):

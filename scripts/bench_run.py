@@ -35,12 +35,20 @@ def run(cmd, env=None, expected=(0,)):
     return code, ru.ru_maxrss * 1024, out.decode()
 
 
+def rate(h, key):
+    """(median seconds per step or evaluation, intervals) between a report's history entries; the first
+    entry (the warm-up step, after the planning) is left out."""
+    per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i][key] - h[i - 1][key])
+           for i in range(1, len(h)) if h[i][key] > h[i - 1][key]]
+    return (statistics.median(per) if per else None), len(per)
+
+
 def per_eval(report):
-    """Median seconds per evaluation between the history entries of a stylize report."""
-    h = json.load(open(report))["history"]
-    per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i]["evaluations"] - h[i - 1]["evaluations"])
-           for i in range(1, len(h)) if h[i]["evaluations"] > h[i - 1]["evaluations"]]
-    return statistics.median(per), len(per)
+    """Median seconds per evaluation between the history entries of a stylize report (an error if none)."""
+    t, n = rate(json.load(open(report))["history"], "evaluations")
+    if t is None:
+        raise statistics.StatisticsError("%s: no two history entries to time" % report)
+    return t, n
 
 
 def vgg_flops(w, h):

@@ -45,6 +45,8 @@ import time
 
 import numpy as np
 
+from bench_run import rate
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = 0x9E3779B97F4A7C15
 MASK64 = (1 << 64) - 1
@@ -490,14 +492,6 @@ def parse_precisions(arg, has_bf16):
     if bad or not asked:
         raise SystemExit("bench-train: --precisions takes fp32, bf16 or fp32,bf16 (not %r)" % arg)
     return [p for p in PRECISIONS if p in asked]
-
-
-def rate(h, key):
-    """(median seconds per step or evaluation, intervals) between a report's history entries; the first
-    entry (the warm-up step, after the planning) is left out."""
-    per = [(h[i]["seconds"] - h[i - 1]["seconds"]) / (h[i][key] - h[i - 1][key])
-           for i in range(1, len(h)) if h[i][key] > h[i - 1][key]]
-    return (statistics.median(per) if per else None), len(per)
 
 
 class Bench:
