@@ -231,9 +231,18 @@ typedef struct {
  * zeros and are not stored. */
 #define SEG 16
 
+/* The two transform loops are cloned for AVX-512 and AVX2 (chosen at load
+ * time from the CPU, the SSE2 baseline otherwise): the per-segment helpers
+ * they call are inlined into each clone, so the SEG-lane loops run one
+ * 16-float vector (AVX-512) or two (AVX2) per statement. ISO C mode does
+ * not contract a * b + c into FMA, so every clone computes bit-identical
+ * results. */
+#define WINO_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define WINO_INLINE static inline __attribute__((always_inline))
+
 /* P[p][t] = src[s t + p] for p < s, t < cnt: splits interleaved tiles into
  * s phase arrays of stride SEG + 1. */
-static void deinterleave(float *P, int s, const float *src, int cnt)
+WINO_INLINE void deinterleave(float *P, int s, const float *src, int cnt)
 {
     int t = 0;
 #ifdef HAVE_SSE2
@@ -263,7 +272,7 @@ static void deinterleave(float *P, int s, const float *src, int cnt)
 /* P[p][t] = row[x0 + s t + p] for p < s, t <= n (the n tiles plus the next
  * one, whose first values the last tile's patch reaches); zero outside
  * [0, w) and for t > n. row == NULL: all zero. */
-static void load_phases(float *P, int s, const float *row, int w, int x0, int n)
+WINO_INLINE void load_phases(float *P, int s, const float *row, int w, int x0, int n)
 {
     if (!row) {
         memset(P, 0, (size_t)s * (SEG + 1) * sizeof(float));
@@ -296,7 +305,7 @@ static void load_phases(float *P, int s, const float *row, int w, int x0, int n)
 }
 
 /* row[s t + j] = Y[j][t] for j < s, t < n: interleaves tile outputs. */
-static void interleave(float *row, int s, const float Y[4][SEG], int n)
+WINO_INLINE void interleave(float *row, int s, const float Y[4][SEG], int n)
 {
     int t = 0;
 #ifdef HAVE_SSE2
@@ -326,7 +335,7 @@ static void interleave(float *row, int s, const float Y[4][SEG], int n)
 /* Writes one output row of n tiles of width s (Y[j][t]: column j of tile t)
  * at row: interleaved when every tile fits (full), else clipped to the
  * avail columns left in the image. Shared by the F(4, 3) and F(2, 3) paths. */
-static void store_tile_row(float *row, int s, const float Y[4][SEG], int n, int full, int avail)
+WINO_INLINE void store_tile_row(float *row, int s, const float Y[4][SEG], int n, int full, int avail)
 {
     if (full) {
         interleave(row, s, Y, n);
@@ -343,7 +352,7 @@ static void store_tile_row(float *row, int s, const float Y[4][SEG], int n, int 
  *   B^T = [1 -5/2 0 5/2 -1 0; 0 -1 3/2 3/2 -1 0; 0 -1 7/2 -7/2 1 0;
  *          0 1/2 -1 -1/2 1 0; 0 8 -4 -8 4 0; 0 -1 5/2 0 -5/2 1]. The six outputs are separate restrict pointers so that
  * the lanes vectorize without alias checks. */
-static void bt4_store(float *restrict o0, float *restrict o1, float *restrict o2,
+WINO_INLINE void bt4_store(float *restrict o0, float *restrict o1, float *restrict o2,
                       float *restrict o3, float *restrict o4, float *restrict o5,
                       const float *restrict d0, const float *restrict d1, const float *restrict d2,
                       const float *restrict d3, const float *restrict d4, const float *restrict d5)
@@ -359,7 +368,7 @@ static void bt4_store(float *restrict o0, float *restrict o1, float *restrict o2
     }
 }
 
-static void bt4_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
+WINO_INLINE void bt4_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
                         const float *d3, const float *d4, const float *d5)
 {
     bt4_store(v, v + 6 * ks, v + 12 * ks, v + 18 * ks, v + 24 * ks, v + 30 * ks, d0, d1, d2, d3,
@@ -367,7 +376,7 @@ static void bt4_columns(float *v, size_t ks, const float *d0, const float *d1, c
 }
 
 /* F(2, 3): o[k * 4 ks + t] = (B^T d(t))[k], k < 4. */
-static void bt2_store(float *restrict o0, float *restrict o1, float *restrict o2,
+WINO_INLINE void bt2_store(float *restrict o0, float *restrict o1, float *restrict o2,
                       float *restrict o3, const float *restrict d0, const float *restrict d1,
                       const float *restrict d2, const float *restrict d3)
 {
@@ -379,7 +388,7 @@ static void bt2_store(float *restrict o0, float *restrict o1, float *restrict o2
     }
 }
 
-static void bt2_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
+WINO_INLINE void bt2_columns(float *v, size_t ks, const float *d0, const float *d1, const float *d2,
                         const float *d3)
 {
     bt2_store(v, v + 4 * ks, v + 8 * ks, v + 12 * ks, d0, d1, d2, d3);
@@ -388,7 +397,7 @@ static void bt2_columns(float *v, size_t ks, const float *d0, const float *d1, c
 /* F(4, 3) input transform of n <= SEG tiles (tile row ty, first tile column
  * tx) of one channel plane (h, w): v[k * ks + t] = (B^T d_t B)[k], k < 36,
  * for all SEG lanes t (lanes past n get the transform of zeros). */
-static void wino4_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
+WINO_CLONES static void wino4_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
                             int n)
 {
     float P[4][SEG + 1], H[6][6][SEG]; /* H[i][k2][t]: row i of the patch, B-transformed */
@@ -414,7 +423,7 @@ static void wino4_input_seg(float *v, size_t ks, const float *plane, int h, int 
 }
 
 /* F(2, 3) input transform: v[k * ks + t] = (B^T d_t B)[k], k < 16. */
-static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
+WINO_CLONES static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
                             int n)
 {
     float P[2][SEG + 1], H[4][4][SEG];
@@ -438,7 +447,7 @@ static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int 
  * the 4 x 4 tiles A^T m_t A + bias into rows ty * 4 .. of plane (h, w),
  * clipped to the plane, with
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 1/8 1]. */
-static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
+WINO_CLONES static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
                              const float *mm, size_t ks, float bias)
 {
     float T[4][6][SEG], Y[4][SEG]; /* T[r][k2][t] = (A^T m)[r][k2]; Y[j][t]: row r of the tile */
@@ -475,7 +484,7 @@ static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
 }
 
 /* F(2, 3) output transform: 2 x 2 tiles A^T m_t A + bias, clipped. */
-static void wino2_output_seg(float *plane, int h, int w, int ty, int tx, int n,
+WINO_CLONES static void wino2_output_seg(float *plane, int h, int w, int ty, int tx, int n,
                              const float *mm, size_t ks, float bias)
 {
     float T[2][4][SEG], Y[4][SEG];
