@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "stylize/core/cpu.h"
+#include "stylize/nn/activation.h"
 #include "stylize/nn/gemm_bf16.h"
 
 static stylize_conv_algo g_default_algo = STYLIZE_CONV_WINOGRAD;
@@ -345,20 +346,39 @@ size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w)
 
 /* ---- entry points ------------------------------------------------------- */
 
-void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
-                          float *ws)
+/* The forward; relu: the ReLU after it, inside the Winograd output
+ * transform, else as a pass over the output. */
+static void conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
+                         float *ws, int relu)
 {
     const stylize_conv_geom *g = &conv->g;
     stylize_conv_algo a = conv->algo;
     int m = stylize_conv_algo_tile(a);
+    stylize_wino_pass pass = relu ? STYLIZE_WINO_FORWARD_RELU : STYLIZE_WINO_FORWARD;
     if (!conv->fast3 && m)
-        stylize_conv_padded_forward(g, conv->cache, conv->bias, a, out, in, h, w, ws);
+        stylize_conv_padded_forward(g, conv->cache, conv->bias, a, pass, out, in, h, w, ws);
+    else if (m)
+        stylize_conv_winograd(out, in, conv->cache, conv->bias, a, pass, g->cin, g->cout, h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_forward(g, conv->weight, conv->bias, out, in, h, w, ws);
-    else if (m)
-        stylize_conv_winograd(out, in, conv->cache, conv->bias, a, 0, g->cin, g->cout, h, w, ws);
     else
         stylize_conv_im2col3x3(out, in, conv->weight, conv->bias, g->cin, g->cout, h, w, ws);
+    if (relu && !m) {
+        int oh = stylize_conv_out_side(h, g->k, g->stride), ow = stylize_conv_out_side(w, g->k, g->stride);
+        stylize_relu_forward(out, out, (size_t)g->cout * (size_t)oh * (size_t)ow);
+    }
+}
+
+void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
+                          float *ws)
+{
+    conv_forward(conv, out, in, h, w, ws, 0);
+}
+
+void stylize_conv_forward_relu(const stylize_conv *conv, float *out, const float *in, int h, int w,
+                               float *ws)
+{
+    conv_forward(conv, out, in, h, w, ws, 1);
 }
 
 void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *gout, int h, int w,
@@ -375,7 +395,8 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
     else if (!conv->fast3)
         stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);
     else if (m)
-        stylize_conv_winograd(gin, gout, conv->cache, NULL, a, 1, g->cout, g->cin, h, w, ws);
+        stylize_conv_winograd(gin, gout, conv->cache, NULL, a, STYLIZE_WINO_BACKWARD, g->cout, g->cin,
+                              h, w, ws);
     else
         stylize_conv_im2col3x3(gin, gout, conv->cache, NULL, g->cout, g->cin, h, w, ws);
 }

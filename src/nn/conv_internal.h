@@ -118,16 +118,25 @@ void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin
  * the same in both directions. */
 size_t stylize_conv_winograd_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 
+/* What one Winograd call computes: the forward, the forward with the ReLU
+ * (stylize_relu_forward's) fused into its output transform, or the input
+ * gradient. */
+typedef enum {
+    STYLIZE_WINO_FORWARD = 0,
+    STYLIZE_WINO_FORWARD_RELU,
+    STYLIZE_WINO_BACKWARD
+} stylize_wino_pass;
+
 /* out (cout, h, w) = conv(in (cin, h, w)) through Winograd F(m, 3) (m and
  * the GEMMs' precision from algo) with the kernel cache kern and bias (cout)
- * or NULL. Float32 forward (backward = 0): kern is u (a^2, cout, cin).
- * Input gradient (backward = 1): u is the forward's (a^2, cin, cout), used
- * permuted and transposed (the flipped kernel). bfloat16: kern is the
+ * or NULL. Float32 forward (pass FORWARD or FORWARD_RELU): kern is u
+ * (a^2, cout, cin). Input gradient (BACKWARD): u is the forward's
+ * (a^2, cin, cout), used permuted and transposed (the flipped kernel). bfloat16: kern is the
  * packed kernel above, whose second half serves the input gradient. ws
  * holds stylize_conv_winograd_floats(algo, cin, cout, h, w) floats. */
 void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
-                           stylize_conv_algo algo, int backward, int cin, int cout, int h, int w,
-                           float *ws);
+                           stylize_conv_algo algo, stylize_wino_pass pass, int cin, int cout, int h,
+                           int w, float *ws);
 
 
 /* ---- 3x3, stride 1, reflect / replicate / circular (conv_padded.c) ------ */
@@ -137,10 +146,11 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
  * directions. */
 size_t stylize_conv_padded_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 /* out (cout, h, w) = conv(in (cin, h, w)) with g's padding mode through
- * the Winograd algo with its kernel cache kern (as stylize_conv_winograd). */
+ * the Winograd algo with its kernel cache kern (as stylize_conv_winograd;
+ * pass: FORWARD or FORWARD_RELU). */
 void stylize_conv_padded_forward(const stylize_conv_geom *g, const void *kern, const float *bias,
-                                 stylize_conv_algo algo, float *out, const float *in, int h, int w,
-                                 float *ws);
+                                 stylize_conv_algo algo, stylize_wino_pass pass, float *out,
+                                 const float *in, int h, int w, float *ws);
 /* gin (cin, h, w) = dL/din (overwritten) given gout (cout, h, w). */
 void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
                                   stylize_conv_algo algo, float *gin, const float *gout, int h,

@@ -90,14 +90,14 @@ static void fold_task(void *arg, int c)
 }
 
 void stylize_conv_padded_forward(const stylize_conv_geom *g, const void *kern, const float *bias,
-                                 stylize_conv_algo algo, float *out, const float *in, int h, int w,
-                                 float *ws)
+                                 stylize_conv_algo algo, stylize_wino_pass pass, float *out,
+                                 const float *in, int h, int w, float *ws)
 {
     size_t big = (size_t)(h + 2) * (size_t)(w + 2);
     float *P = ws, *O = ws + (size_t)g->cin * big, *rest = O + (size_t)g->cout * big;
     pad_job j = {P, out, in, O, h, w, g->pad};
     stylize_parallel_run(g->cin, pad_task, &j);
-    stylize_conv_winograd(O, P, kern, bias, algo, 0, g->cin, g->cout, h + 2, w + 2, rest);
+    stylize_conv_winograd(O, P, kern, bias, algo, pass, g->cin, g->cout, h + 2, w + 2, rest);
     stylize_parallel_run(g->cout, crop_task, &j);
 }
 
@@ -109,6 +109,7 @@ void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
     float *E = ws, *D = ws + (size_t)g->cout * big, *rest = D + (size_t)g->cin * big;
     pad_job j = {E, gin, gout, D, h, w, g->pad};
     stylize_parallel_run(g->cout, embed_task, &j);
-    stylize_conv_winograd(D, E, kern, NULL, algo, 1, g->cout, g->cin, h + 2, w + 2, rest);
+    stylize_conv_winograd(D, E, kern, NULL, algo, STYLIZE_WINO_BACKWARD, g->cout, g->cin, h + 2,
+                          w + 2, rest);
     stylize_parallel_run(g->cin, fold_task, &j);
 }

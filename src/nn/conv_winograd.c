@@ -215,6 +215,7 @@ typedef struct {
     int cin, cout, h, w, m, tw;
     long long tiles;   /* tiles of the image */
     int nt;            /* columns of V and M: tiles per block */
+    int relu;          /* 1: the ReLU fused into the output transform */
     int ntasks;        /* tasks: each owns cap columns */
     int cap;           /* columns per task (bfloat16: a multiple of NR when ntasks > 1) */
     const int *perm;   /* NULL: sgemm k uses u[k]; else u[(perm[i], perm[j])]^T, k = (i, j) */
@@ -443,12 +444,21 @@ WINO_CLONES static void wino2_input_seg(float *v, size_t ks, const float *plane,
         bt2_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2]);
 }
 
+/* Y[j][t] = ReLU(Y[j][t]) for j < s, as stylize_relu_forward: the value
+ * where !(v < 0) (NaN and -0 pass), else +0. */
+WINO_INLINE void relu_rows(float Y[4][SEG], int s)
+{
+    for (int j = 0; j < s; j++)
+        for (int t = 0; t < SEG; t++)
+            Y[j][t] = Y[j][t] < 0.0f ? 0.0f : Y[j][t];
+}
+
 /* F(4, 3) output transform of n <= SEG tiles from mm[k * ks + t] (k < 36):
- * the 4 x 4 tiles A^T m_t A + bias into rows ty * 4 .. of plane (h, w),
- * clipped to the plane, with
+ * the 4 x 4 tiles A^T m_t A + bias (then the ReLU if relu) into rows
+ * ty * 4 .. of plane (h, w), clipped to the plane, with
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 1/8 1]. */
 WINO_CLONES static void wino4_output_seg(float *plane, int h, int w, int ty, int tx, int n,
-                             const float *mm, size_t ks, float bias)
+                             const float *mm, size_t ks, float bias, int relu)
 {
     float T[4][6][SEG], Y[4][SEG]; /* T[r][k2][t] = (A^T m)[r][k2]; Y[j][t]: row r of the tile */
     for (int k2 = 0; k2 < 6; k2++)
@@ -478,14 +488,16 @@ WINO_CLONES static void wino4_output_seg(float *plane, int h, int w, int ty, int
             Y[2][t] = s1 + (4.0f * m3 + 0.25f * m4) + bias;
             Y[3][t] = d1 + (8.0f * m3 + 0.125f * m4) + m5 + bias;
         }
+        if (relu)
+            relu_rows(Y, 4);
         float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
         store_tile_row(row, 4, Y, n, full, w - x0);
     }
 }
 
-/* F(2, 3) output transform: 2 x 2 tiles A^T m_t A + bias, clipped. */
+/* F(2, 3) output transform: 2 x 2 tiles A^T m_t A + bias (ReLU if relu), clipped. */
 WINO_CLONES static void wino2_output_seg(float *plane, int h, int w, int ty, int tx, int n,
-                             const float *mm, size_t ks, float bias)
+                             const float *mm, size_t ks, float bias, int relu)
 {
     float T[2][4][SEG], Y[4][SEG];
     for (int k2 = 0; k2 < 4; k2++)
@@ -505,6 +517,8 @@ WINO_CLONES static void wino2_output_seg(float *plane, int h, int w, int ty, int
             Y[0][t] = T[r][0][t] + T[r][1][t] + T[r][2][t] + bias;
             Y[1][t] = T[r][1][t] - T[r][2][t] - T[r][3][t] + bias;
         }
+        if (relu)
+            relu_rows(Y, 2);
         float *row = plane + (size_t)y * (size_t)w + (size_t)x0;
         store_tile_row(row, 2, Y, n, full, w - x0);
     }
@@ -544,7 +558,8 @@ static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
 }
 
 /* Output transform of columns [b0, b0 + n) of M into tiles [t0, t0 + n),
- * every output channel: the m x m output tiles A^T M A + bias. */
+ * every output channel: the m x m output tiles A^T M A + bias (and the
+ * ReLU when the job fuses it). */
 static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
 {
     int m = j->m, aa = (m + 2) * (m + 2);
@@ -572,9 +587,9 @@ static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
                 ks = SEG;
             }
             if (m == 4)
-                wino4_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
+                wino4_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias, j->relu);
             else
-                wino2_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias);
+                wino2_output_seg(dst, j->h, j->w, ty, tx, cnt, src, ks, bias, j->relu);
             i += cnt;
         }
     }
@@ -637,11 +652,12 @@ static void wino_task(void *vctx, int t)
 #define WINO_TASK_MIN_TILES 32 /* fewer columns per task than this: fewer tasks */
 
 void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
-                           stylize_conv_algo algo, int backward, int cin, int cout, int h, int w,
-                           float *ws)
+                           stylize_conv_algo algo, stylize_wino_pass pass, int cin, int cout, int h,
+                           int w, float *ws)
 {
     if (h <= 0 || w <= 0)
         return;
+    int backward = pass == STYLIZE_WINO_BACKWARD;
     int m = stylize_conv_algo_tile(algo), bf16 = stylize_conv_algo_bf16(algo);
     int a = m + 2, aa = a * a;
     int th = (h + m - 1) / m, tw = (w + m - 1) / m;
@@ -656,7 +672,8 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
     float *M = ws + (size_t)aa * vstride;
     wino_job j = {in, out, bf16 ? NULL : kern, bias, ws, M, vstride, mstride,
-                  cin, cout, h, w, m, tw, (long long)th * tw, nt, ntasks, cap,
+                  cin, cout, h, w, m, tw, (long long)th * tw, nt, pass == STYLIZE_WINO_FORWARD_RELU,
+                  ntasks, cap,
                   backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0};
     if (bf16) {
         /* the forward's kernel is (cout x cin) per slot here; the input

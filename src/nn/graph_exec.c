@@ -63,7 +63,12 @@ static void fwd_image(stylize_graph *g, int i, int b, float *y, const float *x, 
     size_t ne = elems(n), plane = (size_t)n->h * (size_t)n->w;
     uint8_t *bits = bytes_at(g, n->bits_off), *idx = bytes_at(g, n->idx_off);
     switch (nd->op) {
-    case STYLIZE_OP_CONV: stylize_conv_forward(n->conv, y, x, a->h, a->w, workspace(g)); break;
+    case STYLIZE_OP_CONV:
+        if (n->relu_fused)
+            stylize_conv_forward_relu(n->conv, y, x, a->h, a->w, workspace(g));
+        else
+            stylize_conv_forward(n->conv, y, x, a->h, a->w, workspace(g));
+        break;
     case STYLIZE_OP_INORM: {
         float *mean = (float *)bytes_at(g, n->stats_off) + (size_t)b * n->c;
         stylize_inorm_forward(y, mean, mean + (size_t)g->o.batch * n->c, x, param(g, i, 0, 0),
@@ -71,6 +76,8 @@ static void fwd_image(stylize_graph *g, int i, int b, float *y, const float *x, 
         break;
     }
     case STYLIZE_OP_RELU:
+        if (n->relu_fused) /* applied by the convolution, in this storage */
+            break;
         if (bits)
             stylize_relu_forward_mask(y, x, ne, bits + (size_t)b * ((n->emax + 7) / 8));
         else
@@ -137,11 +144,15 @@ static void recompute(stylize_graph *g, int r, float *dst)
     int in = g->d->nodes[conv].in[0];
     const g_node *c = &g->nodes[conv], *a = &g->nodes[in];
     size_t ne = elems(c), plane = (size_t)c->h * (size_t)c->w;
+    int fused = m && g->d->nodes[chain[m - 1]].op == STYLIZE_OP_RELU; /* the first op */
     for (int b = 0; b < g->o.batch; b++) {
         float *y = dst + (size_t)b * ne;
-        stylize_conv_forward(c->conv, y, graph_fwd(g, in) + (size_t)b * graph_fwd_stride(g, in), a->h,
-                             a->w, workspace(g));
-        for (int q = m - 1; q >= 0; q--) {
+        const float *x = graph_fwd(g, in) + (size_t)b * graph_fwd_stride(g, in);
+        if (fused)
+            stylize_conv_forward_relu(c->conv, y, x, a->h, a->w, workspace(g));
+        else
+            stylize_conv_forward(c->conv, y, x, a->h, a->w, workspace(g));
+        for (int q = m - 1 - fused; q >= 0; q--) {
             const gd_node *nd = &g->d->nodes[chain[q]];
             if (nd->op == STYLIZE_OP_RELU)
                 stylize_relu_forward(y, y, ne);

@@ -65,6 +65,9 @@ typedef struct {
     int consumers;        /* number of input references to this node */
     int rg;               /* a gradient w.r.t. this output is needed */
     int wgrad;            /* accumulate the node's parameter gradients */
+    int relu_fused;       /* conv: its only consumer, a ReLU over the same storage,
+                           * runs inside it (stylize_conv_forward_relu); that relu:
+                           * its forward is the conv's */
     stylize_conv *conv;
     /* backward placement (rg nodes): grad is channels [gchoff, ...) of the
      * gradient storage of node gbase: a slot, or for inputs the caller's */

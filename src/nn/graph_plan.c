@@ -352,6 +352,26 @@ static size_t plan_block(stylize_graph *g)
     return total;
 }
 
+/* ---- pass 7: ReLU fused into the convolution before it --------------------- */
+
+/* A ReLU whose input is a convolution it alone reads, written into the
+ * ReLU's own storage (the view of pass 3), and which keeps no mask (its
+ * backward reads its output): the convolution applies it as it writes. */
+static void plan_fusion(stylize_graph *g)
+{
+    for (int j = 0; j < g->n; j++) {
+        const gd_node *nd = &g->d->nodes[j];
+        g_node *r = &g->nodes[j];
+        if (nd->op != STYLIZE_OP_RELU || r->bits_off != NONE_OFF)
+            continue;
+        int x = nd->in[0];
+        g_node *c = &g->nodes[x];
+        if (g->d->nodes[x].op == STYLIZE_OP_CONV && c->consumers == 1 && c->base == r->base &&
+            c->choff == r->choff)
+            c->relu_fused = r->relu_fused = 1;
+    }
+}
+
 /* ---- pointers ------------------------------------------------------------- */
 
 float *graph_slot(const stylize_graph *g, int slot)
@@ -534,6 +554,7 @@ stylize_status stylize_graph_create(stylize_graph **out, const stylize_graph_des
     g->o.keep = g->o.recompute = NULL; /* copied above */
     if ((st = plan_all(g, scratch, err)) == STYLIZE_OK && (st = make_convs(g, err)) == STYLIZE_OK) {
         g->block_bytes = plan_block(g);
+        plan_fusion(g);
         void *blk = NULL;
         st = stylize_mem_alloc(mem, &blk, g->block_bytes, "network buffers", err);
         g->block = blk;
@@ -564,6 +585,14 @@ void stylize_graph_free(stylize_graph *g)
 size_t stylize_graph_bytes(const stylize_graph *g)
 {
     return g->block_bytes + g->conv_bytes;
+}
+
+int stylize_graph_fused_relus(const stylize_graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->n; i++)
+        n += g->d->nodes[i].op == STYLIZE_OP_RELU && g->nodes[i].relu_fused;
+    return n;
 }
 
 stylize_status stylize_graph_set_size(stylize_graph *g, int height, int width, stylize_error *err)

@@ -151,6 +151,9 @@ static void check_forward(int cin, int cout, int h, int w, int with_bias, uint64
                    algo_names[ai], cin, cout, h, w, with_bias, e, rms_rel_err(out, ref, nout));
         CHECK_MSG(e <= max_tol[ai], "forward %s cin %d cout %d h %d w %d bias %d: rel err %g",
                   algo_names[ai], cin, cout, h, w, with_bias, e);
+        int fr = nout >= 8 ? fused_relu_differs(conv, in, h, w, out, nout, ws) : 0;
+        CHECK_MSG(fr == 0, "forward_relu %s cin %d cout %d h %d w %d: %s", algo_names[ai], cin, cout, h,
+                  w, fr == 1 ? "differs from relu(forward)" : "no negative output to test");
         CHECK_MSG(ws_guard_intact(ws, nws), "forward %s cin %d cout %d h %d w %d: guard",
                   algo_names[ai], cin, cout, h, w);
         free(ws);

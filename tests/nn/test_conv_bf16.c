@@ -27,6 +27,7 @@
 #include "stylize/nn/precision.h"
 #include "stylize/nn/gemm_bf16.h"
 #include "nn/conv_internal.h" /* the packed kernel, for its layout check */
+#include "conv_testutil.h"
 #include "testutil.h"
 
 /* The transforms of conv_winograd.c (its interpolation points). */
@@ -303,6 +304,9 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
         for (int i = 0; i < CANARY; i++)
             intact &= ws[nws + i] == -12345.0f;
         CHECK_MSG(intact, "%d -> %d %dx%d: wrote past its workspace", cin, cout, h, w);
+        int fr = dir ? 0 : fused_relu_differs(conv, x, h, w, got, nout, ws);
+        CHECK_MSG(fr == 0, "%d -> %d %dx%d: forward_relu %s", cin, cout, h, w,
+                  fr == 1 ? "differs from relu(forward)" : "had no negative output to test");
         if (dir)
             expect(&f, &t, ref, bound, mag, gout, wf, NULL, cout, cin, 1);
         else

@@ -420,6 +420,9 @@ static void check_forward(int cin, int cout, int k, int st, stylize_pad_mode pad
                    pad_names[pad], cin, cout, h, w, with_bias, e);
         CHECK_MSG(e <= tol, "forward k %d s %d %s %d->%d %dx%d bias %d: rel err %g", k, st,
                   pad_names[pad], cin, cout, h, w, with_bias, e);
+        int fr = n_out(&s) >= 8 ? fused_relu_differs(conv, x, h, w, out, n_out(&s), ws) : 0;
+        CHECK_MSG(fr == 0, "forward_relu k %d s %d %s %dx%d: %s", k, st, pad_names[pad], h, w,
+                  fr == 1 ? "differs from relu(forward)" : "no negative output to test");
         CHECK_MSG(ws_guard_intact(ws, nws), "forward k %d s %d %s: guard", k, st, pad_names[pad]);
         free(ws);
         stylize_conv_free(conv);

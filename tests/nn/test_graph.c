@@ -288,39 +288,50 @@ done:
     release(&lean);
 }
 
-/* A frozen chain (as VGG-19: input gradient only) whose lean plan passes
- * everything through two scratch slots, convolutions writing into slots
- * that the ReLUs then reuse in place: bit-identical to keeping everything,
- * with two threads and images large enough for several Winograd tasks. */
+/* A frozen chain (as VGG-19: input gradient only) in three plans: keeping
+ * everything; lean, passing everything through two scratch slots,
+ * convolutions writing into slots that the ReLUs then reuse in place (with
+ * masks: no fusion but the kept output's); and VGG-19's, keeping the ReLUs' outputs only, where
+ * each convolution computes its ReLU (stylize_graph_fused_relus). All three
+ * bit-identical, with two threads and images large enough for several
+ * Winograd tasks. */
 static void check_lean_frozen(void)
 {
-    const int C = 8, H = 40, W = 36;
+    const int C = 8, H = 40, W = 36, NV = 3;
     float *wt = malloc((size_t)C * C * 9 * sizeof(float)), *bias = malloc((size_t)C * sizeof(float));
-    float *x = malloc((size_t)3 * H * W * sizeof(float)), *g[2] = {NULL, NULL};
+    float *x = malloc((size_t)3 * H * W * sizeof(float)), *g[3] = {NULL, NULL, NULL};
     stylize_graph_desc *d = NULL;
-    stylize_graph *gr[2] = {NULL, NULL};
+    stylize_graph *gr[3] = {NULL, NULL, NULL};
     stylize_graph_desc_create(&d, NULL);
     if (!wt || !bias || !x || !d)
         goto done;
     tu_fill(wt, (size_t)C * C * 9, 8, -0.4f, 0.4f);
     tu_fill(bias, (size_t)C, 9, -0.1f, 0.1f);
     tu_fill(x, (size_t)3 * H * W, 10, -1, 1);
+    unsigned char keep[2][STYLIZE_GRAPH_MAX_NODES] = {{0}}; /* lean, VGG-19's */
     int y = stylize_gd_input(d, 3);
     y = stylize_gd_relu(d, stylize_gd_conv_frozen(d, y, C, 3, 1, STYLIZE_PAD_ZERO, wt, bias));
-    for (int k = 0; k < 3; k++)
+    keep[1][y] = 1;
+    for (int k = 0; k < 3; k++) {
         y = stylize_gd_relu(d, stylize_gd_conv_frozen(d, y, C, 3, 1, STYLIZE_PAD_ZERO, wt, bias));
-    y = stylize_gd_relu(d, stylize_gd_conv_frozen(d, stylize_gd_maxpool(d, y), C, 3, 1, STYLIZE_PAD_ZERO, wt, bias));
+        keep[1][y] = 1;
+    }
+    y = stylize_gd_maxpool(d, y);
+    keep[1][y] = 1;
+    y = stylize_gd_relu(d, stylize_gd_conv_frozen(d, y, C, 3, 1, STYLIZE_PAD_ZERO, wt, bias));
     int out = y;
-    unsigned char keep[STYLIZE_GRAPH_MAX_NODES] = {0};
-    keep[out] = 1;
+    keep[0][out] = keep[1][out] = 1;
     stylize_set_threads(2);
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < NV; v++) {
         stylize_graph_opts o;
         stylize_graph_opts_defaults(&o);
-        o.height = H, o.width = W, o.keep = v ? keep : NULL;
+        o.height = H, o.width = W, o.keep = v ? keep[v - 1] : NULL;
         g[v] = malloc((size_t)3 * H * W * sizeof(float));
         if (!g[v] || stylize_graph_create(&gr[v], d, NULL, &o, NULL, NULL) != STYLIZE_OK)
             goto done;
+        static const int fused[3] = {0, 1, 5}; /* lean: the kept output's ReLU keeps no mask */
+        CHECK_MSG(stylize_graph_fused_relus(gr[v]) == fused[v], "frozen chain plan %d: %d fused ReLUs", v,
+                  stylize_graph_fused_relus(gr[v]));
         const float *in = x;
         stylize_graph_forward(gr[v], &in);
         gcase c = {0};
@@ -336,13 +347,16 @@ static void check_lean_frozen(void)
     }
     stylize_tshape s;
     stylize_graph_shape(gr[0], out, &s);
-    CHECK_MSG(memcmp(stylize_graph_output(gr[0], out), stylize_graph_output(gr[1], out),
-                     (size_t)s.c * s.h * s.w * sizeof(float)) == 0, "frozen chain: lean output differs");
-    CHECK_MSG(memcmp(g[0], g[1], (size_t)3 * H * W * sizeof(float)) == 0, "frozen chain: lean gradient differs");
+    for (int v = 1; v < NV; v++) {
+        CHECK_MSG(memcmp(stylize_graph_output(gr[0], out), stylize_graph_output(gr[v], out),
+                         (size_t)s.c * s.h * s.w * sizeof(float)) == 0, "frozen chain plan %d: output differs", v);
+        CHECK_MSG(memcmp(g[0], g[v], (size_t)3 * H * W * sizeof(float)) == 0, "frozen chain plan %d: gradient differs", v);
+    }
     CHECK(stylize_graph_bytes(gr[1]) < stylize_graph_bytes(gr[0]) / 2);
+    CHECK(stylize_graph_bytes(gr[2]) < stylize_graph_bytes(gr[0]));
 done:
     stylize_set_threads(1);
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < NV; v++) {
         stylize_graph_free(gr[v]);
         free(g[v]);
     }

@@ -205,6 +205,13 @@ void stylize_conv_refresh(stylize_conv *conv);
 void stylize_conv_forward(const stylize_conv *conv, float *out, const float *in, int h, int w,
                           float *ws);
 
+/* As stylize_conv_forward, then out = ReLU(out) as stylize_relu_forward
+ * (stylize/nn/activation.h) computes it, bit for bit: on the Winograd
+ * algorithms inside the output transform (no second pass over out), on the
+ * others as a pass after the convolution. */
+void stylize_conv_forward_relu(const stylize_conv *conv, float *out, const float *in, int h, int w,
+                               float *ws);
+
 /* gin (cin, h, w) = dL/din given gout (cout, oh, ow) = dL/dout, for the
  * input size h x w. gin is overwritten (not accumulated). gin and gout must
  * not overlap. */
