@@ -312,6 +312,15 @@ size_t stylize_conv_algo_workspace_floats(stylize_conv_algo algo, int cin, int c
     return cin > 0 && cout > 0 ? algo_ws(effective_algo(&g, algo), cin, cout, h, w) : 0;
 }
 
+/* 1 when the weight gradient of g under the effective algorithm eff runs
+ * through Winograd (3x3, stride 1, a Winograd algorithm, channels within
+ * stylize_conv_winograd_weights_ok), else through im2col. */
+static int wino_weights(const stylize_conv_geom *g, stylize_conv_algo eff)
+{
+    return (geom_is_3x3(g) || geom_is_padded_3x3(g)) &&
+           stylize_conv_winograd_weights_ok(eff, g->cin, g->cout);
+}
+
 /* Workspace of geometry g with the effective algorithm eff. */
 static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int h, int w, int weight_grad)
 {
@@ -323,6 +332,9 @@ static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int h
                               : stylize_conv_padded_floats(eff, g->cin, g->cout, h, w);
     if (weight_grad) {
         size_t wg = stylize_conv_general_floats(g, h, w); /* the im2col matrix of the input */
+        if (wino_weights(g, eff))
+            wg = geom_is_3x3(g) ? stylize_conv_winograd_weights_floats(eff, g->cin, g->cout, h, w)
+                                : stylize_conv_padded_weights_floats(eff, g->cin, g->cout, h, w);
         n = wg > n ? wg : n;
     }
     return n;
@@ -404,7 +416,13 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
 void stylize_conv_backward_weights(const stylize_conv *conv, float *gw, float *gb, const float *in,
                                    const float *gout, int h, int w, float *ws)
 {
-    stylize_conv_general_weights(&conv->g, gw, gb, in, gout, h, w, ws);
+    const stylize_conv_geom *g = &conv->g;
+    if (!wino_weights(g, conv->algo))
+        stylize_conv_general_weights(g, gw, gb, in, gout, h, w, ws);
+    else if (geom_is_3x3(g))
+        stylize_conv_winograd_weights(gw, gb, in, gout, conv->algo, g->cin, g->cout, h, w, ws);
+    else
+        stylize_conv_padded_weights(g, conv->algo, gw, gb, in, gout, h, w, ws);
 }
 
 /* ---- references --------------------------------------------------------- */

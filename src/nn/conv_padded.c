@@ -113,3 +113,26 @@ void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
                           w + 2, rest);
     stylize_parallel_run(g->cin, fold_task, &j);
 }
+
+size_t stylize_conv_padded_weights_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
+{
+    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
+    return ((size_t)cin + (size_t)cout) * big +
+           stylize_conv_winograd_weights_floats(algo, cin, cout, h + 2, w + 2);
+}
+
+void stylize_conv_padded_weights(const stylize_conv_geom *g, stylize_conv_algo algo, float *gw,
+                                 float *gb, const float *in, const float *gout, int h, int w,
+                                 float *ws)
+{
+    /* dW = sum over the interior of E (the zero-bordered gradient) of E
+     * times the padded input around it: the zero-padded weight gradient
+     * of (P, E) at the larger size, whose border terms E zeroes */
+    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
+    float *P = ws, *E = ws + (size_t)g->cin * big, *rest = E + (size_t)g->cout * big;
+    pad_job pj = {P, NULL, in, NULL, h, w, g->pad};
+    stylize_parallel_run(g->cin, pad_task, &pj);
+    pad_job ej = {E, NULL, gout, NULL, h, w, g->pad};
+    stylize_parallel_run(g->cout, embed_task, &ej);
+    stylize_conv_winograd_weights(gw, gb, P, E, algo, g->cin, g->cout, h + 2, w + 2, rest);
+}

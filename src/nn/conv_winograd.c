@@ -687,3 +687,244 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     atomic_init(&j.next, 0);
     stylize_conv_run_blas_tasks(j.ntasks, wino_task, &j);
 }
+
+/* ---- weight gradient ---------------------------------------------------- */
+
+/* The adjoint of the forward in the kernel: with M_t = U .* V_t and
+ * Y_t = A^T M_t A, U = G g G^T, the gradient of g is
+ *   dg = G^T dU G,  dU[k] (cout, cin) = sum_t dM_t[k] V_t[k]^T,
+ *   dM_t = A dY_t A^T (dY_t: the output gradient's m x m tile t).
+ * So per block of tiles: the input transform V (as the forward), the
+ * output gradient's transform dM (a^2, cout, nt), and the a^2 sgemms
+ * dU[k] += dM[k] V[k]^T over the block's tiles; at the end the kernel
+ * transform's adjoint. Exact in exact arithmetic, as the forward is, and
+ * (m + 2)^2 / m^2 multiplies per output pixel and channel pair instead of
+ * im2col's 9. Always float32 (the bfloat16 algorithms' weight gradients
+ * too). */
+
+/* o[k * 6 ks + t] = (A d(t))[k], k < 6, for the rows d0..d3 (F(4, 3)):
+ * A's columns of A^T = [1 1 1 1 1 0; 0 1 -1 2 1/2 0; 0 1 1 4 1/4 0;
+ * 0 1 -1 8 1/8 1]. */
+WINO_INLINE void at4_store(float *restrict o0, float *restrict o1, float *restrict o2,
+                           float *restrict o3, float *restrict o4, float *restrict o5,
+                           const float *restrict d0, const float *restrict d1,
+                           const float *restrict d2, const float *restrict d3)
+{
+    for (int t = 0; t < SEG; t++) {
+        float e = d0[t] + d2[t], o = d1[t] + d3[t];
+        o0[t] = d0[t];
+        o1[t] = e + o;
+        o2[t] = e - o;
+        o3[t] = (d0[t] + 4.0f * d2[t]) + 2.0f * (d1[t] + 4.0f * d3[t]);
+        o4[t] = (d0[t] + 0.25f * d2[t]) + 0.5f * (d1[t] + 0.25f * d3[t]);
+        o5[t] = d3[t];
+    }
+}
+
+/* F(4, 3) output-gradient transform of n <= SEG tiles (tile row ty, first
+ * tile column tx) of one plane (h, w), zero outside it: v[k * ks + t] =
+ * (A g_t A^T)[k], k < 36, for all SEG lanes. */
+WINO_CLONES static void wino4_gout_seg(float *v, size_t ks, const float *plane, int h, int w, int ty,
+                                       int tx, int n)
+{
+    float P[4][SEG + 1], H[4][6][SEG]; /* H[r][k2][t]: row r of the tile, A-transformed */
+    for (int r = 0; r < 4; r++) {
+        int y = 4 * ty + r;
+        load_phases(&P[0][0], 4, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 4 * tx, n);
+        at4_store(H[r][0], H[r][1], H[r][2], H[r][3], H[r][4], H[r][5], P[0], P[1], P[2], P[3]);
+    }
+    for (int k2 = 0; k2 < 6; k2++)
+        at4_store(v + (size_t)k2 * ks, v + (size_t)(6 + k2) * ks, v + (size_t)(12 + k2) * ks,
+                  v + (size_t)(18 + k2) * ks, v + (size_t)(24 + k2) * ks, v + (size_t)(30 + k2) * ks,
+                  H[0][k2], H[1][k2], H[2][k2], H[3][k2]);
+}
+
+/* F(2, 3): A's columns of A^T = [1 1 1 0; 0 1 -1 -1]; k < 16. */
+WINO_INLINE void at2_store(float *restrict o0, float *restrict o1, float *restrict o2,
+                           float *restrict o3, const float *restrict d0, const float *restrict d1)
+{
+    for (int t = 0; t < SEG; t++) {
+        o0[t] = d0[t];
+        o1[t] = d0[t] + d1[t];
+        o2[t] = d0[t] - d1[t];
+        o3[t] = -d1[t];
+    }
+}
+
+WINO_CLONES static void wino2_gout_seg(float *v, size_t ks, const float *plane, int h, int w, int ty,
+                                       int tx, int n)
+{
+    float P[2][SEG + 1], H[2][4][SEG];
+    for (int r = 0; r < 2; r++) {
+        int y = 2 * ty + r;
+        load_phases(&P[0][0], 2, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 2 * tx, n);
+        at2_store(H[r][0], H[r][1], H[r][2], H[r][3], P[0], P[1]);
+    }
+    for (int k2 = 0; k2 < 4; k2++)
+        at2_store(v + (size_t)k2 * ks, v + (size_t)(4 + k2) * ks, v + (size_t)(8 + k2) * ks,
+                  v + (size_t)(12 + k2) * ks, H[0][k2], H[1][k2]);
+}
+
+/* Output-gradient transform of tiles [t0, t0 + n) of gout (cout, h, w)
+ * into columns [b0, b0 + n) of M, every output channel. */
+static void wino_gout_range(const wino_job *j, const float *gout, long long t0, int b0, int n)
+{
+    int m = j->m, aa = (m + 2) * (m + 2);
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    float v[36 * SEG];
+    for (int c = 0; c < j->cout; c++) {
+        const float *src = gout + (size_t)c * plane;
+        float *mc = j->M + (size_t)c * (size_t)j->nt;
+        for (int i = 0; i < n;) {
+            long long t = t0 + i;
+            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
+            int cnt = n - i < SEG ? n - i : SEG;
+            if (cnt > j->tw - tx)
+                cnt = j->tw - tx;
+            float *dst = cnt == SEG ? mc + b : v; /* a short segment through v */
+            size_t ks = cnt == SEG ? j->mstride : SEG;
+            if (m == 4)
+                wino4_gout_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+            else
+                wino2_gout_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+            if (cnt < SEG)
+                for (int k = 0; k < aa; k++)
+                    memcpy(mc + (size_t)k * j->mstride + (size_t)b, v + k * SEG, (size_t)cnt * sizeof(float));
+            i += cnt;
+        }
+    }
+}
+
+/* The weight gradient's dU (a^2, cout, cin) floats, and whether the
+ * Winograd path takes it: dU within half the workspace bound (every layer
+ * of the generators; wider layers keep im2col). */
+static size_t wgrad_du_floats(int m, int cin, int cout)
+{
+    return (size_t)(m + 2) * (size_t)(m + 2) * (size_t)cin * (size_t)cout;
+}
+
+int stylize_conv_winograd_weights_ok(stylize_conv_algo algo, int cin, int cout)
+{
+    int m = stylize_conv_algo_tile(algo);
+    return m && wgrad_du_floats(m, cin, cout) <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS / 2;
+}
+
+/* Tiles per weight-gradient block: the forward's block, capped so that V,
+ * M and dU stay within the workspace bound. */
+static int wgrad_block_tiles(int m, int cin, int cout, int h, int w)
+{
+    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
+    size_t nt = wino_block_tiles(m, 0, cin, cout, h, w);
+    size_t room = STYLIZE_CONV_WORKSPACE_MAX_FLOATS - wgrad_du_floats(m, cin, cout) - 2 * 31 * aa;
+    size_t cap = room / (aa * ((size_t)cin + (size_t)cout));
+    if (nt > cap)
+        nt = cap;
+    return nt ? (int)nt : 1;
+}
+
+size_t stylize_conv_winograd_weights_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
+{
+    int m = stylize_conv_algo_tile(algo);
+    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
+    int nt = wgrad_block_tiles(m, cin, cout, h, w);
+    return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt)) + wgrad_du_floats(m, cin, cout);
+}
+
+typedef struct {
+    wino_job *j;       /* the block: V, M, strides, the image */
+    const float *gout; /* (cout, h, w) */
+    float *dU;         /* (a^2, cout, cin) */
+    float *gw, *gb;    /* (cout, cin, 3, 3), (cout) or NULL: accumulated */
+    long long t0;      /* the block's first tile */
+    int n;             /* its tiles */
+    int ntasks;
+} wgrad_job;
+
+/* Phase 1, task t: a contiguous share of the block's columns, both
+ * transforms. */
+static void wgrad_transform_task(void *vctx, int t)
+{
+    const wgrad_job *g = vctx;
+    int c0 = (int)((long long)g->n * t / g->ntasks), c1 = (int)((long long)g->n * (t + 1) / g->ntasks);
+    if (c1 > c0) {
+        wino_input_range(g->j, g->t0 + c0, c0, c1 - c0);
+        wino_gout_range(g->j, g->gout, g->t0 + c0, c0, c1 - c0);
+    }
+}
+
+/* Phase 2, task t: components [k0, k1): dU[k] (+)= M[k] V[k]^T over the
+ * block's columns (the first block overwrites). */
+static void wgrad_gemm_task(void *vctx, int t)
+{
+    const wgrad_job *g = vctx;
+    const wino_job *j = g->j;
+    int aa = (j->m + 2) * (j->m + 2);
+    int k0 = aa * t / g->ntasks, k1 = aa * (t + 1) / g->ntasks;
+    for (int k = k0; k < k1; k++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->cout, j->cin, g->n, 1.0f,
+                    j->M + (size_t)k * j->mstride, j->nt, j->V + (size_t)k * j->vstride, j->nt,
+                    g->t0 ? 1.0f : 0.0f, g->dU + (size_t)k * (size_t)j->cout * (size_t)j->cin, j->cin);
+}
+
+/* Phase 3, task t: a band of output channels: gw += G^T dU G for each
+ * (co, ci), in double; gb[co] += the sum of gout[co]. */
+static void wgrad_kernel_task(void *vctx, int t)
+{
+    const wgrad_job *g = vctx;
+    const wino_job *j = g->j;
+    int a = j->m + 2;
+    const double(*G)[3] = j->m == 4 ? G4 : G2;
+    size_t plane = (size_t)j->cout * (size_t)j->cin, hw = (size_t)j->h * (size_t)j->w;
+    int r0 = (int)((long long)j->cout * t / g->ntasks), r1 = (int)((long long)j->cout * (t + 1) / g->ntasks);
+    for (int co = r0; co < r1; co++) {
+        for (int ci = 0; ci < j->cin; ci++) {
+            const float *du = g->dU + (size_t)co * (size_t)j->cin + (size_t)ci; /* slices plane apart */
+            double s[6][3] = {{0}}; /* s = dU G */
+            for (int i = 0; i < a; i++)
+                for (int y = 0; y < 3; y++)
+                    for (int x = 0; x < a; x++)
+                        s[i][y] += (double)du[(size_t)(i * a + x) * plane] * G[x][y];
+            float *dst = g->gw + ((size_t)co * (size_t)j->cin + (size_t)ci) * 9; /* (3, 3) */
+            for (int y0 = 0; y0 < 3; y0++) /* gw += G^T s */
+                for (int y = 0; y < 3; y++) {
+                    double v = 0;
+                    for (int i = 0; i < a; i++)
+                        v += G[i][y0] * s[i][y];
+                    dst[y0 * 3 + y] += (float)v;
+                }
+        }
+        if (g->gb) {
+            const float *gp = g->gout + (size_t)co * hw;
+            double sum = 0;
+            for (size_t i = 0; i < hw; i++)
+                sum += (double)gp[i];
+            g->gb[co] += (float)sum;
+        }
+    }
+}
+
+void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const float *gout,
+                                   stylize_conv_algo algo, int cin, int cout, int h, int w, float *ws)
+{
+    if (h <= 0 || w <= 0)
+        return;
+    int m = stylize_conv_algo_tile(algo), aa = (m + 2) * (m + 2);
+    int th = (h + m - 1) / m, tw = (w + m - 1) / m;
+    int nt = wgrad_block_tiles(m, cin, cout, h, w), nthr = stylize_parallel_threads();
+    size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
+    float *M = ws + (size_t)aa * vstride, *dU = M + (size_t)aa * mstride;
+    wino_job j = {in, NULL, NULL, NULL, ws, M, vstride, mstride, cin, cout, h, w, m, tw,
+                  (long long)th * tw, nt, 0, 1, nt, NULL, NULL, 0, NULL, 0};
+    wgrad_job g = {&j, gout, dU, gw, gb, 0, 0, 1};
+    for (long long t0 = 0; t0 < j.tiles; t0 += nt) {
+        g.t0 = t0;
+        g.n = j.tiles - t0 < nt ? (int)(j.tiles - t0) : nt;
+        g.ntasks = g.n / WINO_TASK_MIN_TILES < nthr ? g.n / WINO_TASK_MIN_TILES : nthr;
+        g.ntasks = g.ntasks < 1 ? 1 : g.ntasks;
+        stylize_parallel_run(g.ntasks, wgrad_transform_task, &g);
+        g.ntasks = aa < nthr ? aa : nthr;
+        stylize_conv_run_blas_tasks(g.ntasks, wgrad_gemm_task, &g);
+    }
+    g.ntasks = cout < nthr ? cout : nthr;
+    stylize_parallel_run(g.ntasks, wgrad_kernel_task, &g);
+}

@@ -11,6 +11,7 @@
 #include "stylize/core/threads.h"
 #include "stylize/nn/conv.h"
 
+#include "nn/conv_internal.h" /* the Winograd weight gradient's workspace */
 #include "conv_testutil.h"
 #include "testutil.h"
 
@@ -522,7 +523,7 @@ static void check_grads_of(stylize_conv *conv, const shape *s, const float *wt, 
     if (verbose)
         printf("grads    %-34s: ref in %.1e w %.1e b %.1e  fd in %.1e w %.1e b %.1e\n", what, ei,
                ew, eb, fi, fw, fb);
-    CHECK_MSG(ei <= tol && ew <= TOL_IM2COL && eb <= TOL_IM2COL,
+    CHECK_MSG(ei <= tol && ew <= tol && eb <= TOL_IM2COL,
               "%s vs reference: input %g, weight %g, bias %g", what, ei, ew, eb);
     CHECK_MSG(fi <= TOL_FD && fw <= TOL_FD && fb <= TOL_FD,
               "%s vs finite differences: input %g, weight %g, bias %g", what, fi, fw, fb);
@@ -574,27 +575,81 @@ static void check_grads_all(void)
             }
 }
 
-/* The weight gradient of the 3x3 algorithm paths (through the im2col
- * matrix), and their input gradient, against the references and finite
- * differences. */
+/* The weight gradients of the 3x3 algorithm paths (im2col: through the
+ * im2col matrix; Winograd: in the transform domain, also over the padded
+ * copy for reflect, replicate, circular), and their input gradients,
+ * against the references and finite differences. */
 static void check_grads_3x3_algos(void)
 {
-    shape s = make_shape(3, 4, 3, 1, STYLIZE_PAD_ZERO, 9, 7);
-    float *wt = FALLOC(n_wt(&s)), *b = FALLOC(4);
-    tu_fill(wt, n_wt(&s), 61, -1, 1);
-    tu_fill(b, 4, 62, -1, 1);
-    for (int ai = 0; ai < NALGO; ai++) {
-        stylize_conv *conv = make(&s, wt, b, algos[ai]);
+    for (int pad = 0; pad < 4; pad++) {
+        shape s = make_shape(3, 4, 3, 1, (stylize_pad_mode)pad, 9, 7);
+        float *wt = FALLOC(n_wt(&s)), *b = FALLOC(4);
+        tu_fill(wt, n_wt(&s), 61, -1, 1);
+        tu_fill(b, 4, 62, -1, 1);
+        for (int ai = 0; ai < NALGO; ai++) {
+            stylize_conv *conv = make(&s, wt, b, algos[ai]);
+            if (!conv)
+                continue;
+            CHECK(stylize_conv_get_algo(conv) == algos[ai]);
+            char what[64];
+            snprintf(what, sizeof what, "3x3 %s %s 3->4 9x7", algo_names[ai], pad_names[pad]);
+            check_grads_of(conv, &s, wt, b, 63, what, wino_tol[ai]);
+            stylize_conv_free(conv);
+        }
+        free(wt);
+        free(b);
+    }
+}
+
+/* The Winograd weight gradient where it has several blocks of tiles (64
+ * channels: 256-tile blocks; 48 -> 64 so that a swap of the channel axes
+ * fails), against the double reference, accumulating onto gw and gb, with
+ * 1 and 2 threads bit-identical. */
+static void check_wino_weights_large(int cin, int cout, stylize_pad_mode pad, int h, int w, uint64_t seed)
+{
+    shape s = make_shape(cin, cout, 3, 1, pad, h, w);
+    size_t nwt = n_wt(&s);
+    float *wt = FALLOC(nwt), *x = FALLOC(n_in(&s)), *r = FALLOC(n_out(&s));
+    float *gw[2] = {FALLOC(nwt), FALLOC(nwt)}, *gb[2] = {FALLOC(cout), FALLOC(cout)};
+    double *gw_ref = DALLOC(nwt), *gb_ref = DALLOC(cout);
+    tu_fill(wt, nwt, seed, -1, 1);
+    tu_fill(x, n_in(&s), seed + 1, -1, 1);
+    tu_fill(r, n_out(&s), seed + 2, -1, 1);
+    ref_weight_grad(gw_ref, gb_ref, x, r, &s);
+    for (int ai = 1; ai < NALGO; ai++) {
+        stylize_conv *conv = make(&s, wt, NULL, algos[ai]);
         if (!conv)
             continue;
-        CHECK(stylize_conv_get_algo(conv) == algos[ai]);
-        char what[64];
-        snprintf(what, sizeof what, "3x3 %s 3->4 9x7", algo_names[ai]);
-        check_grads_of(conv, &s, wt, b, 63, what, wino_tol[ai]);
+        CHECK(stylize_conv_winograd_weights_ok(algos[ai], cin, cout));
+        size_t nws = stylize_conv_workspace_floats_ex(conv, h, w, 1);
+        float *ws = ws_alloc(nws);
+        for (int v = 0; v < 2; v++) {
+            stylize_set_threads(v + 1);
+            for (size_t i = 0; i < nwt; i++)
+                gw[v][i] = 0.25f;
+            for (int i = 0; i < cout; i++)
+                gb[v][i] = -0.5f;
+            stylize_conv_backward_weights(conv, gw[v], gb[v], x, r, h, w, ws);
+        }
+        CHECK_MSG(memcmp(gw[0], gw[1], nwt * sizeof(float)) == 0 && memcmp(gb[0], gb[1], (size_t)cout * sizeof(float)) == 0,
+                  "Winograd weights %s %s %d->%d %dx%d: 1 and 2 threads differ", algo_names[ai], pad_names[pad], cin,
+                  cout, h, w);
+        for (size_t i = 0; i < nwt; i++)
+            gw[0][i] -= 0.25f;
+        for (int i = 0; i < cout; i++)
+            gb[0][i] += 0.5f;
+        double ew = max_rel_err(gw[0], gw_ref, nwt), eb = max_rel_err(gb[0], gb_ref, (size_t)cout);
+        if (verbose)
+            printf("wino weights %-9s %-9s %2d->%-2d %3dx%-3d: weight %.2e bias %.2e\n", algo_names[ai], pad_names[pad],
+                   cin, cout, h, w, ew, eb);
+        CHECK_MSG(ew <= wino_tol[ai] && eb <= TOL_IM2COL, "Winograd weights %s %s %d->%d %dx%d: weight %g, bias %g",
+                  algo_names[ai], pad_names[pad], cin, cout, h, w, ew, eb);
+        CHECK_MSG(ws_guard_intact(ws, nws), "Winograd weights %s: guard", algo_names[ai]);
+        free(ws);
         stylize_conv_free(conv);
     }
-    free(wt);
-    free(b);
+    stylize_set_threads(1);
+    free(wt), free(x), free(r), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]), free(gw_ref), free(gb_ref);
 }
 
 /* gw and gb accumulate: two calls add twice the gradient. */
@@ -809,9 +864,11 @@ static void check_mem_plan(void)
 /* ---- workspace ---------------------------------------------------------- */
 
 /* The rules: for 3x3 geometries and no weight gradient, exactly the old
- * query; with it, at least the im2col matrix of the input; the general path
- * needs one band of the im2col matrix, within the bound unless one output
- * row alone is larger. */
+ * query; with it, at least the Winograd weight gradient's buffers (V, M for
+ * a block of tiles and dU (a^2, cout, cin), within the bound; Winograd
+ * algorithms while dU fits half of it) or else the im2col matrix of the
+ * input; the general path needs one band of the im2col matrix, within the
+ * bound unless one output row alone is larger. */
 static void check_workspace_rules(void)
 {
     static const int shapes[][4] = {{3, 64, 512, 384}, {64, 64, 37, 29}, {256, 512, 64, 64},
@@ -829,6 +886,13 @@ static void check_workspace_rules(void)
             size_t col = row * rows;
             CHECK_MSG(n0 == old, "%s %d->%d %dx%d: ex %zu, old %zu", algo_names[ai], cin, cout,
                       h, w, n0, old);
+            int aa = ai == 1 ? 36 : 16, wino = ai > 0 && (size_t)aa * cin * cout <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS / 2;
+            CHECK(stylize_conv_winograd_weights_ok(algos[ai], cin, cout) == wino);
+            if (wino) {
+                col = stylize_conv_winograd_weights_floats(algos[ai], cin, cout, h, w);
+                CHECK_MSG(col <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS && col >= (size_t)aa * (cin + 1) * (cout + 1) - aa,
+                          "%s %d->%d: Winograd weight gradient %zu floats", algo_names[ai], cin, cout, col);
+            }
             CHECK_MSG(n1 == (old > col ? old : col), "%s %d->%d %dx%d weight grad: %zu",
                       algo_names[ai], cin, cout, h, w, n1);
             if (ai == 0)
@@ -939,6 +1003,8 @@ int main(void)
     check_forward_all();
     check_grads_all();
     check_grads_3x3_algos();
+    check_wino_weights_large(48, 64, STYLIZE_PAD_ZERO, 130, 70, 81);
+    check_wino_weights_large(64, 48, STYLIZE_PAD_REFLECT, 66, 75, 82);
     check_accumulate();
     check_adjoint_all();
     check_refresh();
