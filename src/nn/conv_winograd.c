@@ -8,7 +8,9 @@
  * element-wise products become a^2 = (m + 2)^2 independent sgemms
  * [cout x cin] x [cin x tiles]. The tiles are processed in blocks of nt
  * (raster order over the tile grid) so the transformed input V (a^2, cin, nt)
- * and product M (a^2, cout, nt) stay within the workspace bound.
+ * and product M (a^2, cout, nt) stay within the workspace bound. The
+ * forward can apply the ReLU in its output transform; the weight gradient
+ * (at the end of the file) is the forward's adjoint in the kernel.
  *
  * Interpolation points. F(2, 3) uses Lavin's {0, 1, -1, inf}; F(4, 3) uses
  * {0, 1, -1, 2, 1/2, inf} instead of Lavin's {0, 1, -1, 2, -2, inf}. Both
@@ -232,9 +234,9 @@ typedef struct {
  * zeros and are not stored. */
 #define SEG 16
 
-/* The two transform loops are cloned for AVX-512 and AVX2 (chosen at load
- * time from the CPU, the SSE2 baseline otherwise): the per-segment helpers
- * they call are inlined into each clone, so the SEG-lane loops run one
+/* The per-segment transforms are cloned for AVX-512 and AVX2 (chosen at
+ * load time from the CPU, the SSE2 baseline otherwise): the helpers they
+ * call are inlined into each clone, so the SEG-lane loops run one
  * 16-float vector (AVX-512) or two (AVX2) per statement. ISO C mode does
  * not contract a * b + c into FMA, so every clone computes bit-identical
  * results. */

@@ -220,8 +220,11 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
 
 /* gw (cout, cin, k, k) += dL/dW and, if gb != NULL, gb (cout) += dL/db,
  * given the forward's input in (cin, h, w) and gout (cout, oh, ow) = dL/dout.
- * Accumulates (+=) so that a batch or several calls add up. Through the
- * im2col matrix of the input, banded over output rows within the workspace
+ * Accumulates (+=) so that a batch or several calls add up. 3x3, stride 1
+ * under a Winograd algorithm (any padding mode, (m + 2)^2 cin cout floats
+ * of kernel gradient within half the workspace bound): in the Winograd
+ * domain, float32 (src/nn/conv_winograd.c). Otherwise through the im2col
+ * matrix of the input, banded over output rows within the workspace
  * (stylize_conv_workspace_floats_ex with weight_grad != 0), and one sgemm
  * per band and thread: gw (cout, cin k k) += gout_band (cout, cols)
  * col_band^T. Works for every algorithm. gw and gb must not overlap in or
