@@ -8,7 +8,10 @@
  *     the forward as direct loops over a padded copy of the input, each
  *     output row accumulated in place along x (vectorised), rows shared
  *     among the threads.
- * Input and weight gradients of the second kind stay on the general path. */
+ * The second kind's gradients are direct too (at the end of the file): the
+ * input gradient as the thin forward of the output gradient embedded in
+ * zeros with the flipped kernel, folded back through the padding; the
+ * weight gradient as one vectorised dot product per kernel tap. */
 #include <cblas.h>
 #include <string.h>
 
@@ -24,10 +27,24 @@ int stylize_conv_is_thin(const stylize_conv_geom *g)
     return g->k >= 5 && g->stride == 1 && (g->cin <= 4 || g->cout <= 4);
 }
 
+/* Floats of the thin forward's padded input of c channels at h x w. */
+static size_t thin_fwd_floats(int c, int k, int h, int w)
+{
+    int p = k / 2; /* + 16: a block's last columns read past the last row (XB) */
+    return (size_t)c * (size_t)(h + 2 * p) * (size_t)(w + 2 * p) + 16;
+}
+
 size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w)
 {
-    int p = g->k / 2; /* + 16: a block's last columns read past the last row (XB) */
-    return (size_t)g->cin * (size_t)(h + 2 * p) * (size_t)(w + 2 * p) + 16;
+    /* forward: the padded input; input gradient: the embedded output
+     * gradient E (cout, H2, W2), its gradient gP (cin, H2, W2), the flipped
+     * kernel and the inner forward's padded E; weights: the padded input */
+    int k = g->k, H2 = h + 2 * (k / 2), W2 = w + 2 * (k / 2);
+    size_t big = (size_t)H2 * (size_t)W2, kk = (size_t)k * (size_t)k;
+    size_t bwd = ((size_t)g->cout + (size_t)g->cin) * big + (size_t)g->cin * (size_t)g->cout * kk +
+                 thin_fwd_floats(g->cout, k, H2, W2);
+    size_t fwd = thin_fwd_floats(g->cin, k, h, w);
+    return bwd > fwd ? bwd : fwd;
 }
 
 /* ---- 1x1 ------------------------------------------------------------------ */
@@ -152,4 +169,144 @@ void stylize_conv_thin_forward(const stylize_conv_geom *g, const float *weight, 
     thin_job j = {g, in, weight, bias, ws, out, h, w, h < nthr ? h : nthr};
     stylize_parallel_run(g->cin, thin_pad_task, &j);
     stylize_parallel_run(j.ntasks, thin_rows_task, &j);
+}
+
+/* ---- thin, large kernels: the gradients -------------------------------------- */
+
+typedef struct {
+    const stylize_conv_geom *g;
+    const float *src;   /* embed: gout (cout, h, w); fold: gP (cin, H2, W2) */
+    float *dst;         /* embed: E (cout, H2, W2); fold: gin (cin, h, w) */
+    float *wf;          /* flip: (cin, cout, k, k) */
+    const float *weight; /* (cout, cin, k, k) */
+    int h, w;
+} thin_grad_job;
+
+/* E[co] = gout[co] with p zeros on every side. */
+static void thin_embed_task(void *arg, int co)
+{
+    const thin_grad_job *j = arg;
+    int p = j->g->k / 2, W2 = j->w + 2 * p, H2 = j->h + 2 * p;
+    float *e = j->dst + (size_t)co * H2 * W2;
+    memset(e, 0, (size_t)H2 * W2 * sizeof(float));
+    for (int y = 0; y < j->h; y++)
+        memcpy(e + (size_t)(y + p) * W2 + p, j->src + ((size_t)co * j->h + y) * j->w, (size_t)j->w * sizeof(float));
+}
+
+/* wf[ci][co] = weight[co][ci] rotated by 180 degrees. */
+static void thin_flip_task(void *arg, int ci)
+{
+    const thin_grad_job *j = arg;
+    int k = j->g->k, kk = k * k;
+    for (int co = 0; co < j->g->cout; co++)
+        for (int t = 0; t < kk; t++)
+            j->wf[((size_t)ci * j->g->cout + co) * kk + t] =
+                j->weight[((size_t)co * j->g->cin + ci) * kk + kk - 1 - t];
+}
+
+/* gin[ci] = the adjoint of the padding applied to gP[ci]: each padded
+ * position's value added onto the pixel it was read from (none for zeros). */
+static void thin_fold_task(void *arg, int ci)
+{
+    const thin_grad_job *j = arg;
+    int p = j->g->k / 2, W2 = j->w + 2 * p, H2 = j->h + 2 * p;
+    const float *gp = j->src + (size_t)ci * H2 * W2;
+    float *gi = j->dst + (size_t)ci * j->h * j->w;
+    for (int y = 0; y < j->h; y++) /* the interior */
+        memcpy(gi + (size_t)y * j->w, gp + (size_t)(y + p) * W2 + p, (size_t)j->w * sizeof(float));
+    for (int a = 0; a < H2; a++) {
+        int sy = stylize_conv_pad_index(a - p, j->h, j->g->pad), inner = a >= p && a < p + j->h;
+        for (int b = 0; sy >= 0 && b < W2; b++) {
+            if (inner && b == p)
+                b = p + j->w; /* the interior is done */
+            int sx = b < W2 ? stylize_conv_pad_index(b - p, j->w, j->g->pad) : -1;
+            if (sx >= 0)
+                gi[(size_t)sy * j->w + sx] += gp[(size_t)a * W2 + b];
+        }
+    }
+}
+
+void stylize_conv_thin_backward(const stylize_conv_geom *g, const float *weight, float *gin,
+                                const float *gout, int h, int w, float *ws)
+{
+    /* gP = conv of E (gout embedded in zeros, H2 x W2) with the flipped
+     * kernel, zero padding: the gradient of the padded input; then fold */
+    int k = g->k, H2 = h + 2 * (k / 2), W2 = w + 2 * (k / 2);
+    size_t big = (size_t)H2 * (size_t)W2;
+    float *E = ws, *gP = E + (size_t)g->cout * big, *wf = gP + (size_t)g->cin * big;
+    float *rest = wf + (size_t)g->cin * (size_t)g->cout * (size_t)k * (size_t)k;
+    thin_grad_job j = {g, gout, E, wf, weight, h, w};
+    stylize_parallel_run(g->cout, thin_embed_task, &j);
+    stylize_parallel_run(g->cin, thin_flip_task, &j);
+    stylize_conv_geom flipped = {g->cout, g->cin, k, 1, STYLIZE_PAD_ZERO};
+    stylize_conv_thin_forward(&flipped, wf, NULL, gP, E, H2, W2, rest);
+    thin_grad_job f = {g, gP, gin, NULL, NULL, h, w};
+    stylize_parallel_run(g->cin, thin_fold_task, &f);
+}
+
+typedef struct {
+    const thin_job *t;  /* P: the padded input (cin, H2, W2) */
+    const float *gout;  /* (cout, h, w) */
+    float *gw, *gb;
+    int ntasks;
+} thin_wgt_job;
+
+/* sum over the image of gout[co] times P[ci] shifted by (ky, kx): 16
+ * columns at a time in a vector, the rest and the lanes' sum in double. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static double
+thin_tap(const float *go, const float *pc, int h, int w, int W2, int ky, int kx)
+{
+    thin_vec acc = {0};
+    double rest = 0;
+    for (int y = 0; y < h; y++) {
+        const float *gr = go + (size_t)y * w, *pr = pc + (size_t)(y + ky) * W2 + kx;
+        int x = 0;
+        for (; x + XB <= w; x += XB) {
+            thin_vec a, b;
+            memcpy(&a, gr + x, sizeof a);
+            memcpy(&b, pr + x, sizeof b);
+            acc += a * b;
+        }
+        for (; x < w; x++)
+            rest += (double)gr[x] * (double)pr[x];
+    }
+    for (int l = 0; l < XB; l++)
+        rest += (double)acc[l];
+    return rest;
+}
+
+/* Task t: a share of the (co, ci) pairs, every tap; and a share of gb. */
+static void thin_wgt_task(void *arg, int t)
+{
+    const thin_wgt_job *j = arg;
+    const stylize_conv_geom *g = j->t->g;
+    int k = g->k, h = j->t->h, w = j->t->w, H2 = h + 2 * (k / 2), W2 = w + 2 * (k / 2);
+    int pairs = g->cout * g->cin;
+    int p0 = (int)((long long)pairs * t / j->ntasks), p1 = (int)((long long)pairs * (t + 1) / j->ntasks);
+    for (int q = p0; q < p1; q++) {
+        int co = q / g->cin, ci = q % g->cin;
+        const float *go = j->gout + (size_t)co * h * w, *pc = j->t->P + (size_t)ci * H2 * W2;
+        float *dst = j->gw + (size_t)q * k * k; /* (k, k) of (co, ci) */
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++)
+                dst[ky * k + kx] += (float)thin_tap(go, pc, h, w, W2, ky, kx);
+    }
+    int c0 = g->cout * t / j->ntasks, c1 = g->cout * (t + 1) / j->ntasks;
+    for (int co = c0; j->gb && co < c1; co++) {
+        const float *go = j->gout + (size_t)co * h * w;
+        double sum = 0;
+        for (size_t i = 0; i < (size_t)h * w; i++)
+            sum += (double)go[i];
+        j->gb[co] += (float)sum;
+    }
+}
+
+void stylize_conv_thin_weights(const stylize_conv_geom *g, float *gw, float *gb, const float *in,
+                               const float *gout, int h, int w, float *ws)
+{
+    int nthr = stylize_parallel_threads(), pairs = g->cout * g->cin;
+    thin_job t = {g, in, NULL, NULL, ws, NULL, h, w, 1};
+    stylize_parallel_run(g->cin, thin_pad_task, &t);
+    thin_wgt_job j = {&t, gout, gw, gb, pairs < nthr ? pairs : nthr};
+    stylize_parallel_run(j.ntasks, thin_wgt_task, &j);
 }

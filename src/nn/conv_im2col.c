@@ -195,9 +195,9 @@ size_t stylize_conv_general_floats(const stylize_conv_geom *g, int h, int w)
         return 0;
     if (stylize_conv_is_pointwise(g))
         return 0; /* straight sgemm on the tensors */
-    size_t n = (size_t)s.cin * (size_t)s.k * (size_t)s.k * s.ld;
-    size_t thin = stylize_conv_is_thin(g) ? stylize_conv_thin_floats(g, h, w) : 0;
-    return n > thin ? n : thin;
+    if (stylize_conv_is_thin(g))
+        return stylize_conv_thin_floats(g, h, w); /* all three directions direct */
+    return (size_t)s.cin * (size_t)s.k * (size_t)s.k * s.ld;
 }
 
 /* Output columns x in [*lo, *hi) read source column x s + kx - p inside
@@ -409,6 +409,10 @@ void stylize_conv_general_backward(const stylize_conv_geom *g, const float *weig
         stylize_conv_pointwise_backward(g, weight, gin, gout, h * w);
         return;
     }
+    if (stylize_conv_is_thin(g)) {
+        stylize_conv_thin_backward(g, weight, gin, gout, h, w, ws);
+        return;
+    }
     int nthr = stylize_parallel_threads();
     gen_bwd_job j = {&s, ws, gin, gout, weight, s.cin < nthr ? s.cin : nthr};
     stylize_conv_run_blas_tasks(j.ntasks, gen_bwd_task, &j);
@@ -464,6 +468,10 @@ void stylize_conv_general_weights(const stylize_conv_geom *g, float *gw, float *
         return;
     if (stylize_conv_is_pointwise(g)) {
         stylize_conv_pointwise_weights(g, gw, gb, in, gout, h * w);
+        return;
+    }
+    if (stylize_conv_is_thin(g)) {
+        stylize_conv_thin_weights(g, gw, gb, in, gout, h, w, ws);
         return;
     }
     int nthr = stylize_parallel_threads(), units = s.cin * s.k;

@@ -178,9 +178,9 @@ void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
 
 /* 1x1, stride 1 (any padding: it reads none). */
 int stylize_conv_is_pointwise(const stylize_conv_geom *g);
-/* k >= 5, stride 1, cin <= 4 or cout <= 4: the direct forward. */
+/* k >= 5, stride 1, cin <= 4 or cout <= 4: direct forward and gradients. */
 int stylize_conv_is_thin(const stylize_conv_geom *g);
-/* Workspace floats of the thin forward: the padded input. */
+/* Workspace floats of the thin paths (the largest of the three). */
 size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w);
 /* Over hw = h w positions: out (cout, hw) = W in (+ bias); gin = W^T gout;
  * gw += gout in^T, gb += row sums of gout. No workspace. */
@@ -193,5 +193,11 @@ void stylize_conv_pointwise_weights(const stylize_conv_geom *g, float *gw, float
 /* out (cout, h, w) = conv(in (cin, h, w)) for a thin geometry, through ws. */
 void stylize_conv_thin_forward(const stylize_conv_geom *g, const float *weight, const float *bias,
                                float *out, const float *in, int h, int w, float *ws);
+/* gin (cin, h, w) = dL/din (overwritten) from gout (cout, h, w). */
+void stylize_conv_thin_backward(const stylize_conv_geom *g, const float *weight, float *gin,
+                                const float *gout, int h, int w, float *ws);
+/* gw (cout, cin, k, k) += dL/dW, gb (cout) or NULL += dL/db. */
+void stylize_conv_thin_weights(const stylize_conv_geom *g, float *gw, float *gb, const float *in,
+                               const float *gout, int h, int w, float *ws);
 
 #endif

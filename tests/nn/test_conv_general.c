@@ -652,6 +652,61 @@ static void check_wino_weights_large(int cin, int cout, stylize_pad_mode pad, in
     free(wt), free(x), free(r), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]), free(gw_ref), free(gb_ref);
 }
 
+/* The thin paths' gradients (k >= 5, stride 1, 4 or fewer channels on a
+ * side: the residual generator's 9x9 ends) at their real widths, against
+ * the double references, gw and gb accumulating, 1 and 2 threads
+ * bit-identical. */
+static void check_thin_grads(int cin, int cout, int k, stylize_pad_mode pad, int h, int w, uint64_t seed)
+{
+    shape s = make_shape(cin, cout, k, 1, pad, h, w);
+    size_t nwt = n_wt(&s), nin = n_in(&s);
+    float *wt = FALLOC(nwt), *x = FALLOC(nin), *r = FALLOC(n_out(&s));
+    float *gin[2] = {FALLOC(nin), FALLOC(nin)}, *gw[2] = {FALLOC(nwt), FALLOC(nwt)};
+    float *gb[2] = {FALLOC(cout), FALLOC(cout)};
+    double *gin_ref = DALLOC(nin), *gw_ref = DALLOC(nwt), *gb_ref = DALLOC(cout);
+    tu_fill(wt, nwt, seed, -1, 1);
+    tu_fill(x, nin, seed + 1, -1, 1);
+    tu_fill(r, n_out(&s), seed + 2, -1, 1);
+    ref_input_grad(gin_ref, r, wt, &s);
+    ref_weight_grad(gw_ref, gb_ref, x, r, &s);
+    stylize_conv *conv = make(&s, wt, NULL, STYLIZE_CONV_WINOGRAD);
+    if (conv) {
+        size_t nws = stylize_conv_workspace_floats_ex(conv, h, w, 1);
+        float *ws = ws_alloc(nws);
+        for (int v = 0; v < 2; v++) {
+            stylize_set_threads(v + 1);
+            fill_nan(gin[v], nin);
+            stylize_conv_backward(conv, gin[v], r, h, w, ws);
+            for (size_t i = 0; i < nwt; i++)
+                gw[v][i] = 0.25f;
+            for (int i = 0; i < cout; i++)
+                gb[v][i] = -0.5f;
+            stylize_conv_backward_weights(conv, gw[v], gb[v], x, r, h, w, ws);
+        }
+        stylize_set_threads(1);
+        int same = memcmp(gin[0], gin[1], nin * sizeof(float)) == 0 && memcmp(gw[0], gw[1], nwt * sizeof(float)) == 0 &&
+                   memcmp(gb[0], gb[1], (size_t)cout * sizeof(float)) == 0;
+        CHECK_MSG(same, "thin k %d %s %d->%d: 1 and 2 threads differ", k, pad_names[pad], cin, cout);
+        for (size_t i = 0; i < nwt; i++)
+            gw[0][i] -= 0.25f;
+        for (int i = 0; i < cout; i++)
+            gb[0][i] += 0.5f;
+        double ei = max_rel_err(gin[0], gin_ref, nin), ew = max_rel_err(gw[0], gw_ref, nwt);
+        double eb = max_rel_err(gb[0], gb_ref, (size_t)cout);
+        if (verbose)
+            printf("thin grads k %d %-9s %2d->%-2d %3dx%-3d: input %.2e weight %.2e bias %.2e\n", k, pad_names[pad], cin,
+                   cout, h, w, ei, ew, eb);
+        CHECK_MSG(ei <= TOL_IM2COL && ew <= TOL_IM2COL && eb <= TOL_IM2COL,
+                  "thin k %d %s %d->%d %dx%d: input %g, weight %g, bias %g", k, pad_names[pad], cin, cout, h, w, ei,
+                  ew, eb);
+        CHECK_MSG(ws_guard_intact(ws, nws), "thin k %d %s: guard", k, pad_names[pad]);
+        free(ws);
+        stylize_conv_free(conv);
+    }
+    free(wt), free(x), free(r), free(gin[0]), free(gin[1]), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]);
+    free(gin_ref), free(gw_ref), free(gb_ref);
+}
+
 /* gw and gb accumulate: two calls add twice the gradient. */
 static void check_accumulate(void)
 {
@@ -919,10 +974,19 @@ static void check_workspace_rules(void)
     CHECK(expect <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS && expect < row * 40);
     g.k = 15;
     g.cin = 128;
+    g.cout = 8;   /* not thin: the im2col matrix */
     g.stride = 1; /* one 600-column output row: 128 * 225 * 600 floats > the bound */
     g.pad = STYLIZE_PAD_ZERO;
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) ==
           (size_t)128 * 225 * 600);
+    /* thin (k >= 5, stride 1, 4 or fewer channels on a side): every direction
+     * direct; the input gradient's buffers are the largest: E (cout, H2, W2),
+     * gP (cin, H2, W2), the flipped kernel and the inner forward's padded E */
+    g.cout = 2;
+    size_t big = (size_t)(3 + 14) * (600 + 14), pbig = (size_t)(3 + 28) * (600 + 28);
+    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) ==
+          (2 + 128) * big + (size_t)128 * 2 * 225 + 2 * pbig + 16);
+    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) < STYLIZE_CONV_WORKSPACE_MAX_FLOATS);
     g.pad = STYLIZE_PAD_REFLECT;
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 7, 600, 0) == 0);
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 0, 600, 0) == 0);
@@ -1005,6 +1069,10 @@ int main(void)
     check_grads_3x3_algos();
     check_wino_weights_large(48, 64, STYLIZE_PAD_ZERO, 130, 70, 81);
     check_wino_weights_large(64, 48, STYLIZE_PAD_REFLECT, 66, 75, 82);
+    check_thin_grads(32, 3, 9, STYLIZE_PAD_REFLECT, 40, 37, 83);
+    check_thin_grads(3, 32, 9, STYLIZE_PAD_CIRCULAR, 37, 40, 84);
+    check_thin_grads(4, 5, 5, STYLIZE_PAD_REPLICATE, 21, 19, 85);
+    check_thin_grads(2, 1, 15, STYLIZE_PAD_ZERO, 17, 30, 86);
     check_accumulate();
     check_adjoint_all();
     check_refresh();
