@@ -370,7 +370,8 @@ static void conv_forward(const stylize_conv *conv, float *out, const float *in, 
     if (!conv->fast3 && m)
         stylize_conv_padded_forward(g, conv->cache, conv->bias, a, pass, out, in, h, w, ws);
     else if (m)
-        stylize_conv_winograd(out, in, conv->cache, conv->bias, a, pass, g->cin, g->cout, h, w, ws);
+        stylize_conv_winograd(out, in, conv->cache, conv->bias, a, pass, STYLIZE_PAD_ZERO, g->cin, g->cout,
+                              h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_forward(g, conv->weight, conv->bias, out, in, h, w, ws);
     else
@@ -407,8 +408,8 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
     else if (!conv->fast3)
         stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);
     else if (m)
-        stylize_conv_winograd(gin, gout, conv->cache, NULL, a, STYLIZE_WINO_BACKWARD, g->cout, g->cin,
-                              h, w, ws);
+        stylize_conv_winograd(gin, gout, conv->cache, NULL, a, STYLIZE_WINO_BACKWARD, STYLIZE_PAD_ZERO,
+                              g->cout, g->cin, h, w, ws);
     else
         stylize_conv_im2col3x3(gin, gout, conv->cache, NULL, g->cout, g->cin, h, w, ws);
 }

@@ -131,12 +131,14 @@ typedef enum {
  * the GEMMs' precision from algo) with the kernel cache kern and bias (cout)
  * or NULL. Float32 forward (pass FORWARD or FORWARD_RELU): kern is u
  * (a^2, cout, cin). Input gradient (BACKWARD): u is the forward's
- * (a^2, cin, cout), used permuted and transposed (the flipped kernel). bfloat16: kern is the
+ * (a^2, cin, cout), used permuted and transposed (the flipped kernel).
+ * pad: the input's one-pixel padding (any mode: the input transform reads
+ * the mode's pixels itself; the input gradient is called with zero). bfloat16: kern is the
  * packed kernel above, whose second half serves the input gradient. ws
  * holds stylize_conv_winograd_floats(algo, cin, cout, h, w) floats. */
 void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
-                           stylize_conv_algo algo, stylize_wino_pass pass, int cin, int cout, int h,
-                           int w, float *ws);
+                           stylize_conv_algo algo, stylize_wino_pass pass, stylize_pad_mode pad, int cin,
+                           int cout, int h, int w, float *ws);
 
 /* Weight gradient through Winograd F(m) (m from algo; float32 whatever the
  * algorithm's GEMM precision): gw (cout, cin, 3, 3) += dL/dW and gb (cout)
@@ -151,9 +153,9 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
 
 /* ---- 3x3, stride 1, reflect / replicate / circular (conv_padded.c) ------ */
 
-/* Workspace floats: the padded input and output ((cin + cout) (h + 2)
- * (w + 2)) and the Winograd call's over the padded size; the same in both
- * directions. */
+/* Workspace floats: two padded buffers ((cin + cout) (h + 2) (w + 2)) and
+ * the Winograd call's over the padded size, which the input gradient needs
+ * (the forward needs less); the same figure in both directions. */
 size_t stylize_conv_padded_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 /* out (cout, h, w) = conv(in (cin, h, w)) with g's padding mode through
  * the Winograd algo with its kernel cache kern (as stylize_conv_winograd;

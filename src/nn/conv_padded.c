@@ -1,10 +1,12 @@
 /* 3x3, stride 1 convolutions with reflect, replicate or circular padding
- * through the Winograd path: the input is copied into a buffer one pixel
- * larger on every side, its border filled as the padding mode says; a
- * zero-padded Winograd convolution of that buffer holds the wanted output
- * in its interior. The input gradient is the adjoint: the output gradient
- * embedded in zeros, the zero-padded Winograd input gradient over the
- * larger buffer, and its border folded back onto the pixels it copied. */
+ * through the Winograd path. The forward is the Winograd call itself, its
+ * input transform reading the mode's pixels at the border. The gradients
+ * work on a buffer one pixel larger on every side: the input gradient is
+ * the forward's adjoint (the output gradient embedded in zeros, the
+ * zero-padded Winograd input gradient over the larger buffer, its border
+ * folded back onto the pixels the padding copied); the weight gradient
+ * pairs the input with its padding written out and the embedded output
+ * gradient. */
 #include <string.h>
 
 #include "nn/conv_internal.h"
@@ -93,12 +95,8 @@ void stylize_conv_padded_forward(const stylize_conv_geom *g, const void *kern, c
                                  stylize_conv_algo algo, stylize_wino_pass pass, float *out,
                                  const float *in, int h, int w, float *ws)
 {
-    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
-    float *P = ws, *O = ws + (size_t)g->cin * big, *rest = O + (size_t)g->cout * big;
-    pad_job j = {P, out, in, O, h, w, g->pad};
-    stylize_parallel_run(g->cin, pad_task, &j);
-    stylize_conv_winograd(O, P, kern, bias, algo, pass, g->cin, g->cout, h + 2, w + 2, rest);
-    stylize_parallel_run(g->cout, crop_task, &j);
+    /* the input transform reads the padding itself: no copies */
+    stylize_conv_winograd(out, in, kern, bias, algo, pass, g->pad, g->cin, g->cout, h, w, ws);
 }
 
 void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
@@ -109,8 +107,8 @@ void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
     float *E = ws, *D = ws + (size_t)g->cout * big, *rest = D + (size_t)g->cin * big;
     pad_job j = {E, gin, gout, D, h, w, g->pad};
     stylize_parallel_run(g->cout, embed_task, &j);
-    stylize_conv_winograd(D, E, kern, NULL, algo, STYLIZE_WINO_BACKWARD, g->cout, g->cin, h + 2,
-                          w + 2, rest);
+    stylize_conv_winograd(D, E, kern, NULL, algo, STYLIZE_WINO_BACKWARD, STYLIZE_PAD_ZERO, g->cout,
+                          g->cin, h + 2, w + 2, rest);
     stylize_parallel_run(g->cin, fold_task, &j);
 }
 

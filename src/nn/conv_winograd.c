@@ -218,6 +218,7 @@ typedef struct {
     long long tiles;   /* tiles of the image */
     int nt;            /* columns of V and M: tiles per block */
     int relu;          /* 1: the ReLU fused into the output transform */
+    stylize_pad_mode pad; /* the input transform's padding (one pixel) */
     int ntasks;        /* tasks: each owns cap columns */
     int cap;           /* columns per task (bfloat16: a multiple of NR when ntasks > 1) */
     const int *perm;   /* NULL: sgemm k uses u[k]; else u[(perm[i], perm[j])]^T, k = (i, j) */
@@ -272,10 +273,22 @@ WINO_INLINE void deinterleave(float *P, int s, const float *src, int cnt)
             P[p * (SEG + 1) + t] = src[s * t + p];
 }
 
+/* Index that position i of a line of n reads under the padding mode when
+ * the convolution pads by one: i itself inside, the mode's pixel at -1 and
+ * n, else -1 (a zero: beyond the padding only outputs outside the image
+ * read it). */
+WINO_INLINE int pad1_index(int i, int n, stylize_pad_mode mode)
+{
+    if (i >= 0 && i < n)
+        return i;
+    return i == -1 || i == n ? stylize_conv_pad_index(i, n, mode) : -1;
+}
+
 /* P[p][t] = row[x0 + s t + p] for p < s, t <= n (the n tiles plus the next
- * one, whose first values the last tile's patch reaches); zero outside
- * [0, w) and for t > n. row == NULL: all zero. */
-WINO_INLINE void load_phases(float *P, int s, const float *row, int w, int x0, int n)
+ * one, whose first values the last tile's patch reaches); outside [0, w)
+ * the padding mode's value at -1 and w (pad1_index), zero elsewhere and for
+ * t > n. row == NULL: all zero. */
+WINO_INLINE void load_phases(float *P, int s, const float *row, int w, int x0, int n, stylize_pad_mode mode)
 {
     if (!row) {
         memset(P, 0, (size_t)s * (SEG + 1) * sizeof(float));
@@ -298,8 +311,8 @@ WINO_INLINE void load_phases(float *P, int s, const float *row, int w, int x0, i
         if (t > n)
             break;
         for (int p = 0; p < s; p++) {
-            int x = x0 + s * t + p;
-            P[p * (SEG + 1) + t] = x >= 0 && x < w ? row[x] : 0.0f;
+            int x = pad1_index(x0 + s * t + p, w, mode);
+            P[p * (SEG + 1) + t] = x >= 0 ? row[x] : 0.0f;
         }
     }
     for (int p = 0; p < s; p++)
@@ -401,13 +414,13 @@ WINO_INLINE void bt2_columns(float *v, size_t ks, const float *d0, const float *
  * tx) of one channel plane (h, w): v[k * ks + t] = (B^T d_t B)[k], k < 36,
  * for all SEG lanes t (lanes past n get the transform of zeros). */
 WINO_CLONES static void wino4_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
-                            int n)
+                            int n, stylize_pad_mode mode)
 {
     float P[4][SEG + 1], H[6][6][SEG]; /* H[i][k2][t]: row i of the patch, B-transformed */
     for (int i = 0; i < 6; i++) {
-        int y = 4 * ty - 1 + i;
-        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
-        load_phases(&P[0][0], 4, row, w, 4 * tx - 1, n);
+        int y = pad1_index(4 * ty - 1 + i, h, mode);
+        const float *row = y >= 0 ? plane + (size_t)y * (size_t)w : NULL;
+        load_phases(&P[0][0], 4, row, w, 4 * tx - 1, n, mode);
         for (int t = 0; t < SEG; t++) {
             float d0 = P[0][t], d1 = P[1][t], d2 = P[2][t], d3 = P[3][t];
             float d4 = P[0][t + 1], d5 = P[1][t + 1];
@@ -427,13 +440,13 @@ WINO_CLONES static void wino4_input_seg(float *v, size_t ks, const float *plane,
 
 /* F(2, 3) input transform: v[k * ks + t] = (B^T d_t B)[k], k < 16. */
 WINO_CLONES static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
-                            int n)
+                            int n, stylize_pad_mode mode)
 {
     float P[2][SEG + 1], H[4][4][SEG];
     for (int i = 0; i < 4; i++) {
-        int y = 2 * ty - 1 + i;
-        const float *row = y >= 0 && y < h ? plane + (size_t)y * (size_t)w : NULL;
-        load_phases(&P[0][0], 2, row, w, 2 * tx - 1, n);
+        int y = pad1_index(2 * ty - 1 + i, h, mode);
+        const float *row = y >= 0 ? plane + (size_t)y * (size_t)w : NULL;
+        load_phases(&P[0][0], 2, row, w, 2 * tx - 1, n, mode);
         for (int t = 0; t < SEG; t++) {
             float d0 = P[0][t], d1 = P[1][t], d2 = P[0][t + 1], d3 = P[1][t + 1];
             H[i][0][t] = d0 - d2;
@@ -547,9 +560,9 @@ static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
             float *dst = cnt == SEG ? vc + b : v;
             size_t ks = cnt == SEG ? j->vstride : SEG;
             if (m == 4)
-                wino4_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+                wino4_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt, j->pad);
             else
-                wino2_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
+                wino2_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt, j->pad);
             if (cnt < SEG)
                 for (int k = 0; k < aa; k++)
                     memcpy(vc + (size_t)k * j->vstride + (size_t)b, v + k * SEG,
@@ -654,8 +667,8 @@ static void wino_task(void *vctx, int t)
 #define WINO_TASK_MIN_TILES 32 /* fewer columns per task than this: fewer tasks */
 
 void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
-                           stylize_conv_algo algo, stylize_wino_pass pass, int cin, int cout, int h,
-                           int w, float *ws)
+                           stylize_conv_algo algo, stylize_wino_pass pass, stylize_pad_mode pad, int cin,
+                           int cout, int h, int w, float *ws)
 {
     if (h <= 0 || w <= 0)
         return;
@@ -674,7 +687,7 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
     float *M = ws + (size_t)aa * vstride;
     wino_job j = {in, out, bf16 ? NULL : kern, bias, ws, M, vstride, mstride,
-                  cin, cout, h, w, m, tw, (long long)th * tw, nt, pass == STYLIZE_WINO_FORWARD_RELU,
+                  cin, cout, h, w, m, tw, (long long)th * tw, nt, pass == STYLIZE_WINO_FORWARD_RELU, pad,
                   ntasks, cap,
                   backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0};
     if (bf16) {
@@ -732,7 +745,7 @@ WINO_CLONES static void wino4_gout_seg(float *v, size_t ks, const float *plane, 
     float P[4][SEG + 1], H[4][6][SEG]; /* H[r][k2][t]: row r of the tile, A-transformed */
     for (int r = 0; r < 4; r++) {
         int y = 4 * ty + r;
-        load_phases(&P[0][0], 4, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 4 * tx, n);
+        load_phases(&P[0][0], 4, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 4 * tx, n, STYLIZE_PAD_ZERO);
         at4_store(H[r][0], H[r][1], H[r][2], H[r][3], H[r][4], H[r][5], P[0], P[1], P[2], P[3]);
     }
     for (int k2 = 0; k2 < 6; k2++)
@@ -759,7 +772,7 @@ WINO_CLONES static void wino2_gout_seg(float *v, size_t ks, const float *plane, 
     float P[2][SEG + 1], H[2][4][SEG];
     for (int r = 0; r < 2; r++) {
         int y = 2 * ty + r;
-        load_phases(&P[0][0], 2, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 2 * tx, n);
+        load_phases(&P[0][0], 2, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 2 * tx, n, STYLIZE_PAD_ZERO);
         at2_store(H[r][0], H[r][1], H[r][2], H[r][3], P[0], P[1]);
     }
     for (int k2 = 0; k2 < 4; k2++)
@@ -916,7 +929,7 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
     size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
     float *M = ws + (size_t)aa * vstride, *dU = M + (size_t)aa * mstride;
     wino_job j = {in, NULL, NULL, NULL, ws, M, vstride, mstride, cin, cout, h, w, m, tw,
-                  (long long)th * tw, nt, 0, 1, nt, NULL, NULL, 0, NULL, 0};
+                  (long long)th * tw, nt, 0, STYLIZE_PAD_ZERO, 1, nt, NULL, NULL, 0, NULL, 0};
     wgrad_job g = {&j, gout, dU, gw, gb, 0, 0, 1};
     for (long long t0 = 0; t0 < j.tiles; t0 += nt) {
         g.t0 = t0;

@@ -435,6 +435,46 @@ static void check_forward(int cin, int cout, int k, int st, stylize_pad_mode pad
     free(ref);
 }
 
+/* The padded 3x3 forward of both Winograd algorithms, whose input
+ * transform reads the padding itself: rows of more than one 16-tile
+ * segment, partial tiles at the right and bottom, two and one pixels, and
+ * the fused ReLU. */
+static void check_padded_forward_algos(void)
+{
+    static const int sizes[][2] = {{70, 131}, {9, 7}, {2, 2}, {1, 5}};
+    uint64_t seed = 900;
+    for (int pad = 1; pad < 4; pad++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (int ai = 1; ai < NALGO; ai++) {
+                int h = sizes[si][0], w = sizes[si][1];
+                shape s = make_shape(5, 6, 3, 1, (stylize_pad_mode)pad, h, w);
+                if (!tpad_legal(h, 3, s.g.pad) || !tpad_legal(w, 3, s.g.pad))
+                    continue;
+                float *wt = FALLOC(n_wt(&s)), *b = FALLOC(6), *x = FALLOC(n_in(&s)), *out = FALLOC(n_out(&s));
+                double *ref = DALLOC(n_out(&s));
+                tu_fill(wt, n_wt(&s), seed, -1, 1);
+                tu_fill(b, 6, seed + 1, -1, 1);
+                tu_fill(x, n_in(&s), seed + 2, -1, 1);
+                seed += 3;
+                ref_forward(ref, x, wt, b, &s);
+                stylize_conv *conv = make(&s, wt, b, algos[ai]);
+                if (conv) {
+                    size_t nws = stylize_conv_workspace_floats(conv, h, w);
+                    float *ws = ws_alloc(nws);
+                    fill_nan(out, n_out(&s));
+                    stylize_conv_forward(conv, out, x, h, w, ws);
+                    double e = max_rel_err(out, ref, n_out(&s));
+                    int fr = fused_relu_differs(conv, x, h, w, out, n_out(&s), ws);
+                    CHECK_MSG(e <= wino_tol[ai] && fr == 0 && ws_guard_intact(ws, nws),
+                              "padded forward %s %s %dx%d: rel err %g, fused relu %d", algo_names[ai],
+                              pad_names[pad], h, w, e, fr);
+                    free(ws);
+                    stylize_conv_free(conv);
+                }
+                free(wt), free(b), free(x), free(out), free(ref);
+            }
+}
+
 static void check_forward_all(void)
 {
     static const int ks[] = {1, 3, 5, 9};
@@ -1066,6 +1106,7 @@ int main(void)
     check_direct();
     check_forward_all();
     check_grads_all();
+    check_padded_forward_algos();
     check_grads_3x3_algos();
     check_wino_weights_large(48, 64, STYLIZE_PAD_ZERO, 130, 70, 81);
     check_wino_weights_large(64, 48, STYLIZE_PAD_REFLECT, 66, 75, 82);
