@@ -332,9 +332,8 @@ static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int h
                               : stylize_conv_padded_floats(eff, g->cin, g->cout, h, w);
     if (weight_grad) {
         size_t wg = stylize_conv_general_floats(g, h, w); /* the im2col matrix of the input */
-        if (wino_weights(g, eff))
-            wg = geom_is_3x3(g) ? stylize_conv_winograd_weights_floats(eff, g->cin, g->cout, h, w)
-                                : stylize_conv_padded_weights_floats(eff, g->cin, g->cout, h, w);
+        if (wino_weights(g, eff)) /* any padding mode: read by the input transform */
+            wg = stylize_conv_winograd_weights_floats(eff, g->cin, g->cout, h, w);
         n = wg > n ? wg : n;
     }
     return n;
@@ -420,10 +419,8 @@ void stylize_conv_backward_weights(const stylize_conv *conv, float *gw, float *g
     const stylize_conv_geom *g = &conv->g;
     if (!wino_weights(g, conv->algo))
         stylize_conv_general_weights(g, gw, gb, in, gout, h, w, ws);
-    else if (geom_is_3x3(g))
-        stylize_conv_winograd_weights(gw, gb, in, gout, conv->algo, g->cin, g->cout, h, w, ws);
     else
-        stylize_conv_padded_weights(g, conv->algo, gw, gb, in, gout, h, w, ws);
+        stylize_conv_winograd_weights(gw, gb, in, gout, conv->algo, g->pad, g->cin, g->cout, h, w, ws);
 }
 
 /* ---- references --------------------------------------------------------- */

@@ -142,14 +142,16 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
 
 /* Weight gradient through Winograd F(m) (m from algo; float32 whatever the
  * algorithm's GEMM precision): gw (cout, cin, 3, 3) += dL/dW and gb (cout)
- * or NULL += dL/db, from the forward's input in (cin, h, w) and gout
- * (cout, h, w), zero padding. Only where stylize_conv_winograd_weights_ok
- * (its dU buffer within half the workspace bound); ws holds
+ * or NULL += dL/db, from the forward's input in (cin, h, w) with its
+ * one-pixel padding pad (read by the input transform, as the forward) and
+ * gout (cout, h, w). Only where stylize_conv_winograd_weights_ok (its dU
+ * buffer within half the workspace bound); ws holds
  * stylize_conv_winograd_weights_floats floats. */
 int stylize_conv_winograd_weights_ok(stylize_conv_algo algo, int cin, int cout);
 size_t stylize_conv_winograd_weights_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const float *gout,
-                                   stylize_conv_algo algo, int cin, int cout, int h, int w, float *ws);
+                                   stylize_conv_algo algo, stylize_pad_mode pad, int cin, int cout, int h,
+                                   int w, float *ws);
 
 /* ---- 3x3, stride 1, reflect / replicate / circular (conv_padded.c) ------ */
 
@@ -163,14 +165,6 @@ size_t stylize_conv_padded_floats(stylize_conv_algo algo, int cin, int cout, int
 void stylize_conv_padded_forward(const stylize_conv_geom *g, const void *kern, const float *bias,
                                  stylize_conv_algo algo, stylize_wino_pass pass, float *out,
                                  const float *in, int h, int w, float *ws);
-/* The weight gradient (as stylize_conv_winograd_weights) with g's padding:
- * the padded input and the output gradient embedded in zeros, through the
- * zero-padded Winograd weight gradient over the larger size; its workspace
- * floats. */
-size_t stylize_conv_padded_weights_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
-void stylize_conv_padded_weights(const stylize_conv_geom *g, stylize_conv_algo algo, float *gw,
-                                 float *gb, const float *in, const float *gout, int h, int w,
-                                 float *ws);
 /* gin (cin, h, w) = dL/din (overwritten) given gout (cout, h, w). */
 void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
                                   stylize_conv_algo algo, float *gin, const float *gout, int h,

@@ -1,12 +1,11 @@
 /* 3x3, stride 1 convolutions with reflect, replicate or circular padding
  * through the Winograd path. The forward is the Winograd call itself, its
- * input transform reading the mode's pixels at the border. The gradients
- * work on a buffer one pixel larger on every side: the input gradient is
+ * input transform reading the mode's pixels at the border. The input
+ * gradient works on buffers one pixel larger on every side: it is
  * the forward's adjoint (the output gradient embedded in zeros, the
  * zero-padded Winograd input gradient over the larger buffer, its border
- * folded back onto the pixels the padding copied); the weight gradient
- * pairs the input with its padding written out and the embedded output
- * gradient. */
+ * folded back onto the pixels the padding copied). The weight gradient
+ * (conv_winograd.c) reads the padding as the forward does. */
 #include <string.h>
 
 #include "nn/conv_internal.h"
@@ -26,22 +25,6 @@ typedef struct {
     int h, w;
     stylize_pad_mode mode;
 } pad_job;
-
-/* big[c] = small[c] with its border read through the padding mode. */
-static void pad_task(void *arg, int c)
-{
-    const pad_job *j = arg;
-    int H = j->h + 2, W = j->w + 2;
-    const float *s = j->csmall + (size_t)c * j->h * j->w;
-    float *b = j->big + (size_t)c * H * W;
-    for (int y = 0; y < H; y++) {
-        const float *row = s + (size_t)stylize_conv_pad_index(y - 1, j->h, j->mode) * j->w;
-        float *d = b + (size_t)y * W;
-        d[0] = row[stylize_conv_pad_index(-1, j->w, j->mode)];
-        memcpy(d + 1, row, (size_t)j->w * sizeof(float));
-        d[W - 1] = row[stylize_conv_pad_index(j->w, j->w, j->mode)];
-    }
-}
 
 /* small[c] = the interior of big[c]. */
 static void crop_task(void *arg, int c)
@@ -112,25 +95,3 @@ void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern,
     stylize_parallel_run(g->cin, fold_task, &j);
 }
 
-size_t stylize_conv_padded_weights_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
-{
-    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
-    return ((size_t)cin + (size_t)cout) * big +
-           stylize_conv_winograd_weights_floats(algo, cin, cout, h + 2, w + 2);
-}
-
-void stylize_conv_padded_weights(const stylize_conv_geom *g, stylize_conv_algo algo, float *gw,
-                                 float *gb, const float *in, const float *gout, int h, int w,
-                                 float *ws)
-{
-    /* dW = sum over the interior of E (the zero-bordered gradient) of E
-     * times the padded input around it: the zero-padded weight gradient
-     * of (P, E) at the larger size, whose border terms E zeroes */
-    size_t big = (size_t)(h + 2) * (size_t)(w + 2);
-    float *P = ws, *E = ws + (size_t)g->cin * big, *rest = E + (size_t)g->cout * big;
-    pad_job pj = {P, NULL, in, NULL, h, w, g->pad};
-    stylize_parallel_run(g->cin, pad_task, &pj);
-    pad_job ej = {E, NULL, gout, NULL, h, w, g->pad};
-    stylize_parallel_run(g->cout, embed_task, &ej);
-    stylize_conv_winograd_weights(gw, gb, P, E, algo, g->cin, g->cout, h + 2, w + 2, rest);
-}

@@ -919,7 +919,8 @@ static void wgrad_kernel_task(void *vctx, int t)
 }
 
 void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const float *gout,
-                                   stylize_conv_algo algo, int cin, int cout, int h, int w, float *ws)
+                                   stylize_conv_algo algo, stylize_pad_mode pad, int cin, int cout, int h,
+                                   int w, float *ws)
 {
     if (h <= 0 || w <= 0)
         return;
@@ -929,7 +930,7 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
     size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
     float *M = ws + (size_t)aa * vstride, *dU = M + (size_t)aa * mstride;
     wino_job j = {in, NULL, NULL, NULL, ws, M, vstride, mstride, cin, cout, h, w, m, tw,
-                  (long long)th * tw, nt, 0, STYLIZE_PAD_ZERO, 1, nt, NULL, NULL, 0, NULL, 0};
+                  (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0};
     wgrad_job g = {&j, gout, dU, gw, gb, 0, 0, 1};
     for (long long t0 = 0; t0 < j.tiles; t0 += nt) {
         g.t0 = t0;
