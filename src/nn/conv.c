@@ -8,11 +8,15 @@
  *   - the same geometry with a Winograd algorithm: F(4x4, 3x3) or
  *     F(2x2, 3x3) over the transformed kernel (conv_winograd.c);
  *   - 3x3, stride 1 with reflect, replicate or circular padding and a
- *     Winograd algorithm: the same Winograd path over a copy of the input
- *     with its padding written out (conv_padded.c);
+ *     Winograd algorithm: the same Winograd path, its input transform
+ *     reading the padding (conv_padded.c: the input gradient over a copy
+ *     with the padding written out);
  *   - any other geometry: the general im2col path, input gradient through
- *     col2im (conv_im2col.c).
- * The weight gradient always goes through the general im2col path. The
+ *     col2im (conv_im2col.c), with direct paths for 1x1 and thin large
+ *     kernels (conv_direct.c).
+ * The weight gradient of a 3x3, stride-1 Winograd convolution runs in the
+ * Winograd domain (conv_winograd.c), every other one where the geometry's
+ * forward runs (im2col, 1x1 or thin). The
  * kernel cache of the first two paths (flipped or transformed kernel) is
  * requested through the memory plan given at creation. */
 #include "nn/conv_internal.h"

@@ -34,16 +34,32 @@ static size_t thin_fwd_floats(int c, int k, int h, int w)
     return (size_t)c * (size_t)(h + 2 * p) * (size_t)(w + 2 * p) + 16;
 }
 
+/* The input gradient's band: rows of gP (the gradient of the padded input,
+ * H2 = h + 2p rows of W2 = w + 2p) per band, and the floats of the flipped
+ * kernel, one band of Gz (the output gradient with 2p zeros on every side:
+ * band + k - 1 rows of w + 4p, cout channels) and one band of gP (cin
+ * channels): within STYLIZE_CONV_WORKSPACE_MAX_FLOATS unless one row alone
+ * is larger. */
+static int thin_band_rows(const stylize_conv_geom *g, int h, int w, size_t *floats)
+{
+    int k = g->k, H2 = h + k - 1, W2 = w + k - 1;
+    size_t wz = (size_t)w + 2 * (size_t)(k - 1);
+    size_t fixed = (size_t)g->cin * (size_t)g->cout * (size_t)k * (size_t)k + (size_t)g->cout * (size_t)(k - 1) * wz + 16;
+    size_t per_row = (size_t)g->cout * wz + (size_t)g->cin * (size_t)W2;
+    size_t room = STYLIZE_CONV_WORKSPACE_MAX_FLOATS > fixed ? STYLIZE_CONV_WORKSPACE_MAX_FLOATS - fixed : 0;
+    size_t rows = room / per_row;
+    rows = rows < 1 ? 1 : rows > (size_t)H2 ? (size_t)H2 : rows;
+    if (floats)
+        *floats = fixed + rows * per_row;
+    return (int)rows;
+}
+
 size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w)
 {
-    /* forward: the padded input; input gradient: the embedded output
-     * gradient E (cout, H2, W2), its gradient gP (cin, H2, W2), the flipped
-     * kernel and the inner forward's padded E; weights: the padded input */
-    int k = g->k, H2 = h + 2 * (k / 2), W2 = w + 2 * (k / 2);
-    size_t big = (size_t)H2 * (size_t)W2, kk = (size_t)k * (size_t)k;
-    size_t bwd = ((size_t)g->cout + (size_t)g->cin) * big + (size_t)g->cin * (size_t)g->cout * kk +
-                 thin_fwd_floats(g->cout, k, H2, W2);
-    size_t fwd = thin_fwd_floats(g->cin, k, h, w);
+    /* forward and weight gradient: the padded input; input gradient: its band */
+    size_t bwd;
+    thin_band_rows(g, h, w, &bwd);
+    size_t fwd = thin_fwd_floats(g->cin, g->k, h, w);
     return bwd > fwd ? bwd : fwd;
 }
 
@@ -175,23 +191,13 @@ void stylize_conv_thin_forward(const stylize_conv_geom *g, const float *weight, 
 
 typedef struct {
     const stylize_conv_geom *g;
-    const float *src;   /* embed: gout (cout, h, w); fold: gP (cin, H2, W2) */
-    float *dst;         /* embed: E (cout, H2, W2); fold: gin (cin, h, w) */
-    float *wf;          /* flip: (cin, cout, k, k) */
+    const float *gout;   /* (cout, h, w) */
+    float *gin;          /* (cin, h, w) */
+    float *wf;           /* (cin, cout, k, k): the flipped kernel */
     const float *weight; /* (cout, cin, k, k) */
-    int h, w;
+    float *Gz, *gP;      /* the band: (cout, rows + k - 1, w + 4p), (cin, rows, W2) */
+    int h, w, a0, rows;  /* the band: rows [a0, a0 + rows) of gP */
 } thin_grad_job;
-
-/* E[co] = gout[co] with p zeros on every side. */
-static void thin_embed_task(void *arg, int co)
-{
-    const thin_grad_job *j = arg;
-    int p = j->g->k / 2, W2 = j->w + 2 * p, H2 = j->h + 2 * p;
-    float *e = j->dst + (size_t)co * H2 * W2;
-    memset(e, 0, (size_t)H2 * W2 * sizeof(float));
-    for (int y = 0; y < j->h; y++)
-        memcpy(e + (size_t)(y + p) * W2 + p, j->src + ((size_t)co * j->h + y) * j->w, (size_t)j->w * sizeof(float));
-}
 
 /* wf[ci][co] = weight[co][ci] rotated by 180 degrees. */
 static void thin_flip_task(void *arg, int ci)
@@ -204,24 +210,43 @@ static void thin_flip_task(void *arg, int ci)
                 j->weight[((size_t)co * j->g->cin + ci) * kk + kk - 1 - t];
 }
 
-/* gin[ci] = the adjoint of the padding applied to gP[ci]: each padded
- * position's value added onto the pixel it was read from (none for zeros). */
+/* Gz[co] band: row r is gout row a0 + r - 2p between 2p zeros on each side
+ * (rows outside the image: zeros). */
+static void thin_band_task(void *arg, int co)
+{
+    const thin_grad_job *j = arg;
+    int q = 2 * (j->g->k / 2), wz = j->w + 2 * q, n = j->rows + j->g->k - 1;
+    float *z = j->Gz + (size_t)co * n * wz;
+    for (int r = 0; r < n; r++) {
+        int y = j->a0 + r - q;
+        float *d = z + (size_t)r * wz;
+        memset(d, 0, (size_t)wz * sizeof(float));
+        if (y >= 0 && y < j->h)
+            memcpy(d + q, j->gout + ((size_t)co * j->h + y) * j->w, (size_t)j->w * sizeof(float));
+    }
+}
+
+/* gin[ci] += the band of gP[ci] through the adjoint of the padding: each
+ * padded position's value onto the pixel it was read from (none: zeros). */
 static void thin_fold_task(void *arg, int ci)
 {
     const thin_grad_job *j = arg;
-    int p = j->g->k / 2, W2 = j->w + 2 * p, H2 = j->h + 2 * p;
-    const float *gp = j->src + (size_t)ci * H2 * W2;
-    float *gi = j->dst + (size_t)ci * j->h * j->w;
-    for (int y = 0; y < j->h; y++) /* the interior */
-        memcpy(gi + (size_t)y * j->w, gp + (size_t)(y + p) * W2 + p, (size_t)j->w * sizeof(float));
-    for (int a = 0; a < H2; a++) {
-        int sy = stylize_conv_pad_index(a - p, j->h, j->g->pad), inner = a >= p && a < p + j->h;
-        for (int b = 0; sy >= 0 && b < W2; b++) {
-            if (inner && b == p)
-                b = p + j->w; /* the interior is done */
+    int p = j->g->k / 2, W2 = j->w + 2 * p;
+    float *gi = j->gin + (size_t)ci * j->h * j->w;
+    for (int r = 0; r < j->rows; r++) {
+        int sy = stylize_conv_pad_index(j->a0 + r - p, j->h, j->g->pad);
+        if (sy < 0)
+            continue;
+        const float *src = j->gP + ((size_t)ci * j->rows + r) * W2;
+        float *row = gi + (size_t)sy * j->w;
+        for (int x = 0; x < j->w; x++) /* the interior columns */
+            row[x] += src[x + p];
+        for (int b = 0; b < W2; b++) {
+            if (b == p)
+                b = p + j->w;
             int sx = b < W2 ? stylize_conv_pad_index(b - p, j->w, j->g->pad) : -1;
             if (sx >= 0)
-                gi[(size_t)sy * j->w + sx] += gp[(size_t)a * W2 + b];
+                row[sx] += src[b];
         }
     }
 }
@@ -229,25 +254,30 @@ static void thin_fold_task(void *arg, int ci)
 void stylize_conv_thin_backward(const stylize_conv_geom *g, const float *weight, float *gin,
                                 const float *gout, int h, int w, float *ws)
 {
-    /* gP = conv of E (gout embedded in zeros, H2 x W2) with the flipped
-     * kernel, zero padding: the gradient of the padded input; then fold */
-    int k = g->k, H2 = h + 2 * (k / 2), W2 = w + 2 * (k / 2);
-    size_t big = (size_t)H2 * (size_t)W2;
-    float *E = ws, *gP = E + (size_t)g->cout * big, *wf = gP + (size_t)g->cin * big;
-    float *rest = wf + (size_t)g->cin * (size_t)g->cout * (size_t)k * (size_t)k;
-    thin_grad_job j = {g, gout, E, wf, weight, h, w};
-    stylize_parallel_run(g->cout, thin_embed_task, &j);
+    /* gP (the gradient of the padded input, H2 x W2) is the thin forward of
+     * the output gradient with 2p zeros around it and the flipped kernel;
+     * folded through the padding into gin; band by band of gP's rows */
+    int k = g->k, p = k / 2, H2 = h + 2 * p, W2 = w + 2 * p, nthr = stylize_parallel_threads();
+    int rows = thin_band_rows(g, h, w, NULL);
+    float *wf = ws, *Gz = wf + (size_t)g->cin * (size_t)g->cout * (size_t)k * (size_t)k;
+    float *gP = Gz + (size_t)g->cout * (size_t)(rows + k - 1) * (size_t)(w + 4 * p) + 16;
+    thin_grad_job j = {g, gout, gin, wf, weight, Gz, gP, h, w, 0, 0};
     stylize_parallel_run(g->cin, thin_flip_task, &j);
+    memset(gin, 0, (size_t)g->cin * (size_t)h * (size_t)w * sizeof(float));
     stylize_conv_geom flipped = {g->cout, g->cin, k, 1, STYLIZE_PAD_ZERO};
-    stylize_conv_thin_forward(&flipped, wf, NULL, gP, E, H2, W2, rest);
-    thin_grad_job f = {g, gP, gin, NULL, NULL, h, w};
-    stylize_parallel_run(g->cin, thin_fold_task, &f);
+    for (j.a0 = 0; j.a0 < H2; j.a0 += rows) {
+        j.rows = H2 - j.a0 < rows ? H2 - j.a0 : rows;
+        stylize_parallel_run(g->cout, thin_band_task, &j);
+        thin_job t = {&flipped, NULL, wf, NULL, Gz, gP, j.rows, W2, j.rows < nthr ? j.rows : nthr};
+        stylize_parallel_run(t.ntasks, thin_rows_task, &t);
+        stylize_parallel_run(g->cin, thin_fold_task, &j);
+    }
 }
 
 typedef struct {
     const thin_job *t;  /* P: the padded input (cin, H2, W2) */
     const float *gout;  /* (cout, h, w) */
-    float *gw, *gb;
+    float *gw, *gb;     /* (cout, cin, k, k), (cout) or NULL: accumulated */
     int ntasks;
 } thin_wgt_job;
 

@@ -85,7 +85,8 @@ void stylize_conv_im2col3x3(float *out, const float *in, const float *weight, co
 
 /* Workspace floats of every general-path call for input h x w: one band of
  * the im2col matrix, cin k k rows of band * ow floats (forward, input
- * gradient and weight gradient use the same shape). */
+ * gradient and weight gradient use the same shape); for 1x1, none; for
+ * thin geometries, stylize_conv_thin_floats. */
 size_t stylize_conv_general_floats(const stylize_conv_geom *g, int h, int w);
 
 /* out (cout, oh, ow) = conv(in (cin, h, w)) with weight (cout, cin, k, k). */

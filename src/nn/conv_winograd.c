@@ -821,7 +821,10 @@ static size_t wgrad_du_floats(int m, int cin, int cout)
 int stylize_conv_winograd_weights_ok(stylize_conv_algo algo, int cin, int cout)
 {
     int m = stylize_conv_algo_tile(algo);
-    return m && wgrad_du_floats(m, cin, cout) <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS / 2;
+    size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
+    size_t one_tile = aa * ((size_t)cin + (size_t)cout) + 2 * 31 * aa; /* V and M of one tile, padded */
+    return m && wgrad_du_floats(m, cin, cout) <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS / 2 &&
+           wgrad_du_floats(m, cin, cout) + one_tile <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS;
 }
 
 /* Tiles per weight-gradient block: the forward's block, capped so that V,
@@ -928,6 +931,8 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
     int th = (h + m - 1) / m, tw = (w + m - 1) / m;
     int nt = wgrad_block_tiles(m, cin, cout, h, w), nthr = stylize_parallel_threads();
     size_t vstride = wino_kstride(cin, nt), mstride = wino_kstride(cout, nt);
+    /* V (a^2, cin, nt), M (a^2, cout, nt): the block's transforms, slices
+     * vstride, mstride apart; dU (a^2, cout, cin): the kernel's gradient */
     float *M = ws + (size_t)aa * vstride, *dU = M + (size_t)aa * mstride;
     wino_job j = {in, NULL, NULL, NULL, ws, M, vstride, mstride, cin, cout, h, w, m, tw,
                   (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0};

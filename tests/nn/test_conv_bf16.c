@@ -300,13 +300,13 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
         stylize_set_threads(2);
         size_t n = dir ? nin : nout;
         CHECK_MSG(memcmp(got, got1, n * sizeof *got) == 0, "%d -> %d %dx%d: 1 and 2 threads differ", cin, cout, h, w);
+        int fr = dir ? 0 : fused_relu_differs(conv, x, h, w, got, nout, ws);
+        CHECK_MSG(fr == 0, "%d -> %d %dx%d: forward_relu %s", cin, cout, h, w,
+                  fr == 1 ? "differs from relu(forward)" : "had no negative output to test");
         int intact = 1;
         for (int i = 0; i < CANARY; i++)
             intact &= ws[nws + i] == -12345.0f;
         CHECK_MSG(intact, "%d -> %d %dx%d: wrote past its workspace", cin, cout, h, w);
-        int fr = dir ? 0 : fused_relu_differs(conv, x, h, w, got, nout, ws);
-        CHECK_MSG(fr == 0, "%d -> %d %dx%d: forward_relu %s", cin, cout, h, w,
-                  fr == 1 ? "differs from relu(forward)" : "had no negative output to test");
         if (dir)
             expect(&f, &t, ref, bound, mag, gout, wf, NULL, cout, cin, 1);
         else
@@ -443,6 +443,54 @@ static void check_precision(void)
     stylize_conv_set_default_algo(old);
 }
 
+/* The weight gradient stays float32 under the bfloat16 algorithms: bit for
+ * bit the float32 counterpart's (Winograd, the same tile), within the
+ * workspace the plan asks for with weight_grad = 1. */
+static void check_weight_grads(int cin, int cout, int h, int w, stylize_pad_mode pad, stylize_conv_algo algo)
+{
+    stylize_conv_algo fp32 = algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_WINOGRAD_F2;
+    stylize_conv_geom g = {cin, cout, 3, 1, pad};
+    size_t nin = (size_t)cin * h * w, nout = (size_t)cout * h * w, nwt = (size_t)cin * cout * 9;
+    float *wt = malloc(nwt * sizeof *wt), *x = malloc(nin * sizeof *x), *gout = malloc(nout * sizeof *gout);
+    float *gw[2] = {calloc(nwt, sizeof(float)), calloc(nwt, sizeof(float))};
+    float *gb[2] = {calloc((size_t)cout, sizeof(float)), calloc((size_t)cout, sizeof(float))};
+    stylize_conv *conv[2] = {NULL, NULL};
+    if (!wt || !x || !gout || !gw[0] || !gw[1] || !gb[0] || !gb[1]) {
+        CHECK(!"out of memory");
+        goto done;
+    }
+    tu_fill(wt, nwt, 5, -0.2f, 0.2f);
+    tu_fill(x, nin, 6, 0.0f, 1.0f);
+    tu_fill(gout, nout, 7, -1.0f, 1.0f);
+    for (int v = 0; v < 2; v++) {
+        CHECK(stylize_conv_create_ex(&conv[v], &g, wt, NULL, v ? fp32 : algo, NULL, NULL) == STYLIZE_OK);
+        if (!conv[v])
+            goto done;
+        size_t nws = stylize_conv_workspace_floats_ex(conv[v], h, w, 1);
+        float *ws = malloc((nws + CANARY) * sizeof *ws);
+        if (!ws) {
+            CHECK(!"out of memory");
+            goto done;
+        }
+        for (int i = 0; i < CANARY; i++)
+            ws[nws + i] = -12345.0f;
+        stylize_conv_backward_weights(conv[v], gw[v], gb[v], x, gout, h, w, ws);
+        int intact = 1;
+        for (int i = 0; i < CANARY; i++)
+            intact &= ws[nws + i] == -12345.0f;
+        CHECK_MSG(intact, "weight gradient %d -> %d pad %d: wrote past its workspace", cin, cout, (int)pad);
+        free(ws);
+    }
+    CHECK(stylize_conv_get_algo(conv[0]) == algo);
+    CHECK_MSG(memcmp(gw[0], gw[1], nwt * sizeof(float)) == 0 && memcmp(gb[0], gb[1], (size_t)cout * sizeof(float)) == 0,
+              "weight gradient %d -> %d pad %d under %s differs from float32's", cin, cout, (int)pad,
+              stylize_conv_algo_name(algo));
+done:
+    stylize_conv_free(conv[0]);
+    stylize_conv_free(conv[1]);
+    free(wt), free(x), free(gout), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]);
+}
+
 int main(void)
 {
     const stylize_cpu_features *f = stylize_cpu();
@@ -475,5 +523,9 @@ int main(void)
         check_layout(131, 67, algos[ai]);
     }
     check_bound();
+    for (int ai = 0; ai < 2; ai++) {
+        check_weight_grads(128, 128, 20, 24, STYLIZE_PAD_ZERO, algos[ai]);
+        check_weight_grads(64, 96, 30, 26, STYLIZE_PAD_REFLECT, algos[ai]);
+    }
     return TEST_SUMMARY();
 }

@@ -1020,13 +1020,28 @@ static void check_workspace_rules(void)
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) ==
           (size_t)128 * 225 * 600);
     /* thin (k >= 5, stride 1, 4 or fewer channels on a side): every direction
-     * direct; the input gradient's buffers are the largest: E (cout, H2, W2),
-     * gP (cin, H2, W2), the flipped kernel and the inner forward's padded E */
+     * direct. Forward and weight gradient: the padded input (cin, H2, W2)
+     * + 16; input gradient: the flipped kernel, and a band of R rows of gP
+     * (cin, R, W2) with the R + k - 1 rows of the zero-embedded output
+     * gradient it reads (cout, R + k - 1, w + 4p) + 16, R as many rows as
+     * the bound holds */
     g.cout = 2;
-    size_t big = (size_t)(3 + 14) * (600 + 14), pbig = (size_t)(3 + 28) * (600 + 28);
-    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) ==
-          (2 + 128) * big + (size_t)128 * 2 * 225 + 2 * pbig + 16);
-    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) < STYLIZE_CONV_WORKSPACE_MAX_FLOATS);
+    size_t fwd = (size_t)128 * 17 * 614 + 16, fixed = (size_t)128 * 2 * 225 + (size_t)2 * 14 * 628 + 16;
+    size_t per_row = (size_t)2 * 628 + (size_t)128 * 614; /* all 17 rows of gP in one band */
+    size_t bwd = fixed + 17 * per_row;
+    CHECK(bwd > fwd);
+    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) == bwd);
+    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 0) == bwd);
+    /* 256 -> 1, 5 x 5 at 14 x 4096: gP's 18 rows do not all fit: banded,
+     * within the bound (the forward's padded input is not banded: larger) */
+    stylize_conv_geom t = {256, 1, 5, 1, STYLIZE_PAD_REFLECT};
+    per_row = (size_t)1 * 4104 + (size_t)256 * 4100;
+    fixed = (size_t)256 * 25 + (size_t)1 * 4 * 4104 + 16;
+    size_t rows = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - fixed) / per_row;
+    CHECK(rows < 18 && fixed + rows * per_row <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS);
+    fwd = (size_t)256 * 18 * 4100 + 16;
+    size_t n = stylize_conv_geom_workspace_floats(&t, STYLIZE_CONV_IM2COL, 14, 4096, 1);
+    CHECK_MSG(n == (fwd > fixed + rows * per_row ? fwd : fixed + rows * per_row), "thin 256->1 14x4096: %zu", n);
     g.pad = STYLIZE_PAD_REFLECT;
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 7, 600, 0) == 0);
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 0, 600, 0) == 0);
@@ -1110,10 +1125,13 @@ int main(void)
     check_grads_3x3_algos();
     check_wino_weights_large(48, 64, STYLIZE_PAD_ZERO, 130, 70, 81);
     check_wino_weights_large(64, 48, STYLIZE_PAD_REFLECT, 66, 75, 82);
+    check_wino_weights_large(48, 64, STYLIZE_PAD_REPLICATE, 70, 67, 88);
+    check_wino_weights_large(64, 48, STYLIZE_PAD_CIRCULAR, 67, 70, 89);
     check_thin_grads(32, 3, 9, STYLIZE_PAD_REFLECT, 40, 37, 83);
     check_thin_grads(3, 32, 9, STYLIZE_PAD_CIRCULAR, 37, 40, 84);
     check_thin_grads(4, 5, 5, STYLIZE_PAD_REPLICATE, 21, 19, 85);
     check_thin_grads(2, 1, 15, STYLIZE_PAD_ZERO, 17, 30, 86);
+    check_thin_grads(256, 1, 5, STYLIZE_PAD_REFLECT, 14, 4096, 87); /* the input gradient in 2 bands */
     check_accumulate();
     check_adjoint_all();
     check_refresh();

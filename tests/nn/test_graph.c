@@ -364,6 +364,54 @@ done:
     free(wt), free(bias), free(x);
 }
 
+/* A recomputed chain conv -> relu -> affine (the recomputation fuses the
+ * ReLU into the convolution and applies the affine after it): its output
+ * read back equals the plan that stores it, bit for bit. */
+static void check_recompute_chain(void)
+{
+    gcase c = {0};
+    stylize_graph_desc_create(&c.d, NULL);
+    int x = stylize_gd_input(c.d, 3);
+    int r = stylize_gd_affine(c.d, stylize_gd_relu(c.d, stylize_gd_conv(c.d, x, 6, 3, 1, STYLIZE_PAD_ZERO, 1)));
+    c.out = stylize_gd_conv(c.d, r, 2, 3, 1, STYLIZE_PAD_ZERO, 1);
+    const int H = 11, W = 13;
+    stylize_conv_algo saved = g_algo;
+    g_algo = STYLIZE_CONV_WINOGRAD; /* the ReLU inside the output transform */
+    if (!instantiate(&c, 3, H, W, NULL, 0)) {
+        CHECK_MSG(0, "recompute chain: could not build");
+        release(&c);
+        g_algo = saved;
+        return;
+    }
+    unsigned char keep[STYLIZE_GRAPH_MAX_NODES] = {0}, rec[STYLIZE_GRAPH_MAX_NODES] = {0};
+    keep[r] = keep[c.out] = rec[r] = 1;
+    stylize_graph_opts o;
+    stylize_graph_opts_defaults(&o);
+    o.batch = N_BATCH, o.height = H, o.width = W, o.keep = keep, o.recompute = rec;
+    o.algo = g_algo; /* as instantiate */
+    stylize_graph *g2 = NULL;
+    CHECK(stylize_graph_create(&g2, c.d, &c.p, &o, NULL, NULL) == STYLIZE_OK);
+    if (g2) {
+        const float *in = c.x;
+        stylize_graph_forward(c.g, &in);
+        stylize_graph_forward(g2, &in);
+        stylize_tshape s;
+        stylize_graph_shape(c.g, r, &s);
+        size_t n = (size_t)s.c * s.h * s.w; /* per image; both plans pack the batch */
+        const float *a = stylize_graph_output(c.g, r), *b = stylize_graph_output(g2, r);
+        int same = a && b;
+        for (int i = 0; same && i < N_BATCH; i++)
+            same = memcmp(a + (size_t)i * s.nstride, b + (size_t)i * n, n * sizeof(float)) == 0;
+        stylize_tshape s2;
+        stylize_graph_shape(g2, r, &s2);
+        CHECK_MSG(same, "recomputed conv -> relu -> affine differs from the stored one");
+        CHECK(stylize_graph_fused_relus(g2) == 0); /* the stored ReLU keeps a mask: not fused */
+    }
+    stylize_graph_free(g2);
+    release(&c);
+    g_algo = saved;
+}
+
 /* Two threads give the same bits on every call: convolutions hand out
  * equal runs of tiles (rows), so no tile's arithmetic depends on which
  * thread took it or when. 161 x 150: 1558 Winograd tiles in blocks of 455
@@ -547,6 +595,7 @@ int main(void)
     check_inorm_constant();
     check_dag();
     check_lean_frozen();
+    check_recompute_chain();
     check_deterministic();
     check_no_input_buffers();
     check_dry();

@@ -165,7 +165,10 @@ size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w);
  * output row of the im2col matrix, channels * k * k * ow floats (im2col
  * paths, channels = cin for the general path and the weight gradient, the
  * larger of cin and cout for the 3x3 im2col), or one tile's transforms,
- * (m + 2)^2 * (cin + cout) floats (Winograd). With weight_grad == 0 and a
+ * (m + 2)^2 * (cin + cout) floats (Winograd). Two paths add whole-image
+ * buffers on top: the padded 3x3 modes' input gradient, (cin + cout)
+ * (h + 2) (w + 2) floats, and the thin kernels' forward and weight
+ * gradient, the padded input (cin (h + k - 1) (w + k - 1)). With weight_grad == 0 and a
  * 3x3, stride 1, zero-padding geometry it equals
  * stylize_conv_algo_workspace_floats: frozen networks need no more memory. */
 size_t stylize_conv_workspace_floats_ex(const stylize_conv *conv, int h, int w, int weight_grad);
@@ -223,8 +226,10 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
  * Accumulates (+=) so that a batch or several calls add up. 3x3, stride 1
  * under a Winograd algorithm (any padding mode, (m + 2)^2 cin cout floats
  * of kernel gradient within half the workspace bound): in the Winograd
- * domain, float32 (src/nn/conv_winograd.c). Otherwise through the im2col
- * matrix of the input, banded over output rows within the workspace
+ * domain, float32 (src/nn/conv_winograd.c); 1x1 and thin large kernels
+ * (k >= 5, stride 1, 4 or fewer channels on a side) directly. Otherwise
+ * through the im2col matrix of the input, banded over output rows within
+ * the workspace
  * (stylize_conv_workspace_floats_ex with weight_grad != 0), and one sgemm
  * per band and thread: gw (cout, cin k k) += gout_band (cout, cols)
  * col_band^T. Works for every algorithm. gw and gb must not overlap in or
