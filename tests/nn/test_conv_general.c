@@ -958,6 +958,33 @@ static void check_mem_plan(void)
 
 /* ---- workspace ---------------------------------------------------------- */
 
+/* Thin geometries (k >= 5, stride 1, 4 or fewer channels on a side): every
+ * direction direct. Forward and weight gradient: the padded input
+ * (cin, H2, W2) + 16; input gradient: the flipped kernel, and a band of R
+ * rows of gP (cin, R, W2) with the R + k - 1 rows of the zero-embedded
+ * output gradient it reads (cout, R + k - 1, w + 4p) + 16, R as many rows
+ * as the bound holds. */
+static void check_thin_workspace(void)
+{
+    stylize_conv_geom g = {128, 2, 15, 1, STYLIZE_PAD_ZERO};
+    size_t fwd = (size_t)128 * 17 * 614 + 16, fixed = (size_t)128 * 2 * 225 + (size_t)2 * 14 * 628 + 16;
+    size_t per_row = (size_t)2 * 628 + (size_t)128 * 614; /* all 17 rows of gP in one band */
+    size_t bwd = fixed + 17 * per_row;
+    CHECK(bwd > fwd);
+    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) == bwd);
+    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 0) == bwd);
+    /* 256 -> 1, 5 x 5 at 14 x 4096: gP's 18 rows do not all fit: banded,
+     * within the bound (the forward's padded input is not banded: larger) */
+    stylize_conv_geom t = {256, 1, 5, 1, STYLIZE_PAD_REFLECT};
+    per_row = (size_t)1 * 4104 + (size_t)256 * 4100;
+    fixed = (size_t)256 * 25 + (size_t)1 * 4 * 4104 + 16;
+    size_t rows = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - fixed) / per_row;
+    CHECK(rows < 18 && fixed + rows * per_row <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS);
+    fwd = (size_t)256 * 18 * 4100 + 16;
+    size_t n = stylize_conv_geom_workspace_floats(&t, STYLIZE_CONV_IM2COL, 14, 4096, 1);
+    CHECK_MSG(n == (fwd > fixed + rows * per_row ? fwd : fixed + rows * per_row), "thin 256->1 14x4096: %zu", n);
+}
+
 /* The rules: for 3x3 geometries and no weight gradient, exactly the old
  * query; with it, at least the Winograd weight gradient's buffers (V, M for
  * a block of tiles and dU (a^2, cout, cin), within the bound; Winograd
@@ -1019,29 +1046,6 @@ static void check_workspace_rules(void)
     g.pad = STYLIZE_PAD_ZERO;
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) ==
           (size_t)128 * 225 * 600);
-    /* thin (k >= 5, stride 1, 4 or fewer channels on a side): every direction
-     * direct. Forward and weight gradient: the padded input (cin, H2, W2)
-     * + 16; input gradient: the flipped kernel, and a band of R rows of gP
-     * (cin, R, W2) with the R + k - 1 rows of the zero-embedded output
-     * gradient it reads (cout, R + k - 1, w + 4p) + 16, R as many rows as
-     * the bound holds */
-    g.cout = 2;
-    size_t fwd = (size_t)128 * 17 * 614 + 16, fixed = (size_t)128 * 2 * 225 + (size_t)2 * 14 * 628 + 16;
-    size_t per_row = (size_t)2 * 628 + (size_t)128 * 614; /* all 17 rows of gP in one band */
-    size_t bwd = fixed + 17 * per_row;
-    CHECK(bwd > fwd);
-    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 1) == bwd);
-    CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 3, 600, 0) == bwd);
-    /* 256 -> 1, 5 x 5 at 14 x 4096: gP's 18 rows do not all fit: banded,
-     * within the bound (the forward's padded input is not banded: larger) */
-    stylize_conv_geom t = {256, 1, 5, 1, STYLIZE_PAD_REFLECT};
-    per_row = (size_t)1 * 4104 + (size_t)256 * 4100;
-    fixed = (size_t)256 * 25 + (size_t)1 * 4 * 4104 + 16;
-    size_t rows = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - fixed) / per_row;
-    CHECK(rows < 18 && fixed + rows * per_row <= STYLIZE_CONV_WORKSPACE_MAX_FLOATS);
-    fwd = (size_t)256 * 18 * 4100 + 16;
-    size_t n = stylize_conv_geom_workspace_floats(&t, STYLIZE_CONV_IM2COL, 14, 4096, 1);
-    CHECK_MSG(n == (fwd > fixed + rows * per_row ? fwd : fixed + rows * per_row), "thin 256->1 14x4096: %zu", n);
     g.pad = STYLIZE_PAD_REFLECT;
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 7, 600, 0) == 0);
     CHECK(stylize_conv_geom_workspace_floats(&g, STYLIZE_CONV_IM2COL, 0, 600, 0) == 0);
@@ -1137,6 +1141,7 @@ int main(void)
     check_refresh();
     check_mem_plan();
     check_workspace_rules();
+    check_thin_workspace();
     /* 64 * 81 * 200 floats per output row: bands of 16 rows (16 + 4),
      * whose stride-2 reads of the input overlap */
     check_bands(64, 2, 9, 2, STYLIZE_PAD_REFLECT, 40, 400, 901);
