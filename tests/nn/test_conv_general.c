@@ -641,9 +641,9 @@ static void check_grads_3x3_algos(void)
     }
 }
 
-/* The Winograd weight gradient where it has several blocks of tiles (64
- * channels: 256-tile blocks; 48 -> 64 so that a swap of the channel axes
- * fails), against the double reference, accumulating onto gw and gb, with
+/* The Winograd weight gradient where it has several blocks of tiles (48 +
+ * 64 channels: blocks of 260 tiles in F(4x4), 585 in F(2x2); 48 -> 64 so
+ * that a swap of the channel axes fails), against the double reference, accumulating onto gw and gb, with
  * 1 and 2 threads bit-identical. */
 static void check_wino_weights_large(int cin, int cout, stylize_pad_mode pad, int h, int w, uint64_t seed)
 {
