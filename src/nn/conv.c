@@ -170,16 +170,15 @@ size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo a
     return stylize_mem_mul((size_t)g->cin * (size_t)g->cout, per_pair, sizeof(float));
 }
 
-/* weight_t (cin, cout, 3, 3) = weight (cout, cin, 3, 3) flipped, channels swapped:
- * weight_t[ci][co][ky][kx] = weight[co][ci][2 - ky][2 - kx]. */
-static void flip_kernel(float *weight_t, const float *weight, int cin, int cout)
+void stylize_conv_flip_kernel(float *wf, const float *weight, int cin, int cout, int k)
 {
+    size_t kk = (size_t)k * (size_t)k;
     for (size_t co = 0; co < (size_t)cout; co++)
         for (size_t ci = 0; ci < (size_t)cin; ci++) {
-            const float *src = weight + (co * (size_t)cin + ci) * 9;
-            float *dst = weight_t + (ci * (size_t)cout + co) * 9;
-            for (size_t k = 0; k < 9; k++)
-                dst[k] = src[8 - k];
+            const float *src = weight + (co * (size_t)cin + ci) * kk;
+            float *dst = wf + (ci * (size_t)cout + co) * kk;
+            for (size_t t = 0; t < kk; t++)
+                dst[t] = src[kk - 1 - t];
         }
 }
 
@@ -193,7 +192,7 @@ void stylize_conv_refresh(stylize_conv *conv)
     else if (m)
         stylize_conv_winograd_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
     else
-        flip_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout);
+        stylize_conv_flip_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, 3);
 }
 
 /* Switches a 3x3 convolution to algo: requests its kernel cache through

@@ -88,12 +88,8 @@ void stylize_conv_pointwise_weights(const stylize_conv_geom *g, float *gw, float
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->cout, g->cin, hw, 1.0f, gout, hw, in, hw, 1.0f,
                 gw, g->cin);
-    for (int co = 0; gb && co < g->cout; co++) {
-        double s = 0;
-        for (int i = 0; i < hw; i++)
-            s += gout[(size_t)co * hw + i];
-        gb[co] += (float)s;
-    }
+    if (gb)
+        stylize_conv_bias_grad(gb, gout, (size_t)hw, 0, g->cout);
 }
 
 /* ---- thin, large kernels: the forward ---------------------------------------- */
@@ -193,22 +189,9 @@ typedef struct {
     const stylize_conv_geom *g;
     const float *gout;   /* (cout, h, w) */
     float *gin;          /* (cin, h, w) */
-    float *wf;           /* (cin, cout, k, k): the flipped kernel */
-    const float *weight; /* (cout, cin, k, k) */
     float *Gz, *gP;      /* the band: (cout, rows + k - 1, w + 4p), (cin, rows, W2) */
     int h, w, a0, rows;  /* the band: rows [a0, a0 + rows) of gP */
 } thin_grad_job;
-
-/* wf[ci][co] = weight[co][ci] rotated by 180 degrees. */
-static void thin_flip_task(void *arg, int ci)
-{
-    const thin_grad_job *j = arg;
-    int k = j->g->k, kk = k * k;
-    for (int co = 0; co < j->g->cout; co++)
-        for (int t = 0; t < kk; t++)
-            j->wf[((size_t)ci * j->g->cout + co) * kk + t] =
-                j->weight[((size_t)co * j->g->cin + ci) * kk + kk - 1 - t];
-}
 
 /* Gz[co] band: row r is gout row a0 + r - 2p between 2p zeros on each side
  * (rows outside the image: zeros). */
@@ -261,8 +244,8 @@ void stylize_conv_thin_backward(const stylize_conv_geom *g, const float *weight,
     int rows = thin_band_rows(g, h, w, NULL);
     float *wf = ws, *Gz = wf + (size_t)g->cin * (size_t)g->cout * (size_t)k * (size_t)k;
     float *gP = Gz + (size_t)g->cout * (size_t)(rows + k - 1) * (size_t)(w + 4 * p) + 16;
-    thin_grad_job j = {g, gout, gin, wf, weight, Gz, gP, h, w, 0, 0};
-    stylize_parallel_run(g->cin, thin_flip_task, &j);
+    thin_grad_job j = {g, gout, gin, Gz, gP, h, w, 0, 0};
+    stylize_conv_flip_kernel(wf, weight, g->cin, g->cout, k);
     memset(gin, 0, (size_t)g->cin * (size_t)h * (size_t)w * sizeof(float));
     stylize_conv_geom flipped = {g->cout, g->cin, k, 1, STYLIZE_PAD_ZERO};
     for (j.a0 = 0; j.a0 < H2; j.a0 += rows) {
@@ -321,14 +304,9 @@ static void thin_wgt_task(void *arg, int t)
             for (int kx = 0; kx < k; kx++)
                 dst[ky * k + kx] += (float)thin_tap(go, pc, h, w, W2, ky, kx);
     }
-    int c0 = g->cout * t / j->ntasks, c1 = g->cout * (t + 1) / j->ntasks;
-    for (int co = c0; j->gb && co < c1; co++) {
-        const float *go = j->gout + (size_t)co * h * w;
-        double sum = 0;
-        for (size_t i = 0; i < (size_t)h * w; i++)
-            sum += (double)go[i];
-        j->gb[co] += (float)sum;
-    }
+    if (j->gb)
+        stylize_conv_bias_grad(j->gb, j->gout, (size_t)h * (size_t)w, g->cout * t / j->ntasks,
+                               g->cout * (t + 1) / j->ntasks);
 }
 
 void stylize_conv_thin_weights(const stylize_conv_geom *g, float *gw, float *gb, const float *in,

@@ -451,13 +451,7 @@ static void gen_wgt_task(void *vctx, int t)
         return;
     int b0 = (int)((long long)s->cout * t / j->ntasks);
     int b1 = (int)((long long)s->cout * (t + 1) / j->ntasks);
-    for (int co = b0; co < b1; co++) {
-        const float *g = j->gout + (size_t)co * oplane; /* (oh, ow) */
-        double sum = 0;
-        for (size_t i = 0; i < oplane; i++)
-            sum += (double)g[i];
-        j->gb[co] += (float)sum;
-    }
+    stylize_conv_bias_grad(j->gb, j->gout, oplane, b0, b1);
 }
 
 void stylize_conv_general_weights(const stylize_conv_geom *g, float *gw, float *gb,

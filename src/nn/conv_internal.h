@@ -62,6 +62,24 @@ static inline int stylize_conv_pad_index(int i, int n, stylize_pad_mode mode)
     return -1;
 }
 
+/* gb[co] += the sum of gout[co] (plane floats each) for co in [c0, c1),
+ * summed in double: the bias gradient of every path. */
+static inline void stylize_conv_bias_grad(float *gb, const float *gout, size_t plane, int c0, int c1)
+{
+    for (int co = c0; co < c1; co++) {
+        const float *g = gout + (size_t)co * plane; /* (plane) */
+        double sum = 0;
+        for (size_t i = 0; i < plane; i++)
+            sum += (double)g[i];
+        gb[co] += (float)sum;
+    }
+}
+
+/* wf (cin, cout, k, k) = weight (cout, cin, k, k) rotated by 180 degrees,
+ * channels swapped: wf[ci][co][ky][kx] = weight[co][ci][k-1-ky][k-1-kx],
+ * the kernel of the input gradient (conv.c). */
+void stylize_conv_flip_kernel(float *wf, const float *weight, int cin, int cout, int k);
+
 /* Runs ntasks tasks of fn on the pool with OpenBLAS single-threaded inside
  * them (the tasks' sgemm calls run concurrently, one per thread); with one
  * task, in the caller with OpenBLAS's own threading. */

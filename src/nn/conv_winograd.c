@@ -539,37 +539,49 @@ WINO_CLONES static void wino2_output_seg(float *plane, int h, int w, int ty, int
     }
 }
 
-/* Input transform of tiles [t0, t0 + n) into columns [b0, b0 + n) of V,
- * every input channel: V[k][c][b] = (B^T d B)[k]. */
-static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
+/* A per-segment transform: v[k * ks + t] for the a^2 components k of the
+ * n <= SEG tiles at tile row ty, first tile column tx, of one plane
+ * (h, w) read with one pixel of padding mode. */
+typedef void (*wino_seg_fn)(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx, int n,
+                            stylize_pad_mode mode);
+
+/* seg of tiles [t0, t0 + n) of every plane of src (channels, h, w) into
+ * columns [b0, b0 + n) of dst (a^2 slices ks apart, channel rows nt
+ * apart). A full segment is written in place; a short one through v, as
+ * its SEG lanes would overrun the tiles that follow. */
+static void wino_range(const wino_job *j, wino_seg_fn seg, const float *src, int channels, float *dst,
+                       size_t ks, stylize_pad_mode mode, long long t0, int b0, int n)
 {
-    int m = j->m, aa = (m + 2) * (m + 2);
+    int aa = (j->m + 2) * (j->m + 2);
     size_t plane = (size_t)j->h * (size_t)j->w;
     float v[36 * SEG];
-    for (int c = 0; c < j->cin; c++) {
-        const float *src = j->in + (size_t)c * plane;
-        float *vc = j->V + (size_t)c * (size_t)j->nt;
+    for (int c = 0; c < channels; c++) {
+        const float *sc = src + (size_t)c * plane;
+        float *dc = dst + (size_t)c * (size_t)j->nt;
         for (int i = 0; i < n;) {
             long long t = t0 + i;
             int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
             int cnt = n - i < SEG ? n - i : SEG;
             if (cnt > j->tw - tx)
                 cnt = j->tw - tx;
-            /* a full segment is written in place; a short one through v, as
-             * its SEG lanes would overrun the tiles that follow */
-            float *dst = cnt == SEG ? vc + b : v;
-            size_t ks = cnt == SEG ? j->vstride : SEG;
-            if (m == 4)
-                wino4_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt, j->pad);
+            if (cnt == SEG)
+                seg(dc + b, ks, sc, j->h, j->w, ty, tx, cnt, mode);
             else
-                wino2_input_seg(dst, ks, src, j->h, j->w, ty, tx, cnt, j->pad);
+                seg(v, SEG, sc, j->h, j->w, ty, tx, cnt, mode);
             if (cnt < SEG)
                 for (int k = 0; k < aa; k++)
-                    memcpy(vc + (size_t)k * j->vstride + (size_t)b, v + k * SEG,
-                           (size_t)cnt * sizeof(float));
+                    memcpy(dc + (size_t)k * ks + (size_t)b, v + k * SEG, (size_t)cnt * sizeof(float));
             i += cnt;
         }
     }
+}
+
+/* Input transform of tiles [t0, t0 + n) into columns [b0, b0 + n) of V,
+ * every input channel: V[k][c][b] = (B^T d B)[k]. */
+static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
+{
+    wino_range(j, j->m == 4 ? wino4_input_seg : wino2_input_seg, j->in, j->cin, j->V, j->vstride, j->pad, t0,
+               b0, n);
 }
 
 /* Output transform of columns [b0, b0 + n) of M into tiles [t0, t0 + n),
@@ -737,15 +749,16 @@ WINO_INLINE void at4_store(float *restrict o0, float *restrict o1, float *restri
 }
 
 /* F(4, 3) output-gradient transform of n <= SEG tiles (tile row ty, first
- * tile column tx) of one plane (h, w), zero outside it: v[k * ks + t] =
+ * tile column tx) of one plane (h, w), read with padding mode (the weight
+ * gradient asks for zero): v[k * ks + t] =
  * (A g_t A^T)[k], k < 36, for all SEG lanes. */
 WINO_CLONES static void wino4_gout_seg(float *v, size_t ks, const float *plane, int h, int w, int ty,
-                                       int tx, int n)
+                                       int tx, int n, stylize_pad_mode mode)
 {
     float P[4][SEG + 1], H[4][6][SEG]; /* H[r][k2][t]: row r of the tile, A-transformed */
     for (int r = 0; r < 4; r++) {
         int y = 4 * ty + r;
-        load_phases(&P[0][0], 4, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 4 * tx, n, STYLIZE_PAD_ZERO);
+        load_phases(&P[0][0], 4, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 4 * tx, n, mode);
         at4_store(H[r][0], H[r][1], H[r][2], H[r][3], H[r][4], H[r][5], P[0], P[1], P[2], P[3]);
     }
     for (int k2 = 0; k2 < 6; k2++)
@@ -767,12 +780,12 @@ WINO_INLINE void at2_store(float *restrict o0, float *restrict o1, float *restri
 }
 
 WINO_CLONES static void wino2_gout_seg(float *v, size_t ks, const float *plane, int h, int w, int ty,
-                                       int tx, int n)
+                                       int tx, int n, stylize_pad_mode mode)
 {
     float P[2][SEG + 1], H[2][4][SEG];
     for (int r = 0; r < 2; r++) {
         int y = 2 * ty + r;
-        load_phases(&P[0][0], 2, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 2 * tx, n, STYLIZE_PAD_ZERO);
+        load_phases(&P[0][0], 2, y < h ? plane + (size_t)y * (size_t)w : NULL, w, 2 * tx, n, mode);
         at2_store(H[r][0], H[r][1], H[r][2], H[r][3], P[0], P[1]);
     }
     for (int k2 = 0; k2 < 4; k2++)
@@ -781,33 +794,12 @@ WINO_CLONES static void wino2_gout_seg(float *v, size_t ks, const float *plane, 
 }
 
 /* Output-gradient transform of tiles [t0, t0 + n) of gout (cout, h, w)
- * into columns [b0, b0 + n) of M, every output channel. */
+ * into columns [b0, b0 + n) of M, every output channel (zero outside the
+ * image: the gradient of outputs that do not exist). */
 static void wino_gout_range(const wino_job *j, const float *gout, long long t0, int b0, int n)
 {
-    int m = j->m, aa = (m + 2) * (m + 2);
-    size_t plane = (size_t)j->h * (size_t)j->w;
-    float v[36 * SEG];
-    for (int c = 0; c < j->cout; c++) {
-        const float *src = gout + (size_t)c * plane;
-        float *mc = j->M + (size_t)c * (size_t)j->nt;
-        for (int i = 0; i < n;) {
-            long long t = t0 + i;
-            int ty = (int)(t / j->tw), tx = (int)(t % j->tw), b = b0 + i;
-            int cnt = n - i < SEG ? n - i : SEG;
-            if (cnt > j->tw - tx)
-                cnt = j->tw - tx;
-            float *dst = cnt == SEG ? mc + b : v; /* a short segment through v */
-            size_t ks = cnt == SEG ? j->mstride : SEG;
-            if (m == 4)
-                wino4_gout_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
-            else
-                wino2_gout_seg(dst, ks, src, j->h, j->w, ty, tx, cnt);
-            if (cnt < SEG)
-                for (int k = 0; k < aa; k++)
-                    memcpy(mc + (size_t)k * j->mstride + (size_t)b, v + k * SEG, (size_t)cnt * sizeof(float));
-            i += cnt;
-        }
-    }
+    wino_range(j, j->m == 4 ? wino4_gout_seg : wino2_gout_seg, gout, j->cout, j->M, j->mstride, STYLIZE_PAD_ZERO,
+               t0, b0, n);
 }
 
 /* The weight gradient's dU (a^2, cout, cin) floats, and whether the
@@ -911,13 +903,8 @@ static void wgrad_kernel_task(void *vctx, int t)
                     dst[y0 * 3 + y] += (float)v;
                 }
         }
-        if (g->gb) {
-            const float *gp = g->gout + (size_t)co * hw;
-            double sum = 0;
-            for (size_t i = 0; i < hw; i++)
-                sum += (double)gp[i];
-            g->gb[co] += (float)sum;
-        }
+        if (g->gb)
+            stylize_conv_bias_grad(g->gb, g->gout, hw, co, co + 1);
     }
 }
 
