@@ -55,6 +55,20 @@ static void fwd_concat(stylize_graph *g, int i, float *y, size_t ys)
     }
 }
 
+/* The activation fused into inorm node i (its only consumer), if any. */
+static stylize_inorm_act fused_act(const stylize_graph *g, int i)
+{
+    if (!g->nodes[i].act_fused)
+        return STYLIZE_INORM_NO_ACT;
+    return g->d->nodes[g->nodes[i].fused_into].op == STYLIZE_OP_RELU ? STYLIZE_INORM_RELU
+                                                                      : STYLIZE_INORM_LRELU;
+}
+
+static float fused_slope(const stylize_graph *g, int i)
+{
+    return g->nodes[i].act_fused ? g->d->nodes[g->nodes[i].fused_into].slope : 0.0f;
+}
+
 /* Image b of node i: y = op(x), with a the first input's shape. */
 static void fwd_image(stylize_graph *g, int i, int b, float *y, const float *x, const g_node *a)
 {
@@ -64,19 +78,20 @@ static void fwd_image(stylize_graph *g, int i, int b, float *y, const float *x, 
     uint8_t *bits = bytes_at(g, n->bits_off), *idx = bytes_at(g, n->idx_off);
     switch (nd->op) {
     case STYLIZE_OP_CONV:
-        if (n->relu_fused)
+        if (n->act_fused)
             stylize_conv_forward_relu(n->conv, y, x, a->h, a->w, workspace(g));
         else
             stylize_conv_forward(n->conv, y, x, a->h, a->w, workspace(g));
         break;
     case STYLIZE_OP_INORM: {
         float *mean = (float *)bytes_at(g, n->stats_off) + (size_t)b * n->c;
-        stylize_inorm_forward(y, mean, mean + (size_t)g->o.batch * n->c, x, param(g, i, 0, 0),
-                              param(g, i, 1, 0), n->c, plane, STYLIZE_INORM_EPS);
+        stylize_inorm_forward_act(y, mean, mean + (size_t)g->o.batch * n->c, x, param(g, i, 0, 0),
+                                  param(g, i, 1, 0), n->c, plane, STYLIZE_INORM_EPS, fused_act(g, i),
+                                  fused_slope(g, i));
         break;
     }
     case STYLIZE_OP_RELU:
-        if (n->relu_fused) /* applied by the convolution, in this storage */
+        if (n->act_fused) /* applied by the convolution or instance norm, in this storage */
             break;
         if (bits)
             stylize_relu_forward_mask(y, x, ne, bits + (size_t)b * ((n->emax + 7) / 8));
@@ -84,6 +99,8 @@ static void fwd_image(stylize_graph *g, int i, int b, float *y, const float *x, 
             stylize_relu_forward(y, x, ne);
         break;
     case STYLIZE_OP_LRELU:
+        if (n->act_fused) /* applied by the instance norm, in this storage */
+            break;
         stylize_lrelu_forward(y, x, ne, nd->slope, bits ? bits + (size_t)b * ((n->emax + 7) / 8) : NULL);
         break;
     case STYLIZE_OP_MAXPOOL:

@@ -65,9 +65,11 @@ typedef struct {
     int consumers;        /* number of input references to this node */
     int rg;               /* a gradient w.r.t. this output is needed */
     int wgrad;            /* accumulate the node's parameter gradients */
-    int relu_fused;       /* conv: its only consumer, a ReLU over the same storage,
-                           * runs inside it (stylize_conv_forward_relu); that relu:
-                           * its forward is the conv's */
+    int act_fused;        /* conv: its only consumer, a ReLU over the same storage,
+                           * runs inside it (stylize_conv_forward_relu); inorm: so
+                           * does a ReLU or leaky ReLU (stylize_inorm_forward_act);
+                           * that activation: its forward is its input's */
+    int fused_into;       /* act_fused conv and inorm nodes: the activation's node */
     stylize_conv *conv;
     /* backward placement (rg nodes): grad is channels [gchoff, ...) of the
      * gradient storage of node gbase: a slot, or for inputs the caller's */

@@ -352,23 +352,27 @@ static size_t plan_block(stylize_graph *g)
     return total;
 }
 
-/* ---- pass 7: ReLU fused into the convolution before it --------------------- */
+/* ---- pass 7: activations fused into the op before them ------------------- */
 
-/* A ReLU whose input is a convolution it alone reads, written into the
- * ReLU's own storage (the view of pass 3), and which keeps no mask (its
- * backward reads its output): the convolution applies it as it writes. */
+/* A ReLU (after a convolution or an instance norm) or leaky ReLU (after an
+ * instance norm) whose input it alone reads, written into the activation's
+ * own storage (the view of pass 3), and which keeps no mask (its backward
+ * reads its output): the op before applies it as it writes. */
 static void plan_fusion(stylize_graph *g)
 {
     for (int j = 0; j < g->n; j++) {
         const gd_node *nd = &g->d->nodes[j];
         g_node *r = &g->nodes[j];
-        if (nd->op != STYLIZE_OP_RELU || r->bits_off != NONE_OFF)
+        if ((nd->op != STYLIZE_OP_RELU && nd->op != STYLIZE_OP_LRELU) || r->bits_off != NONE_OFF)
             continue;
         int x = nd->in[0];
         g_node *c = &g->nodes[x];
-        if (g->d->nodes[x].op == STYLIZE_OP_CONV && c->consumers == 1 && c->base == r->base &&
-            c->choff == r->choff)
-            c->relu_fused = r->relu_fused = 1;
+        stylize_op op = g->d->nodes[x].op;
+        int fusable = op == STYLIZE_OP_INORM || (op == STYLIZE_OP_CONV && nd->op == STYLIZE_OP_RELU);
+        if (fusable && c->consumers == 1 && c->base == r->base && c->choff == r->choff) {
+            c->act_fused = r->act_fused = 1;
+            c->fused_into = j;
+        }
     }
 }
 
@@ -591,7 +595,8 @@ int stylize_graph_fused_relus(const stylize_graph *g)
 {
     int n = 0;
     for (int i = 0; i < g->n; i++)
-        n += g->d->nodes[i].op == STYLIZE_OP_RELU && g->nodes[i].relu_fused;
+        n += (g->d->nodes[i].op == STYLIZE_OP_RELU || g->d->nodes[i].op == STYLIZE_OP_LRELU) &&
+             g->nodes[i].act_fused;
     return n;
 }
 

@@ -54,11 +54,25 @@ NORM_CLONES static double lane_var(const float *x, size_t n, double m)
     return lanes_total(s);
 }
 
-/* y[i] = (x[i] - m) k + b over n values (y == x allowed). */
-NORM_CLONES static void normalise(float *y, const float *x, size_t n, float m, float k, float b)
+/* y[i] = act((x[i] - m) k + b) over n values (y == x allowed); the
+ * activations' comparisons as stylize_relu_forward's and
+ * stylize_lrelu_forward's, so the values are theirs bit for bit. */
+NORM_CLONES static void normalise(float *y, const float *x, size_t n, float m, float k, float b,
+                                  stylize_inorm_act act, float slope)
 {
-    for (size_t i = 0; i < n; i++)
-        y[i] = (x[i] - m) * k + b;
+    if (act == STYLIZE_INORM_RELU)
+        for (size_t i = 0; i < n; i++) {
+            float v = (x[i] - m) * k + b;
+            y[i] = v < 0.0f ? 0.0f : v;
+        }
+    else if (act == STYLIZE_INORM_LRELU)
+        for (size_t i = 0; i < n; i++) {
+            float v = (x[i] - m) * k + b;
+            y[i] = v > 0.0f ? v : slope * v;
+        }
+    else
+        for (size_t i = 0; i < n; i++)
+            y[i] = (x[i] - m) * k + b;
 }
 
 /* mean and 1/sqrt(var + eps) of n values, two passes in double. */
@@ -75,7 +89,8 @@ typedef struct {
     const float *x, *gamma, *beta, *gy;
     const float *cmean, *crstd;
     size_t HW;
-    float eps;
+    float eps, slope;
+    stylize_inorm_act act;
 } norm_ctx;
 
 static void forward_task(void *arg, int c)
@@ -85,14 +100,22 @@ static void forward_task(void *arg, int c)
     float *yc = t->y + (size_t)c * t->HW;
     channel_stats(xc, t->HW, t->eps, &t->mean[c], &t->rstd[c]);
     float g = t->gamma ? t->gamma[c] : 1.0f, b = t->beta ? t->beta[c] : 0.0f;
-    normalise(yc, xc, t->HW, t->mean[c], g * t->rstd[c], b);
+    normalise(yc, xc, t->HW, t->mean[c], g * t->rstd[c], b, t->act, t->slope);
+}
+
+void stylize_inorm_forward_act(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                               const float *beta, int C, size_t HW, float eps, stylize_inorm_act act,
+                               float slope)
+{
+    norm_ctx t = {.y = y, .mean = mean, .rstd = rstd, .x = x, .gamma = gamma, .beta = beta, .HW = HW,
+                  .eps = eps, .slope = slope, .act = act};
+    stylize_parallel_run(C, forward_task, &t);
 }
 
 void stylize_inorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                            const float *beta, int C, size_t HW, float eps)
 {
-    norm_ctx t = {.y = y, .mean = mean, .rstd = rstd, .x = x, .gamma = gamma, .beta = beta, .HW = HW, .eps = eps};
-    stylize_parallel_run(C, forward_task, &t);
+    stylize_inorm_forward_act(y, mean, rstd, x, gamma, beta, C, HW, eps, STYLIZE_INORM_NO_ACT, 0.0f);
 }
 
 /* sum gy and sum gy xh (xh = (x - m) r) in double. */

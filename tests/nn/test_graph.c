@@ -8,6 +8,7 @@
  * Winograd kernels after a parameter update; and build-time errors. */
 #include "stylize/nn/graph.h"
 #include "stylize/nn/norm.h"
+#include "stylize/nn/activation.h"
 #include "stylize/core/rng.h"
 #include "stylize/core/threads.h"
 
@@ -412,6 +413,101 @@ static void check_recompute_chain(void)
     g_algo = saved;
 }
 
+/* stylize_inorm_forward_act bit for bit stylize_inorm_forward, then
+ * stylize_relu_forward or stylize_lrelu_forward (values of both signs; a
+ * channel of 9 x 13: vector blocks and a tail). */
+static void check_inorm_act_bits(void)
+{
+    enum { C = 3, HW = 117 };
+    float x[C * HW], want[C * HW], got[C * HW], st[2 * C], gamma[C] = {1.3f, -0.7f, 0.9f},
+          beta[C] = {0.2f, -0.1f, 0.0f};
+    tu_fill(x, C * HW, 12, -2, 3);
+    for (int act = STYLIZE_INORM_RELU; act <= STYLIZE_INORM_LRELU; act++) {
+        stylize_inorm_forward(want, st, st + C, x, gamma, beta, C, HW, STYLIZE_INORM_EPS);
+        int negatives = 0;
+        for (int i = 0; i < C * HW; i++)
+            negatives += want[i] < 0;
+        if (act == STYLIZE_INORM_RELU)
+            stylize_relu_forward(want, want, C * HW);
+        else
+            stylize_lrelu_forward(want, want, C * HW, 0.2f, NULL);
+        stylize_inorm_forward_act(got, st, st + C, x, gamma, beta, C, HW, STYLIZE_INORM_EPS,
+                                  (stylize_inorm_act)act, 0.2f);
+        CHECK_MSG(negatives > 50 && memcmp(want, got, sizeof got) == 0, "inorm act %d: %d negatives, differs",
+                  act, negatives);
+    }
+}
+
+/* A generator's blocks, conv -> inorm -> relu and conv -> inorm -> lrelu,
+ * in three plans: keeping everything (no fusion); an inference plan and a
+ * training plan keeping the output only, where the activations run in place
+ * inside the instance norms (without masks: their outputs are the next
+ * convolutions' inputs, kept for the weight gradients). Outputs, and the
+ * training plans' input and parameter gradients, bit for bit the same; the channels (40 x 36) give the norms'
+ * vector loops several blocks and a tail. */
+static void check_fused_inorm_act(void)
+{
+    gcase c = {0};
+    stylize_graph_desc_create(&c.d, NULL);
+    int x = stylize_gd_input(c.d, 3);
+    int y = stylize_gd_relu(c.d, stylize_gd_inorm(c.d, stylize_gd_conv(c.d, x, 6, 3, 1, STYLIZE_PAD_REFLECT, 0), 1));
+    y = stylize_gd_lrelu(c.d, stylize_gd_inorm(c.d, stylize_gd_conv(c.d, y, 5, 3, 1, STYLIZE_PAD_REFLECT, 0), 1),
+                         0.2f);
+    c.out = stylize_gd_conv(c.d, y, 2, 1, 1, STYLIZE_PAD_ZERO, 1);
+    const int H = 40, W = 36;
+    unsigned char keep[STYLIZE_GRAPH_MAX_NODES] = {0};
+    keep[c.out] = 1;
+    stylize_graph *g[3] = {NULL, NULL, NULL};
+    float *grad[2] = {NULL, NULL}, *gin[2] = {NULL, NULL};
+    if (!instantiate(&c, 3, H, W, NULL, 1) || !(grad[0] = malloc(c.p.n * sizeof(float))) ||
+        !(grad[1] = malloc(c.p.n * sizeof(float))) || !(gin[0] = malloc(c.nx * sizeof(float))) ||
+        !(gin[1] = malloc(c.nx * sizeof(float)))) {
+        CHECK_MSG(0, "fused inorm act: could not build");
+        goto done;
+    }
+    static const int fused[3] = {0, 2, 2}, param_grad[3] = {1, 0, 1};
+    stylize_tshape s;
+    stylize_graph_shape(c.g, c.out, &s);
+    size_t e = (size_t)s.c * s.h * s.w; /* per image */
+    const float *out0 = NULL;
+    for (int v = 0; v < 3; v++) {
+        stylize_graph_opts o;
+        stylize_graph_opts_defaults(&o);
+        o.batch = N_BATCH, o.height = H, o.width = W, o.keep = v ? keep : NULL;
+        o.input_grad = v != 1, o.param_grad = param_grad[v], o.algo = g_algo;
+        CHECK(stylize_graph_create(&g[v], c.d, &c.p, &o, NULL, NULL) == STYLIZE_OK);
+        if (!g[v])
+            goto done;
+        CHECK_MSG(stylize_graph_fused_relus(g[v]) == fused[v], "fused inorm act plan %d: %d fused", v,
+                  stylize_graph_fused_relus(g[v]));
+        const float *in = c.x;
+        stylize_graph_forward(g[v], &in);
+        stylize_tshape sv;
+        stylize_graph_shape(g[v], c.out, &sv);
+        const float *ov = stylize_graph_output(g[v], c.out);
+        if (v == 0)
+            out0 = ov;
+        int same = 1;
+        for (int b = 0; b < N_BATCH; b++)
+            same &= memcmp(out0 + (size_t)b * s.nstride, ov + (size_t)b * sv.nstride, e * sizeof(float)) == 0;
+        CHECK_MSG(same, "fused inorm act plan %d: output differs", v);
+        if (!param_grad[v])
+            continue;
+        stylize_params_zero_grad(&c.p);
+        gcase u = c;
+        u.g = g[v];
+        stylize_graph_backward(g[v], inject_r, &u, &gin[v / 2]);
+        memcpy(grad[v / 2], c.p.grad, c.p.n * sizeof(float));
+    }
+    CHECK_MSG(memcmp(grad[0], grad[1], c.p.n * sizeof(float)) == 0, "fused inorm act: parameter gradients differ");
+    CHECK_MSG(memcmp(gin[0], gin[1], c.nx * sizeof(float)) == 0, "fused inorm act: input gradients differ");
+done:
+    for (int v = 0; v < 3; v++)
+        stylize_graph_free(g[v]);
+    free(grad[0]), free(grad[1]), free(gin[0]), free(gin[1]);
+    release(&c);
+}
+
 /* Two threads give the same bits on every call: convolutions hand out
  * equal runs of tiles (rows), so no tile's arithmetic depends on which
  * thread took it or when. 161 x 150: 1558 Winograd tiles in blocks of 455
@@ -593,6 +689,8 @@ int main(void)
     check_convs();
     check_ops();
     check_inorm_constant();
+    check_inorm_act_bits();
+    check_fused_inorm_act();
     check_dag();
     check_lean_frozen();
     check_recompute_chain();

@@ -194,10 +194,12 @@ void stylize_graph_free(stylize_graph *g); /* NULL is allowed */
 /* Bytes the graph holds through its plan. */
 size_t stylize_graph_bytes(const stylize_graph *g);
 
-/* ReLUs the plan runs inside the convolution before them (a convolution
- * read by that ReLU alone, written where the ReLU's output lives, the ReLU
- * keeping no mask: VGG-19's conv/relu pairs): their outputs are computed by
- * stylize_conv_forward_relu, with no pass of their own. */
+/* Activations the plan runs inside the op before them (an op read by that
+ * activation alone, written where the activation's output lives, the
+ * activation keeping no mask): ReLUs after convolutions (VGG-19's conv/relu
+ * pairs), computed by stylize_conv_forward_relu, and ReLUs and leaky ReLUs
+ * after instance norms (the generators' conv/inorm/activation blocks), by
+ * stylize_inorm_forward_act; with no pass of their own. */
 int stylize_graph_fused_relus(const stylize_graph *g);
 
 /* Runs on inputs of height h <= the height it was created with, reusing its

@@ -22,6 +22,19 @@ extern "C" {
 void stylize_inorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                            const float *beta, int C, size_t HW, float eps);
 
+/* An activation applied as the normalised values are written. */
+typedef enum {
+    STYLIZE_INORM_NO_ACT, /* stylize_inorm_forward */
+    STYLIZE_INORM_RELU,   /* then bit for bit stylize_relu_forward */
+    STYLIZE_INORM_LRELU   /* then bit for bit stylize_lrelu_forward (slope, no mask) */
+} stylize_inorm_act;
+
+/* stylize_inorm_forward followed by the activation act (slope: LRELU's a)
+ * over y, in the same pass over the values. */
+void stylize_inorm_forward_act(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                               const float *beta, int C, size_t HW, float eps, stylize_inorm_act act,
+                               float slope);
+
 /* gx (C, HW) = dL/dx (overwritten; NULL: not computed) given gy = dL/dy, the forward's input x
  * and its mean, rstd; gamma (C) or NULL (1). ggamma, gbeta (C), if non-NULL,
  * accumulate (+=) dL/dgamma and dL/dbeta. gx == gy is allowed. Sums in double:
