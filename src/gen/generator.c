@@ -150,8 +150,9 @@ static void fill_noise(stylize_gen *g, stylize_rng *rng)
     for (int i = first; i < g->n_inputs; i++) {
         float amp = stylize_gen_noise_amplitude(g->m, i - first);
         float *x = g->in[i];
+        stylize_rng_uniform_fill(rng, x, n);
         for (size_t j = 0; j < n; j++)
-            x[j] = 0.5f + (stylize_rng_uniform(rng) - 0.5f) * amp;
+            x[j] = 0.5f + (x[j] - 0.5f) * amp;
     }
 }
 

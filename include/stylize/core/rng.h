@@ -7,6 +7,7 @@
 #ifndef STYLIZE_RNG_H
 #define STYLIZE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -26,6 +27,10 @@ void stylize_rng_seed(stylize_rng *r, uint64_t seed);
 uint64_t stylize_rng_u64(stylize_rng *r);
 /* Uniform in [0, 1) with 24 bits: exactly representable as a float. */
 float stylize_rng_uniform(stylize_rng *r);
+/* x[0..n) = the next n values of stylize_rng_uniform, bit for bit (the
+ * state advances past them), computed in blocks on the thread pool: the
+ * same numbers whatever the thread count. x is the caller's. */
+void stylize_rng_uniform_fill(stylize_rng *r, float *x, size_t n);
 /* Uniform in (0, 1] with 53 bits (never 0). */
 double stylize_rng_uniform_open0(stylize_rng *r);
 /* Standard normal (Box-Muller; the second value of each pair is kept). */
