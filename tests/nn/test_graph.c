@@ -9,6 +9,7 @@
 #include "stylize/nn/graph.h"
 #include "stylize/nn/norm.h"
 #include "stylize/nn/activation.h"
+#include "stylize/nn/resample.h"
 #include "stylize/core/rng.h"
 #include "stylize/core/threads.h"
 
@@ -413,6 +414,63 @@ static void check_recompute_chain(void)
     g_algo = saved;
 }
 
+/* Pooling and upsampling over many bands of rows (700 x 515: a partial
+ * last window row and column), 2 threads, against the naive loops (the same
+ * summation order: bit for bit). */
+static void check_resample_bands(void)
+{
+    enum { C = 2, H = 700, W = 515 };
+    size_t n = (size_t)C * H * W;
+    float *x = malloc(n * sizeof(float)), *y = malloc(n * 4 * sizeof(float)), *want = malloc(n * 4 * sizeof(float));
+    if (!x || !y || !want) {
+        CHECK(0);
+        goto done;
+    }
+    tu_fill(x, n, 21, -1, 1);
+    stylize_set_threads(2);
+    for (int k = 1; k <= 3; k += 2) {
+        size_t f = (size_t)1 << k, oh = H / f, ow = W / f;
+        for (size_t c = 0; c < C; c++)
+            for (size_t i = 0; i < oh; i++)
+                for (size_t j = 0; j < ow; j++) {
+                    double sum = 0;
+                    for (size_t dy = 0; dy < f; dy++)
+                        for (size_t dx = 0; dx < f; dx++)
+                            sum += x[(c * H + i * f + dy) * W + j * f + dx];
+                    want[(c * oh + i) * ow + j] = (float)(sum * (1.0 / (double)(f * f)));
+                }
+        stylize_avgpool_forward(y, x, C, H, W, k);
+        CHECK_MSG(memcmp(y, want, C * oh * ow * sizeof(float)) == 0, "avgpool %d forward differs", k);
+        float inv = (float)(1.0 / (double)(f * f));
+        for (size_t c = 0; c < C; c++)
+            for (size_t i = 0; i < H; i++)
+                for (size_t j = 0; j < W; j++)
+                    want[(c * H + i) * W + j] = i < oh * f && j < ow * f ? x[(c * oh + i / f) * ow + j / f] * inv : 0.0f;
+        for (size_t i = 0; i < n; i++)
+            y[i] = 7.0f; /* overwritten everywhere */
+        stylize_avgpool_backward(y, x, C, H, W, k);
+        CHECK_MSG(memcmp(y, want, n * sizeof(float)) == 0, "avgpool %d backward differs", k);
+    }
+    for (size_t c = 0; c < C; c++)
+        for (size_t i = 0; i < 2 * H; i++)
+            for (size_t j = 0; j < 2 * W; j++)
+                want[(c * 2 * H + i) * 2 * W + j] = x[(c * H + i / 2) * W + j / 2];
+    stylize_upsample2_forward(y, x, C, H, W);
+    CHECK_MSG(memcmp(y, want, 4 * n * sizeof(float)) == 0, "upsample forward differs");
+    const size_t w2 = 2 * (W / 2); /* x read as gout (C, H, w2) */
+    for (size_t c = 0; c < C; c++)
+        for (size_t i = 0; i < H / 2; i++)
+            for (size_t j = 0; j < W / 2; j++) {
+                const float *r0 = x + (c * H + 2 * i) * w2 + 2 * j, *r1 = r0 + w2;
+                want[(c * (H / 2) + i) * (W / 2) + j] = (r0[0] + r0[1]) + (r1[0] + r1[1]);
+            }
+    stylize_upsample2_backward(y, x, C, H / 2, W / 2);
+    CHECK_MSG(memcmp(y, want, C * (H / 2) * (W / 2) * sizeof(float)) == 0, "upsample backward differs");
+done:
+    stylize_set_threads(1);
+    free(x), free(y), free(want);
+}
+
 /* stylize_inorm_forward_act bit for bit stylize_inorm_forward, then
  * stylize_relu_forward or stylize_lrelu_forward (values of both signs; a
  * channel of 9 x 13: vector blocks and a tail). */
@@ -689,6 +747,7 @@ int main(void)
     check_convs();
     check_ops();
     check_inorm_constant();
+    check_resample_bands();
     check_inorm_act_bits();
     check_fused_inorm_act();
     check_dag();
