@@ -98,3 +98,11 @@ void stylize_cpu_testing_disable_bf16(int disable)
     if (disable)
         current.avx512_bf16 = current.amx_bf16 = current.amx_usable = 0;
 }
+
+void stylize_cpu_testing_disable_avx512(int disable)
+{
+    pthread_once(&once, init);
+    current = detected;
+    if (disable)
+        current.avx512f = current.avx512_bf16 = current.amx_bf16 = current.amx_usable = 0;
+}

@@ -34,6 +34,7 @@
  * thread count. */
 #include "nn/conv_internal.h"
 
+#include "stylize/core/cpu.h"
 #include "stylize/nn/gemm_bf16.h"
 
 #include <cblas.h>
@@ -438,6 +439,102 @@ WINO_CLONES static void wino4_input_seg(float *v, size_t ks, const float *plane,
                     H[5][k2]);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512_INPUT 1
+
+/* The row values r[0..63] in a[0..3] and r[64], r[65] in e, for
+ * r[i] = row[x0 + i] under the padding: inside [0, w) the row (masked
+ * loads: nothing outside it is read), at -1 and w the mode's pixel
+ * (pad1_index), zero beyond. x0 >= -1. */
+__attribute__((target("avx512f"))) static void load_row_avx512(__m512 a[4], float e[2], const float *row, int x0,
+                                                              int w, stylize_pad_mode mode)
+{
+    for (int k = 0; k < 4; k++) {
+        int base = x0 + 16 * k, lo = base < 0 ? 1 : 0, hi = w - base < 16 ? w - base : 16;
+        __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+        if (!lo) {
+            a[k] = _mm512_maskz_loadu_ps(m, row + base);
+        } else { /* base == -1: lanes 1..15 are row[0..14] */
+            __m512 v = _mm512_maskz_loadu_ps((__mmask16)(m >> 1), row);
+            a[k] = _mm512_castsi512_ps(
+                _mm512_alignr_epi32(_mm512_castps_si512(v), _mm512_setzero_si512(), 15));
+        }
+    }
+    for (int q = 0; q < 2; q++)
+        e[q] = x0 + 64 + q < w ? row[x0 + 64 + q] : 0.0f;
+    for (int side = 0; side < 2; side++) { /* the padding's pixels at -1 and w */
+        int pos = side ? w : -1, o = pos - x0, src = pad1_index(pos, w, mode);
+        float val = src >= 0 ? row[src] : 0.0f;
+        if (o < 0 || o >= 66)
+            continue;
+        if (o >= 64)
+            e[o - 64] = val;
+        else
+            a[o / 16] = _mm512_mask_mov_ps(a[o / 16], (__mmask16)(1u << (o % 16)), _mm512_set1_ps(val));
+    }
+}
+
+/* D[q][t] = r[4 t + q] for q < 6, t < SEG (the six rows d0..d5 of the
+ * F(4, 3) row transform: four phases and the first two shifted by a tile)
+ * from the row values of load_row_avx512, in registers: two levels of
+ * two-source permutes for the phases, an element shift for the last two.
+ * Full, aligned vector stores, which the loads of the row transform that
+ * follows read back as stored (the generic path's deinterleave writes
+ * 4-float pieces that a 16-float load cannot be forwarded from: it waits
+ * for them to reach the cache). */
+__attribute__((target("avx512f"))) static void row_phases_avx512(float D[6][SEG], const __m512 a[4],
+                                                                const float e[2])
+{
+    const __m512i every4 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
+    __m512 p[4];
+    for (int q = 0; q < 4; q++) {
+        __m512i idx = _mm512_add_epi32(every4, _mm512_set1_epi32(q));
+        __m512 lo = _mm512_permutex2var_ps(a[0], idx, a[1]), hi = _mm512_permutex2var_ps(a[2], idx, a[3]);
+        p[q] = _mm512_shuffle_f32x4(lo, hi, 0x44); /* lo's lanes 0..7, then hi's */
+        _mm512_store_ps(D[q], p[q]);
+    }
+    for (int q = 0; q < 2; q++) { /* d4 = phase 0, d5 = phase 1, one tile on: r[64 + q] enters */
+        __m512i next = _mm512_castps_si512(_mm512_set1_ps(e[q]));
+        _mm512_store_ps(D[4 + q], _mm512_castsi512_ps(_mm512_alignr_epi32(next, _mm512_castps_si512(p[q]), 1)));
+    }
+}
+
+/* wino4_input_seg for AVX-512 CPUs, every segment (lanes past n: the
+ * transform of what the row holds there; callers keep n lanes). The
+ * arithmetic is bt4_store's in both passes, so lanes < n are
+ * wino4_input_seg's bit for bit. */
+__attribute__((target("avx512f"))) static void wino4_input_seg_avx512(float *v, size_t ks, const float *plane,
+                                                                     int h, int w, int ty, int tx, int n,
+                                                                     stylize_pad_mode mode)
+{
+    (void)n;
+    float D[6][SEG] __attribute__((aligned(64)));
+    float H[6][6][SEG] __attribute__((aligned(64))); /* H[i][k2][t]: row i of the patch, B-transformed */
+    for (int i = 0; i < 6; i++) {
+        int y = pad1_index(4 * ty - 1 + i, h, mode);
+        if (y >= 0) {
+            __m512 a[4];
+            float e[2];
+            const float *row = plane + (size_t)y * (size_t)w;
+            /* the same row of the next plane, which the caller transforms
+             * after this run of segments (prefetches do not fault) */
+            const char *next = (const char *)(row + (size_t)h * (size_t)w + 4 * tx - 1);
+            for (int b = 0; b < 66 * 4 + 64; b += 64)
+                __builtin_prefetch(next + b);
+            load_row_avx512(a, e, row, 4 * tx - 1, w, mode);
+            row_phases_avx512(D, a, e);
+        } else {
+            memset(D, 0, sizeof D);
+        }
+        bt4_store(H[i][0], H[i][1], H[i][2], H[i][3], H[i][4], H[i][5], D[0], D[1], D[2], D[3], D[4], D[5]);
+    }
+    for (int k2 = 0; k2 < 6; k2++)
+        bt4_columns(v + (size_t)k2 * ks, ks, H[0][k2], H[1][k2], H[2][k2], H[3][k2], H[4][k2],
+                    H[5][k2]);
+}
+#endif
+
 /* F(2, 3) input transform: v[k * ks + t] = (B^T d_t B)[k], k < 16. */
 WINO_CLONES static void wino2_input_seg(float *v, size_t ks, const float *plane, int h, int w, int ty, int tx,
                             int n, stylize_pad_mode mode)
@@ -580,8 +677,12 @@ static void wino_range(const wino_job *j, wino_seg_fn seg, const float *src, int
  * every input channel: V[k][c][b] = (B^T d B)[k]. */
 static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
 {
-    wino_range(j, j->m == 4 ? wino4_input_seg : wino2_input_seg, j->in, j->cin, j->V, j->vstride, j->pad, t0,
-               b0, n);
+    wino_seg_fn seg = j->m == 4 ? wino4_input_seg : wino2_input_seg;
+#ifdef HAVE_AVX512_INPUT
+    if (j->m == 4 && stylize_cpu()->avx512f)
+        seg = wino4_input_seg_avx512;
+#endif
+    wino_range(j, seg, j->in, j->cin, j->V, j->vstride, j->pad, t0, b0, n);
 }
 
 /* Output transform of columns [b0, b0 + n) of M into tiles [t0, t0 + n),
@@ -606,6 +707,8 @@ static void wino_output_range(const wino_job *j, long long t0, int b0, int n)
             /* a full segment is read in place, a short one through mm */
             const float *src = mc + b;
             size_t ks = j->mstride;
+            for (int k = 0; c + 1 < j->cout && k < aa; k++) /* the next channel's, after this run */
+                __builtin_prefetch(src + j->nt + (size_t)k * ks);
             if (cnt < SEG) {
                 for (int k = 0; k < aa; k++)
                     memcpy(mm + k * SEG, mc + (size_t)k * j->mstride + (size_t)b,

@@ -7,6 +7,7 @@
  * stylize_conv_direct is checked against them too.
  *
  * TEST_CONV_VERBOSE=1 prints the error of every comparison. */
+#include "stylize/core/cpu.h"
 #include "stylize/core/mem.h"
 #include "stylize/core/threads.h"
 #include "stylize/nn/conv.h"
@@ -473,6 +474,67 @@ static void check_padded_forward_algos(void)
                 }
                 free(wt), free(b), free(x), free(out), free(ref);
             }
+}
+
+static float max_abs(const float *a, size_t n)
+{
+    float m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fabsf(a[i]) > m ? fabsf(a[i]) : m;
+    return m;
+}
+
+/* The AVX-512 input transform of F(4, 3) (masked loads and permutes) gives
+ * the generic transform's bits: forward, input and weight gradients with
+ * it and with the CPU's AVX-512 hidden, every padding mode, widths with
+ * whole and partial segments at both edges; skipped (visibly) on a CPU
+ * without AVX-512. */
+static void check_avx512_input_bits(void)
+{
+    if (!stylize_cpu()->avx512f) {
+        printf("SKIP: this CPU has no AVX-512; the generic input transform is the only one\n");
+        return;
+    }
+    static const int sizes[][2] = {{9, 67}, {6, 130}, {7, 66}, {5, 3}, {4, 65}};
+    uint64_t seed = 950;
+    for (int pad = 0; pad < 4; pad++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            int h = sizes[si][0], w = sizes[si][1];
+            shape s = make_shape(3, 4, 3, 1, (stylize_pad_mode)pad, h, w);
+            if (!tpad_legal(h, 3, s.g.pad) || !tpad_legal(w, 3, s.g.pad))
+                continue;
+            float *wt = FALLOC(n_wt(&s)), *b = FALLOC(4), *x = FALLOC(n_in(&s)), *gy = FALLOC(n_out(&s));
+            float *r[2][3]; /* [generic, AVX-512][output, input gradient, weight gradient] */
+            tu_fill(wt, n_wt(&s), seed, -1, 1);
+            tu_fill(b, 4, seed + 1, -1, 1);
+            tu_fill(x, n_in(&s), seed + 2, -1, 1);
+            tu_fill(gy, n_out(&s), seed + 3, -1, 1);
+            seed += 4;
+            stylize_conv *conv = make(&s, wt, b, STYLIZE_CONV_WINOGRAD);
+            size_t nws = conv ? stylize_conv_workspace_floats_ex(conv, h, w, 1) : 0;
+            float *ws = ws_alloc(nws), gb[4];
+            for (int v = 0; conv && v < 2; v++) {
+                stylize_cpu_testing_disable_avx512(v == 0);
+                r[v][0] = FALLOC(n_out(&s)), r[v][1] = FALLOC(n_in(&s)), r[v][2] = FALLOC(n_wt(&s));
+                memset(r[v][2], 0, n_wt(&s) * sizeof(float));
+                stylize_conv_forward(conv, r[v][0], x, h, w, ws);
+                stylize_conv_backward(conv, r[v][1], gy, h, w, ws);
+                stylize_conv_backward_weights(conv, r[v][2], gb, x, gy, h, w, ws);
+            }
+            stylize_cpu_testing_disable_avx512(0);
+            if (conv) {
+                int same = memcmp(r[0][0], r[1][0], n_out(&s) * sizeof(float)) == 0 &&
+                           memcmp(r[0][1], r[1][1], n_in(&s) * sizeof(float)) == 0 &&
+                           memcmp(r[0][2], r[1][2], n_wt(&s) * sizeof(float)) == 0;
+                CHECK_MSG(same && max_abs(r[1][0], n_out(&s)) > 0.1, "AVX-512 input transform %s %dx%d differs",
+                          pad_names[pad], h, w);
+                for (int v = 0; v < 2; v++)
+                    free(r[v][0]), free(r[v][1]), free(r[v][2]);
+            }
+            free(ws);
+            stylize_conv_free(conv);
+            free(wt), free(b), free(x), free(gy);
+        }
 }
 
 static void check_forward_all(void)
@@ -1126,6 +1188,7 @@ int main(void)
     check_forward_all();
     check_grads_all();
     check_padded_forward_algos();
+    check_avx512_input_bits();
     check_grads_3x3_algos();
     check_wino_weights_large(48, 64, STYLIZE_PAD_ZERO, 130, 70, 81);
     check_wino_weights_large(64, 48, STYLIZE_PAD_REFLECT, 66, 75, 82);
