@@ -485,10 +485,10 @@ static float max_abs(const float *a, size_t n)
 }
 
 /* The AVX-512 input transform of F(4, 3) (masked loads and permutes) gives
- * the generic transform's bits: forward, input and weight gradients with
- * it and with the CPU's AVX-512 hidden, every padding mode, widths with
- * whole and partial segments at both edges; skipped (visibly) on a CPU
- * without AVX-512. */
+ * the generic transform's bits: forward (with and without the fused ReLU),
+ * input and weight gradients with it and with the CPU's AVX-512 hidden,
+ * every padding mode, widths with whole and partial segments at both
+ * edges; skipped (visibly) on a CPU without AVX-512. */
 static void check_avx512_input_bits(void)
 {
     if (!stylize_cpu()->avx512f) {
@@ -504,7 +504,7 @@ static void check_avx512_input_bits(void)
             if (!tpad_legal(h, 3, s.g.pad) || !tpad_legal(w, 3, s.g.pad))
                 continue;
             float *wt = FALLOC(n_wt(&s)), *b = FALLOC(4), *x = FALLOC(n_in(&s)), *gy = FALLOC(n_out(&s));
-            float *r[2][3]; /* [generic, AVX-512][output, input gradient, weight gradient] */
+            float *r[2][4]; /* [generic, AVX-512][output, input gradient, weight gradient, fused ReLU] */
             tu_fill(wt, n_wt(&s), seed, -1, 1);
             tu_fill(b, 4, seed + 1, -1, 1);
             tu_fill(x, n_in(&s), seed + 2, -1, 1);
@@ -516,8 +516,10 @@ static void check_avx512_input_bits(void)
             for (int v = 0; conv && v < 2; v++) {
                 stylize_cpu_testing_disable_avx512(v == 0);
                 r[v][0] = FALLOC(n_out(&s)), r[v][1] = FALLOC(n_in(&s)), r[v][2] = FALLOC(n_wt(&s));
+                r[v][3] = FALLOC(n_out(&s));
                 memset(r[v][2], 0, n_wt(&s) * sizeof(float));
                 stylize_conv_forward(conv, r[v][0], x, h, w, ws);
+                stylize_conv_forward_relu(conv, r[v][3], x, h, w, ws);
                 stylize_conv_backward(conv, r[v][1], gy, h, w, ws);
                 stylize_conv_backward_weights(conv, r[v][2], gb, x, gy, h, w, ws);
             }
@@ -525,11 +527,12 @@ static void check_avx512_input_bits(void)
             if (conv) {
                 int same = memcmp(r[0][0], r[1][0], n_out(&s) * sizeof(float)) == 0 &&
                            memcmp(r[0][1], r[1][1], n_in(&s) * sizeof(float)) == 0 &&
-                           memcmp(r[0][2], r[1][2], n_wt(&s) * sizeof(float)) == 0;
+                           memcmp(r[0][2], r[1][2], n_wt(&s) * sizeof(float)) == 0 &&
+                           memcmp(r[0][3], r[1][3], n_out(&s) * sizeof(float)) == 0;
                 CHECK_MSG(same && max_abs(r[1][0], n_out(&s)) > 0.1, "AVX-512 input transform %s %dx%d differs",
                           pad_names[pad], h, w);
                 for (int v = 0; v < 2; v++)
-                    free(r[v][0]), free(r[v][1]), free(r[v][2]);
+                    free(r[v][0]), free(r[v][1]), free(r[v][2]), free(r[v][3]);
             }
             free(ws);
             stylize_conv_free(conv);
