@@ -453,7 +453,9 @@ __attribute__((target("avx512f"))) static void load_row_avx512(__m512 a[4], floa
     for (int k = 0; k < 4; k++) {
         int base = x0 + 16 * k, lo = base < 0 ? 1 : 0, hi = w - base < 16 ? w - base : 16;
         __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
-        if (!lo) {
+        if (!m) { /* nothing of the row: no pointer past it is formed */
+            a[k] = _mm512_setzero_ps();
+        } else if (!lo) {
             a[k] = _mm512_maskz_loadu_ps(m, row + base);
         } else { /* base == -1: lanes 1..15 are row[0..14] */
             __m512 v = _mm512_maskz_loadu_ps((__mmask16)(m >> 1), row);
@@ -518,10 +520,12 @@ __attribute__((target("avx512f"))) static void wino4_input_seg_avx512(float *v, 
             float e[2];
             const float *row = plane + (size_t)y * (size_t)w;
             /* the same row of the next plane, which the caller transforms
-             * after this run of segments (prefetches do not fault) */
-            const char *next = (const char *)(row + (size_t)h * (size_t)w + 4 * tx - 1);
+             * after this run of segments: an address (past the tensor for
+             * its last plane, where the prefetch is wasted: prefetches do
+             * not fault), not a pointer into the array */
+            uintptr_t next = (uintptr_t)(row + 4 * tx) + (size_t)h * (size_t)w * sizeof(float) - sizeof(float);
             for (int b = 0; b < 66 * 4 + 64; b += 64)
-                __builtin_prefetch(next + b);
+                __builtin_prefetch((const void *)(next + (uintptr_t)b));
             load_row_avx512(a, e, row, 4 * tx - 1, w, mode);
             row_phases_avx512(D, a, e);
         } else {

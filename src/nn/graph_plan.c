@@ -591,7 +591,7 @@ size_t stylize_graph_bytes(const stylize_graph *g)
     return g->block_bytes + g->conv_bytes;
 }
 
-int stylize_graph_fused_relus(const stylize_graph *g)
+int stylize_graph_fused_acts(const stylize_graph *g)
 {
     int n = 0;
     for (int i = 0; i < g->n; i++)

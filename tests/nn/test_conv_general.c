@@ -2,8 +2,9 @@
  * zero / reflect / replicate / circular padding), the weight and bias
  * gradients of every path (general im2col, 3x3 im2col, Winograd), the
  * kernel refresh after a weight change, the memory plan (dry and live), the
- * workspace rules and guards, and the geometry checks. The references are
- * test-local loops in double with their own padding map; the library's
+ * workspace rules and guards, the geometry checks, and the AVX-512 input
+ * transform bit for bit the generic one. The references are test-local
+ * loops in double with their own padding map; the library's
  * stylize_conv_direct is checked against them too.
  *
  * TEST_CONV_VERBOSE=1 prints the error of every comparison. */
@@ -495,7 +496,9 @@ static void check_avx512_input_bits(void)
         printf("SKIP: this CPU has no AVX-512; the generic input transform is the only one\n");
         return;
     }
-    static const int sizes[][2] = {{9, 67}, {6, 130}, {7, 66}, {5, 3}, {4, 65}};
+    /* 63, 64, 127, 128: the right padding pixel in the segment's last two
+     * values (r[64], r[65]) */
+    static const int sizes[][2] = {{9, 67}, {6, 130}, {7, 66}, {5, 3}, {4, 65}, {2, 63}, {5, 64}, {3, 127}, {6, 128}};
     uint64_t seed = 950;
     for (int pad = 0; pad < 4; pad++)
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
@@ -512,7 +515,7 @@ static void check_avx512_input_bits(void)
             seed += 4;
             stylize_conv *conv = make(&s, wt, b, STYLIZE_CONV_WINOGRAD);
             size_t nws = conv ? stylize_conv_workspace_floats_ex(conv, h, w, 1) : 0;
-            float *ws = ws_alloc(nws), gb[4];
+            float *ws = ws_alloc(nws), gb[4] = {0};
             for (int v = 0; conv && v < 2; v++) {
                 stylize_cpu_testing_disable_avx512(v == 0);
                 r[v][0] = FALLOC(n_out(&s)), r[v][1] = FALLOC(n_in(&s)), r[v][2] = FALLOC(n_wt(&s));

@@ -4,8 +4,11 @@
  * concatenation and residual addition whose lean plan (scratch slots,
  * in-place ops, zero-copy concatenation, ReLU masks) must give bit-identical
  * outputs and gradients to the plan that keeps everything, with two
- * threads; dry plans that count exactly what live ones allocate; refreshed
- * Winograd kernels after a parameter update; and build-time errors. */
+ * threads; activations fused into instance norms (bit for bit, and a
+ * generator's blocks in three plans); pooling and upsampling in bands on two
+ * threads against naive loops; dry plans that count exactly what live ones
+ * allocate; refreshed Winograd kernels after a parameter update; and
+ * build-time errors. */
 #include "stylize/nn/graph.h"
 #include "stylize/nn/norm.h"
 #include "stylize/nn/activation.h"
@@ -294,7 +297,7 @@ done:
  * everything; lean, passing everything through two scratch slots,
  * convolutions writing into slots that the ReLUs then reuse in place (with
  * masks: no fusion but the kept output's); and VGG-19's, keeping the ReLUs' outputs only, where
- * each convolution computes its ReLU (stylize_graph_fused_relus). All three
+ * each convolution computes its ReLU (stylize_graph_fused_acts). All three
  * bit-identical, with two threads and images large enough for several
  * Winograd tasks. */
 static void check_lean_frozen(void)
@@ -332,8 +335,8 @@ static void check_lean_frozen(void)
         if (!g[v] || stylize_graph_create(&gr[v], d, NULL, &o, NULL, NULL) != STYLIZE_OK)
             goto done;
         static const int fused[3] = {0, 1, 5}; /* lean: the kept output's ReLU keeps no mask */
-        CHECK_MSG(stylize_graph_fused_relus(gr[v]) == fused[v], "frozen chain plan %d: %d fused ReLUs", v,
-                  stylize_graph_fused_relus(gr[v]));
+        CHECK_MSG(stylize_graph_fused_acts(gr[v]) == fused[v], "frozen chain plan %d: %d fused ReLUs", v,
+                  stylize_graph_fused_acts(gr[v]));
         const float *in = x;
         stylize_graph_forward(gr[v], &in);
         gcase c = {0};
@@ -407,7 +410,7 @@ static void check_recompute_chain(void)
         stylize_tshape s2;
         stylize_graph_shape(g2, r, &s2);
         CHECK_MSG(same, "recomputed conv -> relu -> affine differs from the stored one");
-        CHECK(stylize_graph_fused_relus(g2) == 0); /* the stored ReLU keeps a mask: not fused */
+        CHECK(stylize_graph_fused_acts(g2) == 0); /* the stored ReLU keeps a mask: not fused */
     }
     stylize_graph_free(g2);
     release(&c);
@@ -476,23 +479,25 @@ done:
  * channel of 9 x 13: vector blocks and a tail). */
 static void check_inorm_act_bits(void)
 {
-    enum { C = 3, HW = 117 };
-    float x[C * HW], want[C * HW], got[C * HW], st[2 * C], gamma[C] = {1.3f, -0.7f, 0.9f},
-          beta[C] = {0.2f, -0.1f, 0.0f};
+    /* channel 2: gamma 0, beta -0 (outputs +0 and -0); channel 3: a NaN */
+    enum { C = 4, HW = 117 };
+    float x[C * HW], want[C * HW], got[C * HW], st[2 * C], gamma[C] = {1.3f, -0.7f, 0.0f, 0.9f},
+          beta[C] = {0.2f, -0.1f, -0.0f, 0.0f};
     tu_fill(x, C * HW, 12, -2, 3);
+    x[3 * HW + 5] = NAN;
     for (int act = STYLIZE_INORM_RELU; act <= STYLIZE_INORM_LRELU; act++) {
         stylize_inorm_forward(want, st, st + C, x, gamma, beta, C, HW, STYLIZE_INORM_EPS);
-        int negatives = 0;
+        int negatives = 0, negzeros = 0, nans = 0;
         for (int i = 0; i < C * HW; i++)
-            negatives += want[i] < 0;
+            negatives += want[i] < 0, negzeros += want[i] == 0 && signbit(want[i]), nans += isnan(want[i]);
         if (act == STYLIZE_INORM_RELU)
             stylize_relu_forward(want, want, C * HW);
         else
             stylize_lrelu_forward(want, want, C * HW, 0.2f, NULL);
         stylize_inorm_forward_act(got, st, st + C, x, gamma, beta, C, HW, STYLIZE_INORM_EPS,
                                   (stylize_inorm_act)act, 0.2f);
-        CHECK_MSG(negatives > 50 && memcmp(want, got, sizeof got) == 0, "inorm act %d: %d negatives, differs",
-                  act, negatives);
+        CHECK_MSG(negatives > 50 && negzeros > 20 && nans == HW && memcmp(want, got, sizeof got) == 0,
+                  "inorm act %d: %d negatives, %d -0, %d NaN, differs", act, negatives, negzeros, nans);
     }
 }
 
@@ -536,8 +541,8 @@ static void check_fused_inorm_act(void)
         CHECK(stylize_graph_create(&g[v], c.d, &c.p, &o, NULL, NULL) == STYLIZE_OK);
         if (!g[v])
             goto done;
-        CHECK_MSG(stylize_graph_fused_relus(g[v]) == fused[v], "fused inorm act plan %d: %d fused", v,
-                  stylize_graph_fused_relus(g[v]));
+        CHECK_MSG(stylize_graph_fused_acts(g[v]) == fused[v], "fused inorm act plan %d: %d fused", v,
+                  stylize_graph_fused_acts(g[v]));
         const float *in = c.x;
         stylize_graph_forward(g[v], &in);
         stylize_tshape sv;

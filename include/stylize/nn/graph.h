@@ -200,7 +200,7 @@ size_t stylize_graph_bytes(const stylize_graph *g);
  * pairs), computed by stylize_conv_forward_relu, and ReLUs and leaky ReLUs
  * after instance norms (the generators' conv/inorm/activation blocks), by
  * stylize_inorm_forward_act; with no pass of their own. */
-int stylize_graph_fused_relus(const stylize_graph *g);
+int stylize_graph_fused_acts(const stylize_graph *g);
 
 /* Runs on inputs of height h <= the height it was created with, reusing its
  * buffers (spatial tiling runs one graph over row strips). Outputs of
