@@ -91,18 +91,24 @@ const stylize_cpu_features *stylize_cpu(void)
     return &current;
 }
 
-void stylize_cpu_testing_disable_bf16(int disable)
+/* current = the detected features, with AVX-512 (and what needs it) or
+ * only the bf16 units hidden. */
+static void testing_hide(int avx512, int bf16)
 {
     pthread_once(&once, init);
     current = detected;
-    if (disable)
+    if (avx512)
+        current.avx512f = 0;
+    if (avx512 || bf16)
         current.avx512_bf16 = current.amx_bf16 = current.amx_usable = 0;
+}
+
+void stylize_cpu_testing_disable_bf16(int disable)
+{
+    testing_hide(0, disable);
 }
 
 void stylize_cpu_testing_disable_avx512(int disable)
 {
-    pthread_once(&once, init);
-    current = detected;
-    if (disable)
-        current.avx512f = current.avx512_bf16 = current.amx_bf16 = current.amx_usable = 0;
+    testing_hide(disable, 0);
 }

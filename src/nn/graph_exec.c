@@ -55,18 +55,16 @@ static void fwd_concat(stylize_graph *g, int i, float *y, size_t ys)
     }
 }
 
-/* The activation fused into inorm node i (its only consumer), if any. */
-static stylize_inorm_act fused_act(const stylize_graph *g, int i)
+/* The activation fused into inorm node i (its only consumer), if any, and
+ * its slope (leaky ReLU). */
+static stylize_inorm_act fused_act(const stylize_graph *g, int i, float *slope)
 {
+    *slope = 0.0f;
     if (!g->nodes[i].act_fused)
         return STYLIZE_INORM_NO_ACT;
-    return g->d->nodes[g->nodes[i].fused_into].op == STYLIZE_OP_RELU ? STYLIZE_INORM_RELU
-                                                                      : STYLIZE_INORM_LRELU;
-}
-
-static float fused_slope(const stylize_graph *g, int i)
-{
-    return g->nodes[i].act_fused ? g->d->nodes[g->nodes[i].fused_into].slope : 0.0f;
+    const gd_node *a = &g->d->nodes[g->nodes[i].fused_into];
+    *slope = a->slope;
+    return a->op == STYLIZE_OP_RELU ? STYLIZE_INORM_RELU : STYLIZE_INORM_LRELU;
 }
 
 /* Image b of node i: y = op(x), with a the first input's shape. */
@@ -84,10 +82,10 @@ static void fwd_image(stylize_graph *g, int i, int b, float *y, const float *x, 
             stylize_conv_forward(n->conv, y, x, a->h, a->w, workspace(g));
         break;
     case STYLIZE_OP_INORM: {
-        float *mean = (float *)bytes_at(g, n->stats_off) + (size_t)b * n->c;
+        float *mean = (float *)bytes_at(g, n->stats_off) + (size_t)b * n->c, slope;
+        stylize_inorm_act act = fused_act(g, i, &slope);
         stylize_inorm_forward_act(y, mean, mean + (size_t)g->o.batch * n->c, x, param(g, i, 0, 0),
-                                  param(g, i, 1, 0), n->c, plane, STYLIZE_INORM_EPS, fused_act(g, i),
-                                  fused_slope(g, i));
+                                  param(g, i, 1, 0), n->c, plane, STYLIZE_INORM_EPS, act, slope);
         break;
     }
     case STYLIZE_OP_RELU:
