@@ -108,7 +108,9 @@ static void run_case(const stylize_weights *w, stylize_pool_kind pool, const cha
     CHECK(b.content_layer[spec.content[0].layer] > 0);
     fctx c = {obj, g2};
     int kinks = 0;
-    double worst = tu_fd_check_kinks(f_obj, &c, x, g, n, 2e-3f, 80, 0.1, &kinks);
+    double worst = tu_fd_check_kinks(f_obj, &c, x, g, n, 5e-3f, 80, 0.1, &kinks);
+    printf("pool %d %s/%s/%s: %d of 80 coordinates with a kink, worst rel err %.2g\n", (int)pool, content,
+           style1, style2, kinks, worst);
     CHECK_MSG(kinks < 40, "too many kinks (%d of 80) for a meaningful check", kinks);
     CHECK_MSG(worst < coord_tol, "pool %d %s/%s/%s: worst coordinate rel err %g", (int)pool, content,
               style1, style2, worst);
@@ -183,7 +185,7 @@ static void run_masked(const stylize_weights *w)
     CHECK(v > 0 && isfinite(v));
     fctx c = {obj, g2};
     int kinks = 0;
-    double worst = tu_fd_check_kinks(f_obj, &c, x, g, n, 2e-3f, 80, 0.1, &kinks);
+    double worst = tu_fd_check_kinks(f_obj, &c, x, g, n, 5e-3f, 80, 0.1, &kinks);
     CHECK_MSG(worst < coord_tol, "masked: worst coordinate rel err %g", worst);
     double along = dir_check(&c, x, g, n, 0, 1e-3f);
     CHECK_MSG(along < 2e-3, "masked: along-gradient rel err %g", along);
