@@ -591,7 +591,7 @@ class Bench:
         e1 = by_it.get(1, r["evaluations"])  # the first iteration's line search
         later = (r["evaluations"] - e1) / max(1, r["iterations"] - 1)
         est_evals = e1 + (500 - 1) * later
-        return {"seconds": spe, "rss": rss, "precision": r.get("precision"),
+        return {"seconds": spe, "rss": rss, "precision": r.get("precision"), "bf16_speed": r.get("bf16_speed"),
                 "size_str": "%dx%d" % (r["width"], r["height"]),
                 "iterations": r["iterations"], "evaluations": r["evaluations"], "evals_iteration1": e1,
                 "evals_per_later_iteration": later, "estimate_evaluations": est_evals,
@@ -893,8 +893,11 @@ def report(res, precs, sprecs, tprecs, json_path):
     m, rows = res["machine"], res["rows"]
     flags = cpu_flags()
     yes = {True: "yes", False: "no"}
-    print("machine: %s, %d cpus, %d threads (load average at the end %s); AVX512-BF16 %s, AMX-BF16 %s; %s" % (
-        m["cpu"], m["cpus"], m["threads"], " ".join(m["loadavg"]), yes[m["avx512_bf16"]], yes[m["amx_bf16"]],
+    speeds = [c.get("bf16_speed") for r in rows if r.get("what") == "gatys"
+              for c in r.get("stylize", {}).values() if c and c.get("bf16_speed") is not None]
+    speed = "; stylize's bf16 speed probe %.2f (auto picks bf16 at 1.5 or more)" % speeds[0] if speeds else ""
+    print("machine: %s, %d cpus, %d threads (load average at the end %s); AVX512-BF16 %s, AMX-BF16 %s%s; %s" % (
+        m["cpu"], m["cpus"], m["threads"], " ".join(m["loadavg"]), yes[m["avx512_bf16"]], yes[m["amx_bf16"]], speed,
         "PyTorch %s (Debian python3-torch), %s" % (
             m["torch"], " and ".join("float32" if p == "fp32" else "bfloat16 autocast" for p in tprecs))
         if m["torch"] else "PyTorch not run"))

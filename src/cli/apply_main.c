@@ -33,7 +33,7 @@ static const gen_flag flags[] = {
     {"preserve-colours", 0, 1, "MODE", NULL},
     {"jpeg-quality", 0, 1, "N", "1..100 (default 95)"},
     {"threads", 0, 1, "N", "threads (default: all cores)"},
-    {"precision", 0, 1, "fp32|bf16|auto", CLI_PRECISION_HELP("bf16 where the CPU has it, else fp32")},
+    {"precision", 0, 1, "fp32|bf16|auto", CLI_PRECISION_HELP("bf16 where the CPU has it and runs it fast, else fp32")},
     {"quiet", 'q', 0, "", "print nothing but errors"},
 };
 #define NF ((int)(sizeof flags / sizeof flags[0]))

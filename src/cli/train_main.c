@@ -52,7 +52,7 @@ static const gen_flag flags[] = {
     {"weights", 0, 1, "FILE|random[:SEED[:D]]", "VGG-19 weights (as the Gatys mode)"},
     {"seed", 0, 1, "N", "initial parameters, noise and data order (default 0)"},
     {"threads", 0, 1, "N", "threads (default: all cores)"},
-    {"precision", 0, 1, "fp32|bf16|auto", CLI_PRECISION_HELP("bf16 where the CPU has it, else fp32")},
+    {"precision", 0, 1, "fp32|bf16|auto", CLI_PRECISION_HELP("bf16 where the CPU has it and runs it fast, else fp32")},
     {"report", 0, 1, "FILE.json", "write a training report"},
     {"plot", 0, 1, "FILE.svg", "write a loss plot"},
     {"checkpoint-every", 0, 1, "N", "write a checkpoint every N steps (default 0)"},

@@ -427,6 +427,7 @@ stylize_status stylize_report_write(const stylize_report *r, const stylize_run_c
     j_num(root, "memory_estimate", (double)res->memory_estimate, &ok);
     j_num(root, "memory_peak", (double)res->memory_peak, &ok);
     j_str(root, "precision", stylize_precision_name(res->precision), &ok);
+    j_num(root, "bf16_speed", stylize_precision_bf16_speed(), &ok);
     if (res->have_figures) {
         cJSON *ph = j_child(root, "photorealism", cJSON_CreateObject(), &ok);
         if (ph) {

@@ -10,6 +10,7 @@
 #include "core/fileutil.h"
 #include "gen/tnet_json.h"
 #include "stylize/io/train_report.h"
+#include "stylize/nn/precision.h"
 
 static cJSON *num_or_null(double v)
 {
@@ -45,6 +46,7 @@ stylize_status stylize_train_report_write(const char *path, const stylize_gen_ar
     cJSON_AddStringToObject(o, "status", status);
     cJSON_AddItemToObject(o, "architecture", tnet_arch_json(a));
     cJSON_AddItemToObject(o, "training", tnet_training_json(meta));
+    cJSON_AddNumberToObject(o, "bf16_speed", stylize_precision_bf16_speed());
     cJSON_AddItemToObject(o, "provenance", tnet_provenance_json(meta));
     cJSON_AddNumberToObject(o, "steps", (double)res->steps);
     cJSON_AddItemToObject(o, "loss_first", num_or_null(res->loss_first));

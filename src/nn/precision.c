@@ -2,9 +2,16 @@
  * measured defaults, and the one mapping from precision to algorithm. */
 #include "stylize/nn/precision.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "stylize/core/clock.h"
 #include "stylize/core/cpu.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_BF16_PROBE 1
+#endif
 
 static const char *const names[] = {"auto", "fp32", "bf16"};
 
@@ -28,6 +35,88 @@ int stylize_precision_bf16_available(void)
     return stylize_cpu()->avx512_bf16;
 }
 
+/* ---- bfloat16's speed on this CPU ------------------------------------------ */
+
+/* AVX512-BF16 does not make bfloat16 fast everywhere: on AMD Zen 4 our
+ * bf16 GEMM ran 2.2x OpenBLAS's sgemm, but on an Intel Xeon (model 207,
+ * AMX not exposed) vdpbf16ps (32 multiply-adds) issued once in two cycles
+ * against two 16-lane FMAs a cycle, and bf16 runs were 1.2-1.3x slower
+ * than fp32 (Intel's fast bfloat16 is AMX). So the rate is measured: 12
+ * independent accumulator chains (more than latency x throughput on
+ * either), PROBE_ITERS rounds, the fastest of PROBE_TRIALS interleaved
+ * trials (the first ones also wake the 512-bit units); under a
+ * millisecond, once per process. */
+#define PROBE_ITERS 8192
+#define PROBE_TRIALS 5
+
+#ifdef HAVE_BF16_PROBE
+/* The chains in assembly, so that they stay in registers whatever the
+ * compiler and its optimisation level (at -O0 C would keep them in memory
+ * and time its loads and stores instead). Operands are zeros: no
+ * denormals, no overflow. */
+#define PROBE_CHAIN12(op)                                                                              \
+    op " %%zmm13, %%zmm12, %%zmm0\n\t" op " %%zmm13, %%zmm12, %%zmm1\n\t" op " %%zmm13, %%zmm12, %%zmm2\n\t" \
+    op " %%zmm13, %%zmm12, %%zmm3\n\t" op " %%zmm13, %%zmm12, %%zmm4\n\t" op " %%zmm13, %%zmm12, %%zmm5\n\t" \
+    op " %%zmm13, %%zmm12, %%zmm6\n\t" op " %%zmm13, %%zmm12, %%zmm7\n\t" op " %%zmm13, %%zmm12, %%zmm8\n\t" \
+    op " %%zmm13, %%zmm12, %%zmm9\n\t" op " %%zmm13, %%zmm12, %%zmm10\n\t" op " %%zmm13, %%zmm12, %%zmm11\n\t"
+#define PROBE_CLOBBERS                                                                                 \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", \
+        "xmm13", "cc"
+
+/* Seconds for PROBE_ITERS rounds of 12 vdpbf16ps (bf16 is 1)
+ * or 16-lane FMAs (0). */
+static double probe(int bf16)
+{
+    long n = PROBE_ITERS;
+    double t0 = stylize_seconds();
+    if (bf16)
+        __asm__ volatile("vpxord %%zmm12, %%zmm12, %%zmm12\n\tvpxord %%zmm13, %%zmm13, %%zmm13\n\t"
+                         "1:\n\t" PROBE_CHAIN12("vdpbf16ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
+                         : "+r"(n)
+                         :
+                         : PROBE_CLOBBERS);
+    else
+        __asm__ volatile("vpxord %%zmm12, %%zmm12, %%zmm12\n\tvpxord %%zmm13, %%zmm13, %%zmm13\n\t"
+                         "1:\n\t" PROBE_CHAIN12("vfmadd231ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
+                         : "+r"(n)
+                         :
+                         : PROBE_CLOBBERS);
+    return stylize_seconds() - t0;
+}
+#endif
+
+static double bf16_speed;
+static pthread_once_t speed_once = PTHREAD_ONCE_INIT;
+
+static void measure_speed(void)
+{
+    const char *env = getenv("STYLIZE_BF16_SPEED");
+    char *end = NULL;
+    double forced = env ? strtod(env, &end) : 0.0;
+    if (env && end != env && *end == '\0' && forced >= 0.0) {
+        bf16_speed = forced;
+        return;
+    }
+#ifdef HAVE_BF16_PROBE
+    double dp = 1e30, fma = 1e30;
+    for (int t = 0; t < PROBE_TRIALS; t++) {
+        double a = probe(1), b = probe(0);
+        dp = a < dp ? a : dp;
+        fma = b < fma ? b : fma;
+    }
+    /* multiply-adds per second: 32 per vdpbf16ps, 16 per FMA */
+    bf16_speed = dp > 0.0 && fma > 0.0 ? 2.0 * fma / dp : 0.0;
+#endif
+}
+
+double stylize_precision_bf16_speed(void)
+{
+    if (!stylize_precision_bf16_available())
+        return 0.0;
+    pthread_once(&speed_once, measure_speed);
+    return bf16_speed;
+}
+
 /* auto's choice per work where bfloat16 is available, from the quality
  * measurements (scripts/bench-precision.sh, README "Precision"): bf16 only
  * where its result stayed within the allowed distance of float32's.
@@ -47,11 +136,18 @@ static stylize_precision auto_default(stylize_work work)
     return STYLIZE_PRECISION_FP32;
 }
 
-stylize_precision stylize_precision_resolve(stylize_precision p, stylize_work work)
+stylize_precision stylize_precision_resolve_for(stylize_precision p, stylize_work work, double speed)
 {
     if (p != STYLIZE_PRECISION_AUTO)
         return p;
-    return stylize_precision_bf16_available() ? auto_default(work) : STYLIZE_PRECISION_FP32;
+    return speed >= STYLIZE_BF16_MIN_SPEED ? auto_default(work) : STYLIZE_PRECISION_FP32;
+}
+
+stylize_precision stylize_precision_resolve(stylize_precision p, stylize_work work)
+{
+    if (p != STYLIZE_PRECISION_AUTO || auto_default(work) == STYLIZE_PRECISION_FP32)
+        return p == STYLIZE_PRECISION_AUTO ? STYLIZE_PRECISION_FP32 : p; /* no probe needed */
+    return stylize_precision_resolve_for(p, work, stylize_precision_bf16_speed());
 }
 
 stylize_conv_algo stylize_precision_algo(stylize_precision p, stylize_conv_algo base)

@@ -3,7 +3,9 @@
 # VGG-19 (random:3:8): bad values and bf16 on a CPU without AVX512-BF16
 # (STYLIZE_NO_BF16=1 stands in for one) give one line and exit 2 with no
 # output; auto resolves to the measured defaults (fp32 for the Gatys mode,
-# bf16 for training where the CPU has AVX512-BF16, fp32 elsewhere) and the
+# bf16 for training where the CPU has AVX512-BF16 and its measured bf16
+# speed, in the report, is at least 1.5; STYLIZE_BF16_SPEED replaces the
+# measurement; fp32 elsewhere) and the
 # reports and the model record it; a residual model trained in bf16 applies in both
 # precisions to nearly the same image (bf16's rounding: measured mean 3.7,
 # max 26 levels of 255; a wrong kernel is tens of levels off on average),
@@ -29,11 +31,22 @@ expect_error 2 "--precision" "$T/bad.tnet" train "${TR[@]}" --iterations 2 --pre
 "$STYLIZE" "${G[@]}" -o "$T/g.png" --report "$T/g.json" || bad "Gatys run failed"
 check "Gatys: auto asked" test "$(json_get "$T/g.json" 'r["settings"]["precision"]')" = auto
 check "Gatys: auto is fp32" test "$(json_get "$T/g.json" 'r["precision"]')" = fp32
-AUTO_TRAIN=fp32
-[ $HAVE_BF16 = 1 ] && AUTO_TRAIN=bf16
 "$STYLIZE" train "${TR[@]}" --iterations 2 -o "$T/auto.tnet" --report "$T/auto.json" || bad "auto training failed"
-check "train: auto is $AUTO_TRAIN here (as measured: README Precision)" \
+SPEED=$(json_get "$T/auto.json" 'r["bf16_speed"]')
+AUTO_TRAIN=$("$PY" -c "print('bf16' if $HAVE_BF16 and float('$SPEED') >= 1.5 else 'fp32')")
+echo "bf16 speed measured here: $SPEED (auto trains in $AUTO_TRAIN)"
+check "train: the bf16 speed is measured where the CPU has AVX512-BF16, else 0" "$PY" -c "
+s = float('$SPEED'); assert (0.05 < s < 20) if $HAVE_BF16 else s == 0, s"
+check "train: auto is $AUTO_TRAIN here (bf16 only where it is fast: README Precision)" \
     test "$(json_get "$T/auto.json" 'r["training"]["precision"]')" = $AUTO_TRAIN
+FAST=fp32
+[ $HAVE_BF16 = 1 ] && FAST=bf16
+for s in 2:$FAST 1.5:$FAST 1.4:fp32 0.5:fp32; do
+    STYLIZE_BF16_SPEED=${s%%:*} "$STYLIZE" train "${TR[@]}" --iterations 1 -o "$T/sp.tnet" --report "$T/sp.json" \
+        || bad "training with STYLIZE_BF16_SPEED=${s%%:*} failed"
+    check "train: auto is ${s##*:} with STYLIZE_BF16_SPEED=${s%%:*}" \
+        test "$(json_get "$T/sp.json" 'r["training"]["precision"]')" = "${s##*:}"
+done
 STYLIZE_NO_BF16=1 "$STYLIZE" train "${TR[@]}" --iterations 2 -o "$T/auto32.tnet" --report "$T/auto32.json" \
     || bad "auto training without bf16 failed"
 check "train: auto is fp32 without AVX512-BF16" test "$(json_get "$T/auto32.json" 'r["training"]["precision"]')" = fp32
@@ -53,11 +66,14 @@ check "Gatys: bf16 recorded" test "$(json_get "$T/g16.json" 'r["precision"]')" =
 "$STYLIZE" train "${TR[@]}" --iterations 30 --precision fp32 -o "$T/m32.tnet" --report "$T/m32.json" || bad "fp32 training failed"
 "$STYLIZE" train "${TR[@]}" --iterations 30 --precision bf16 -o "$T/m16.tnet" --report "$T/m16.json" || bad "bf16 training failed"
 check "model records bf16" test "$(json_get "$T/m16.json" 'r["training"]["precision"]')" = bf16
+# 30 steps of batch 2: single steps' losses vary 3x, so these bounds are
+# loose; both precisions end near 0.35x their first loss (measured 0.34 and
+# 0.38), bf16's final loss 0.90x (Intel) and 0.92x (AMD) fp32's
 check "bf16 training lowers the loss" "$PY" -c "
-import json; r = json.load(open('$T/m16.json')); assert r['loss_final'] < 0.8 * r['loss_first'], r"
-check "bf16 training ends within 10% of fp32's loss (measured 0.92x here)" "$PY" -c "
+import json; r = json.load(open('$T/m16.json')); assert r['loss_final'] < 0.6 * r['loss_first'], r"
+check "bf16 training ends no worse than 1.25x fp32's loss" "$PY" -c "
 import json; a = json.load(open('$T/m32.json'))['loss_final']; b = json.load(open('$T/m16.json'))['loss_final']
-print('final loss fp32 %.6g, bf16 %.6g (%.4fx)' % (a, b, b / a)); assert abs(b / a - 1) < 0.1, (a, b)"
+print('final loss fp32 %.6g, bf16 %.6g (%.4fx)' % (a, b, b / a)); assert b / a < 1.25, (a, b)"
 "$STYLIZE" apply --model "$T/m16.tnet" --width 64 --height 48 --precision fp32 -o "$T/a32.png" -q || bad "apply fp32"
 "$STYLIZE" apply --model "$T/m16.tnet" --width 64 --height 48 --precision bf16 -o "$T/a16.png" -q || bad "apply bf16"
 check "apply: the two precisions give nearly the same image" "$PY" -c "

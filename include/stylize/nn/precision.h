@@ -6,7 +6,8 @@
  * has AVX512-BF16; the transforms, every other layer, the losses, Gram
  * matrices, normalisation statistics, optimiser state and the image stay
  * float32. auto: the measured default of each kind of work (README
- * "Precision"): bf16 where the CPU has it and quality held, else fp32. */
+ * "Precision"): bf16 where the CPU has it, runs it fast and quality held,
+ * else fp32. */
 #ifndef STYLIZE_PRECISION_H
 #define STYLIZE_PRECISION_H
 
@@ -38,8 +39,28 @@ int stylize_precision_parse(const char *name, stylize_precision *out);
 /* 1 when this CPU runs the bfloat16 convolutions (AVX512-BF16). */
 int stylize_precision_bf16_available(void);
 
-/* The precision p means for work on this CPU: auto becomes the work's
- * default (bf16 only where available), fp32 and bf16 stay. */
+/* bfloat16's speed on this CPU: the rate of multiply-adds of its dot
+ * products (vdpbf16ps) over float32 FMAs' (16-lane), measured on the first
+ * call (under a millisecond, thread-safe; later calls return the same
+ * value); 0 where bf16 is not available. STYLIZE_BF16_SPEED in the
+ * environment (a number >= 0) replaces the measurement. Measured 0.48 on
+ * an Intel Xeon without AMX (README Precision). */
+double stylize_precision_bf16_speed(void);
+
+/* auto picks bf16 only where stylize_precision_bf16_speed() is at least
+ * this. At 2.2x sgemm's rate (AMD Zen 4) bf16 made training steps 1.2x
+ * and Gatys evaluations 1.4x faster; at 0.48 (Intel) 1.2x and 1.3x slower:
+ * the transforms, packing and conversions must be paid for. */
+#define STYLIZE_BF16_MIN_SPEED 1.5
+
+/* The precision p means for work on a CPU whose bf16 speed is speed (0:
+ * no bf16): auto becomes the work's measured default where speed >=
+ * STYLIZE_BF16_MIN_SPEED (bf16 for training and apply), else fp32; fp32
+ * and bf16 stay. */
+stylize_precision stylize_precision_resolve_for(stylize_precision p, stylize_work work, double speed);
+
+/* stylize_precision_resolve_for on this CPU (measuring its speed only when
+ * auto could pick bf16). */
 stylize_precision stylize_precision_resolve(stylize_precision p, stylize_work work);
 
 /* The convolution algorithm of a resolved precision: bf16 ->
