@@ -145,9 +145,9 @@ stylize_precision stylize_precision_resolve_for(stylize_precision p, stylize_wor
 
 stylize_precision stylize_precision_resolve(stylize_precision p, stylize_work work)
 {
-    if (p != STYLIZE_PRECISION_AUTO || auto_default(work) == STYLIZE_PRECISION_FP32)
-        return p == STYLIZE_PRECISION_AUTO ? STYLIZE_PRECISION_FP32 : p; /* no probe needed */
-    return stylize_precision_resolve_for(p, work, stylize_precision_bf16_speed());
+    /* the probe runs only where its answer matters */
+    int ask = p == STYLIZE_PRECISION_AUTO && auto_default(work) == STYLIZE_PRECISION_BF16;
+    return stylize_precision_resolve_for(p, work, ask ? stylize_precision_bf16_speed() : 0.0);
 }
 
 stylize_conv_algo stylize_precision_algo(stylize_precision p, stylize_conv_algo base)
