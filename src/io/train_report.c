@@ -46,7 +46,7 @@ stylize_status stylize_train_report_write(const char *path, const stylize_gen_ar
     cJSON_AddStringToObject(o, "status", status);
     cJSON_AddItemToObject(o, "architecture", tnet_arch_json(a));
     cJSON_AddItemToObject(o, "training", tnet_training_json(meta));
-    cJSON_AddNumberToObject(o, "bf16_speed", stylize_precision_bf16_speed());
+    cJSON_AddItemToObject(o, "bf16_speed", num_or_null(stylize_precision_bf16_speed()));
     cJSON_AddItemToObject(o, "provenance", tnet_provenance_json(meta));
     cJSON_AddNumberToObject(o, "steps", (double)res->steps);
     cJSON_AddItemToObject(o, "loss_first", num_or_null(res->loss_first));

@@ -2,6 +2,7 @@
  * measured defaults, and the one mapping from precision to algorithm. */
 #include "stylize/nn/precision.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,16 +53,22 @@ int stylize_precision_bf16_available(void)
 #ifdef HAVE_BF16_PROBE
 /* The chains in assembly, so that they stay in registers whatever the
  * compiler and its optimisation level (at -O0 C would keep them in memory
- * and time its loads and stores instead). Operands are zeros: no
- * denormals, no overflow. */
+ * and time its loads and stores instead). Accumulators and operands
+ * start at zero: no denormals, no overflow. */
 #define PROBE_CHAIN12(op)                                                                              \
     op " %%zmm13, %%zmm12, %%zmm0\n\t" op " %%zmm13, %%zmm12, %%zmm1\n\t" op " %%zmm13, %%zmm12, %%zmm2\n\t" \
     op " %%zmm13, %%zmm12, %%zmm3\n\t" op " %%zmm13, %%zmm12, %%zmm4\n\t" op " %%zmm13, %%zmm12, %%zmm5\n\t" \
     op " %%zmm13, %%zmm12, %%zmm6\n\t" op " %%zmm13, %%zmm12, %%zmm7\n\t" op " %%zmm13, %%zmm12, %%zmm8\n\t" \
     op " %%zmm13, %%zmm12, %%zmm9\n\t" op " %%zmm13, %%zmm12, %%zmm10\n\t" op " %%zmm13, %%zmm12, %%zmm11\n\t"
+/* vzeroupper at the end clears the upper halves of all of registers 0..15 */
 #define PROBE_CLOBBERS                                                                                 \
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", \
-        "xmm13", "cc"
+        "xmm13", "xmm14", "xmm15", "cc"
+#define PROBE_ZERO                                                                                     \
+    "vpxord %%zmm0, %%zmm0, %%zmm0\n\tvmovaps %%zmm0, %%zmm1\n\tvmovaps %%zmm0, %%zmm2\n\t"                 \
+    "vmovaps %%zmm0, %%zmm3\n\tvmovaps %%zmm0, %%zmm4\n\tvmovaps %%zmm0, %%zmm5\n\tvmovaps %%zmm0, %%zmm6\n\t" \
+    "vmovaps %%zmm0, %%zmm7\n\tvmovaps %%zmm0, %%zmm8\n\tvmovaps %%zmm0, %%zmm9\n\tvmovaps %%zmm0, %%zmm10\n\t" \
+    "vmovaps %%zmm0, %%zmm11\n\tvmovaps %%zmm0, %%zmm12\n\tvmovaps %%zmm0, %%zmm13\n\t"
 
 /* Seconds for PROBE_ITERS rounds of 12 vdpbf16ps (bf16 is 1)
  * or 16-lane FMAs (0). */
@@ -70,14 +77,12 @@ static double probe(int bf16)
     long n = PROBE_ITERS;
     double t0 = stylize_seconds();
     if (bf16)
-        __asm__ volatile("vpxord %%zmm12, %%zmm12, %%zmm12\n\tvpxord %%zmm13, %%zmm13, %%zmm13\n\t"
-                         "1:\n\t" PROBE_CHAIN12("vdpbf16ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
+        __asm__ volatile(PROBE_ZERO "1:\n\t" PROBE_CHAIN12("vdpbf16ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
                          : "+r"(n)
                          :
                          : PROBE_CLOBBERS);
     else
-        __asm__ volatile("vpxord %%zmm12, %%zmm12, %%zmm12\n\tvpxord %%zmm13, %%zmm13, %%zmm13\n\t"
-                         "1:\n\t" PROBE_CHAIN12("vfmadd231ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
+        __asm__ volatile(PROBE_ZERO "1:\n\t" PROBE_CHAIN12("vfmadd231ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
                          : "+r"(n)
                          :
                          : PROBE_CLOBBERS);
@@ -93,7 +98,7 @@ static void measure_speed(void)
     const char *env = getenv("STYLIZE_BF16_SPEED");
     char *end = NULL;
     double forced = env ? strtod(env, &end) : 0.0;
-    if (env && end != env && *end == '\0' && forced >= 0.0) {
+    if (env && end != env && *end == '\0' && isfinite(forced) && forced >= 0.0) {
         bf16_speed = forced;
         return;
     }
@@ -145,7 +150,9 @@ stylize_precision stylize_precision_resolve_for(stylize_precision p, stylize_wor
 
 stylize_precision stylize_precision_resolve(stylize_precision p, stylize_work work)
 {
-    /* the probe runs only where its answer matters */
+    /* the probe runs only where its answer matters (0.0 stands for "not
+     * fast": the threshold is positive) */
+    _Static_assert(STYLIZE_BF16_MIN_SPEED > 0, "speed 0 must mean fp32");
     int ask = p == STYLIZE_PRECISION_AUTO && auto_default(work) == STYLIZE_PRECISION_BF16;
     return stylize_precision_resolve_for(p, work, ask ? stylize_precision_bf16_speed() : 0.0);
 }

@@ -249,6 +249,27 @@ static void expect(const frame *f, const wino *t, double *ref, double *bound, do
     free(xb), free(u), free(tmp);
 }
 
+#define CANARY 64
+
+/* The input gradient's kernel: wf (cin, cout, 3, 3) = wt (cout, cin, 3, 3)
+ * transposed and rotated by 180 degrees. */
+static void flip_weights(float *wf, const float *wt, int cin, int cout)
+{
+    for (size_t co = 0; co < (size_t)cout; co++)
+        for (size_t ci = 0; ci < (size_t)cin; ci++)
+            for (int k = 0; k < 9; k++)
+                wf[(ci * cout + co) * 9 + k] = wt[(co * cin + ci) * 9 + 8 - k];
+}
+
+/* 1 when the CANARY floats after a workspace still hold -12345. */
+static int canary_intact(const float *c)
+{
+    int intact = 1;
+    for (int i = 0; i < CANARY; i++)
+        intact &= c[i] == -12345.0f;
+    return intact;
+}
+
 /* The forward (dir 0) of x or the input gradient (dir 1) of gout into dst,
  * with threads threads (left at 2). */
 static void run_dir(stylize_conv *conv, int dir, int threads, float *dst, const float *x, const float *gout,
@@ -262,7 +283,6 @@ static void run_dir(stylize_conv *conv, int dir, int threads, float *dst, const 
     stylize_set_threads(2);
 }
 
-#define CANARY 64
 
 /* One layer shape: forward and input gradient with algo (one bfloat16
  * algorithm), 1 and 2 threads bit-identical; returns 1 when bfloat16 was
@@ -303,10 +323,7 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
                                                                                   : STYLIZE_CONV_WINOGRAD_F2;
     CHECK_MSG(stylize_conv_get_algo(conv) == expect_algo, "%d -> %d: algorithm %d, not %d", cin, cout,
               (int)stylize_conv_get_algo(conv), (int)expect_algo);
-    for (size_t co = 0; co < (size_t)cout; co++)
-        for (size_t ci = 0; ci < (size_t)cin; ci++)
-            for (int k = 0; k < 9; k++)
-                wf[(ci * cout + co) * 9 + k] = wt[(co * cin + ci) * 9 + 8 - k];
+    flip_weights(wf, wt, cin, cout);
     for (int dir = 0; dir < 2; dir++) {
         size_t n = dir ? nin : nout;
         if (dir)
@@ -332,10 +349,7 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
         int fr = dir ? 0 : fused_relu_differs(conv, x, h, w, got, nout, ws);
         CHECK_MSG(fr == 0, "%d -> %d %dx%d: forward_relu %s", cin, cout, h, w,
                   fr == 1 ? "differs from relu(forward)" : "had no negative output to test");
-        int intact = 1;
-        for (int i = 0; i < CANARY; i++)
-            intact &= ws[nws + i] == -12345.0f;
-        CHECK_MSG(intact, "%d -> %d %dx%d: wrote past its workspace", cin, cout, h, w);
+        CHECK_MSG(canary_intact(ws + nws), "%d -> %d %dx%d: wrote past its workspace", cin, cout, h, w);
         verdict d = {0, 0, 0, 0};
         judge(&d, got, ref, bound, mag, n);
         printf("F(%d) %3d -> %3d %2dx%-2d pad %d %-14s worst %.3f rms %.4f of the bound\n", t.m, cin, cout, h, w,
@@ -483,6 +497,7 @@ static void check_precision(void)
     CHECK(stylize_precision_select((stylize_precision)7, STYLIZE_WORK_TRAIN, &p, NULL) == STYLIZE_ERR_ARG);
     stylize_conv_algo old = stylize_conv_get_default_algo();
     stylize_cpu_testing_disable_bf16(1);
+    CHECK(stylize_precision_bf16_speed() == 0.0);
     stylize_error err;
     CHECK(stylize_precision_select(STYLIZE_PRECISION_BF16, STYLIZE_WORK_TRAIN, &p, &err) == STYLIZE_ERR_ARG);
     CHECK(strstr(err.msg, "AVX512-BF16") != NULL);
@@ -556,6 +571,7 @@ static void check_algo_extras(stylize_conv_algo algo)
 
 int main(void)
 {
+    unsetenv("STYLIZE_BF16_SPEED"); /* the probe's own value, not a developer's override */
     const stylize_cpu_features *f = stylize_cpu();
     check_precision();
     printf("CPU: %s; avx512_bf16 %d\n", f->model, f->avx512_bf16);

@@ -43,14 +43,17 @@ int stylize_precision_bf16_available(void);
  * products (vdpbf16ps) over float32 FMAs' (16-lane), measured on the first
  * call (under a millisecond, thread-safe; later calls return the same
  * value); 0 where bf16 is not available. STYLIZE_BF16_SPEED in the
- * environment (a number >= 0) replaces the measurement. Measured 0.48 on
- * an Intel Xeon without AMX (README Precision). */
+ * environment, a finite number >= 0, replaces the measurement (any other
+ * value is ignored). Measured 0.45-0.51 on an Intel Xeon without AMX
+ * (README Precision); not yet measured on AMD Zen 4, whose bf16 GEMM ran
+ * 2.2x OpenBLAS's sgemm. */
 double stylize_precision_bf16_speed(void);
 
 /* auto picks bf16 only where stylize_precision_bf16_speed() is at least
- * this. At 2.2x sgemm's rate (AMD Zen 4) bf16 made training steps 1.2x
- * and Gatys evaluations 1.4x faster; at 0.48 (Intel) 1.2x and 1.3x slower:
- * the transforms, packing and conversions must be paid for. */
+ * this. Where our bf16 GEMM ran 2.2x sgemm's rate (AMD Zen 4) bf16 made
+ * training steps 1.2x and Gatys evaluations 1.4x faster; where the probe
+ * reads 0.48 (Intel) 1.2x and 1.3x slower: the GEMMs must gain enough to
+ * pay for the packing and conversions. */
 #define STYLIZE_BF16_MIN_SPEED 1.5
 
 /* The precision p means for work on a CPU whose bf16 speed is speed (0:
