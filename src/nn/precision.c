@@ -70,6 +70,13 @@ int stylize_precision_bf16_available(void)
     "vmovaps %%zmm0, %%zmm7\n\tvmovaps %%zmm0, %%zmm8\n\tvmovaps %%zmm0, %%zmm9\n\tvmovaps %%zmm0, %%zmm10\n\t" \
     "vmovaps %%zmm0, %%zmm11\n\tvmovaps %%zmm0, %%zmm12\n\tvmovaps %%zmm0, %%zmm13\n\t"
 
+/* n rounds of 12 op (an asm template is a literal, so one per op) */
+#define PROBE_RUN(op, n)                                                                               \
+    __asm__ volatile(PROBE_ZERO "1:\n\t" PROBE_CHAIN12(op) "dec %0\n\tjnz 1b\n\tvzeroupper"             \
+                     : "+r"(n)                                                                         \
+                     :                                                                                 \
+                     : PROBE_CLOBBERS)
+
 /* Seconds for PROBE_ITERS rounds of 12 vdpbf16ps (bf16 is 1)
  * or 16-lane FMAs (0). */
 static double probe(int bf16)
@@ -77,15 +84,9 @@ static double probe(int bf16)
     long n = PROBE_ITERS;
     double t0 = stylize_seconds();
     if (bf16)
-        __asm__ volatile(PROBE_ZERO "1:\n\t" PROBE_CHAIN12("vdpbf16ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
-                         : "+r"(n)
-                         :
-                         : PROBE_CLOBBERS);
+        PROBE_RUN("vdpbf16ps", n);
     else
-        __asm__ volatile(PROBE_ZERO "1:\n\t" PROBE_CHAIN12("vfmadd231ps") "dec %0\n\tjnz 1b\n\tvzeroupper"
-                         : "+r"(n)
-                         :
-                         : PROBE_CLOBBERS);
+        PROBE_RUN("vfmadd231ps", n);
     return stylize_seconds() - t0;
 }
 #endif
