@@ -125,9 +125,20 @@ static void thin_pad_task(void *arg, int ci)
  * vector types, one 16-float vector per channel and column group),
  * accumulated over every input channel and kernel position in the same
  * order whatever the block's shape, so every shape gives the same bits. The
- * last group may hold xn < XB columns. PF: prefetch the next kernel row's
- * inputs; KEEP(r): what is done to a loaded input vector before its
+ * last group may hold xn < XB columns. PF: prefetch the input row read
+ * next; KEEP(r): what is done to a loaded input vector before its
  * multiplies. */
+/* Prefetches floats [0, n) of the row `rows` rows of W floats after row:
+ * an address, not a pointer (it may lie past the array; prefetches do not
+ * fault). */
+static inline void thin_prefetch(const float *row, size_t rows, int W, int n)
+{
+    uintptr_t a = (uintptr_t)row + rows * (size_t)W * sizeof(float);
+    for (size_t b = 0; b < (size_t)n * sizeof(float); b += 64)
+        __builtin_prefetch((const void *)(a + b));
+    __builtin_prefetch((const void *)(a + (size_t)(n - 1) * sizeof(float))); /* the last line */
+}
+
 #define XB 16
 typedef float thin_vec __attribute__((vector_size(XB * sizeof(float))));
 #define THIN_BLOCK(NAME, ATTR, CB, NV, PF, KEEP)                                                         \
@@ -144,8 +155,8 @@ typedef float thin_vec __attribute__((vector_size(XB * sizeof(float))));
             for (int ky = 0; ky < k; ky++) {                                                             \
                 const float *row = j->P + ((size_t)ci * H + y + ky) * W + x0;                            \
                 const float *wk = j->weight + (size_t)co0 * cstride + ((size_t)ci * k + ky) * k;         \
-                for (int v = 0; PF && v <= NV; v++) /* an address, not a pointer: may be past P */    \
-                    __builtin_prefetch((const void *)((uintptr_t)(row + v * XB) + (size_t)W * sizeof(float))); \
+                if (PF) /* the row read next: the next channel's first after ky = k - 1 */         \
+                    thin_prefetch(row, ky < k - 1 ? 1 : (size_t)(H - k + 1), W, NV * XB + k - 1);        \
                 for (int kx = 0; kx < k; kx++) {                                                         \
                     thin_vec r[NV];                                                                      \
                     for (int v = 0; v < NV; v++) {                                                       \
@@ -174,15 +185,16 @@ THIN_BLOCK(thin_block_3, THIN_CLONES, 3, 1, 0, THIN_KEEP_NONE)
 THIN_BLOCK(thin_block_2, THIN_CLONES, 2, 1, 0, THIN_KEEP_NONE)
 THIN_BLOCK(thin_block_1, THIN_CLONES, 1, 1, 0, THIN_KEEP_NONE)
 
-/* AVX-512, 3 or fewer output channels (the 32 -> 3 layer and the 3 -> 32
- * layer's input gradient): a long reduction (cin x k^2) into few channels,
- * so 4 x XB columns a block (12 accumulators) to multiply each input
- * vector by few weights, the input vector held in a register (GCC would
- * otherwise fold its load into each channel's multiply: 3 loads per
- * vector, the load ports the limit) and the next kernel row prefetched
- * (cin x k rows of the padded input feed one output row). 2x the baseline
- * block's rate on an AMD EPYC (Zen 4): 9x9 32 -> 3 at 512x341, one thread,
- * 75 -> 38 ms. */
+/* AVX-512, 3 or fewer output channels (the residual generator's last
+ * layer, 32 -> 3; and the input gradient of a thin layer with 3 or fewer
+ * input channels, which the generators never need): a long reduction
+ * (cin x k^2) into few channels, so 4 x XB columns a block (12
+ * accumulators) to multiply each input vector by few weights, the input
+ * vector held in a register (GCC would otherwise fold its load into each
+ * channel's multiply: 3 loads per vector, the load ports the limit) and the
+ * row read next prefetched (cin x k rows of the padded input feed one
+ * output row). 2x the baseline block's rate on an AMD EPYC (Zen 4): 9x9
+ * 32 -> 3 at 512x341, one thread, 75 -> 38 ms. */
 #define THIN_WIDE 4
 #define THIN_AVX512 __attribute__((target("avx512f")))
 #define THIN_KEEP_REG(x) __asm__("" : "+v"(x))
@@ -190,24 +202,14 @@ THIN_BLOCK(thin_wide_3, THIN_AVX512, 3, THIN_WIDE, 1, THIN_KEEP_REG)
 THIN_BLOCK(thin_wide_2, THIN_AVX512, 2, THIN_WIDE, 1, THIN_KEEP_REG)
 THIN_BLOCK(thin_wide_1, THIN_AVX512, 1, THIN_WIDE, 1, THIN_KEEP_REG)
 
-/* One output row from column x0 on, cb channels from co0, XB columns a
- * block (the last may be partial). */
-static void thin_row_blocks(const thin_job *j, int y, int co0, int cb, int x0)
-{
-    for (; x0 < j->w; x0 += XB) {
-        int xn = j->w - x0 < XB ? j->w - x0 : XB;
-        switch (cb) {
-        case 4: thin_block_4(j, y, co0, x0, xn); break;
-        case 3: thin_block_3(j, y, co0, x0, xn); break;
-        case 2: thin_block_2(j, y, co0, x0, xn); break;
-        default: thin_block_1(j, y, co0, x0, xn); break;
-        }
-    }
-}
+/* The blocks by channel count (the wide ones for 1..3). */
+typedef void thin_block_fn(const thin_job *j, int y, int co0, int x0, int xn);
+static thin_block_fn *const thin_base[5] = {NULL, thin_block_1, thin_block_2, thin_block_3, thin_block_4};
+static thin_block_fn *const thin_wide[4] = {NULL, thin_wide_1, thin_wide_2, thin_wide_3};
 
 /* Output rows of share t, in blocks of up to 4 channels: with AVX-512 and
  * 3 or fewer channels, THIN_WIDE x XB columns while they fit in the row,
- * then the baseline blocks. */
+ * then the baseline blocks, XB columns (the last may be partial). */
 static void thin_rows_task(void *arg, int t)
 {
     const thin_job *j = arg;
@@ -217,12 +219,9 @@ static void thin_rows_task(void *arg, int t)
         for (int co0 = 0; co0 < j->g->cout; co0 += 4) {
             int cb = j->g->cout - co0 < 4 ? j->g->cout - co0 : 4, x0 = 0;
             for (; wide && cb < 4 && x0 + THIN_WIDE * XB <= j->w; x0 += THIN_WIDE * XB)
-                switch (cb) {
-                case 3: thin_wide_3(j, y, co0, x0, XB); break;
-                case 2: thin_wide_2(j, y, co0, x0, XB); break;
-                default: thin_wide_1(j, y, co0, x0, XB); break;
-                }
-            thin_row_blocks(j, y, co0, cb, x0);
+                thin_wide[cb](j, y, co0, x0, XB);
+            for (; x0 < j->w; x0 += XB)
+                thin_base[cb](j, y, co0, x0, j->w - x0 < XB ? j->w - x0 : XB);
         }
 }
 
