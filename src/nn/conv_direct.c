@@ -121,13 +121,6 @@ static void thin_pad_task(void *arg, int ci)
     }
 }
 
-/* NV x XB output columns of CB output channels (a register block: GCC
- * vector types, one 16-float vector per channel and column group),
- * accumulated over every input channel and kernel position in the same
- * order whatever the block's shape, so every shape gives the same bits. The
- * last group may hold xn < XB columns. PF: prefetch the input row read
- * next; KEEP(r): what is done to a loaded input vector before its
- * multiplies. */
 /* Prefetches floats [0, n) of the row `rows` rows of W floats after row:
  * an address, not a pointer (it may lie past the array; prefetches do not
  * fault). */
@@ -139,6 +132,13 @@ static inline void thin_prefetch(const float *row, size_t rows, int W, int n)
     __builtin_prefetch((const void *)(a + (size_t)(n - 1) * sizeof(float))); /* the last line */
 }
 
+/* NV x XB output columns of CB output channels (a register block: GCC
+ * vector types, one 16-float vector per channel and column group),
+ * accumulated over every input channel and kernel position in the same
+ * order whatever the block's shape, so every shape gives the same bits. The
+ * last group may hold xn < XB columns. PF: prefetch the input row read
+ * next; KEEP(r): what is done to a loaded input vector before its
+ * multiplies. */
 #define XB 16
 typedef float thin_vec __attribute__((vector_size(XB * sizeof(float))));
 #define THIN_BLOCK(NAME, ATTR, CB, NV, PF, KEEP)                                                         \
@@ -155,7 +155,7 @@ typedef float thin_vec __attribute__((vector_size(XB * sizeof(float))));
             for (int ky = 0; ky < k; ky++) {                                                             \
                 const float *row = j->P + ((size_t)ci * H + y + ky) * W + x0;                            \
                 const float *wk = j->weight + (size_t)co0 * cstride + ((size_t)ci * k + ky) * k;         \
-                if (PF) /* the row read next: the next channel's first after ky = k - 1 */         \
+                if (PF) /* the row read next: the next channel's first after ky = k - 1 */              \
                     thin_prefetch(row, ky < k - 1 ? 1 : (size_t)(H - k + 1), W, NV * XB + k - 1);        \
                 for (int kx = 0; kx < k; kx++) {                                                         \
                     thin_vec r[NV];                                                                      \
