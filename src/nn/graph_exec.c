@@ -126,12 +126,12 @@ static void fwd_image(stylize_graph *g, int i, int b, float *y, const float *x, 
     }
 }
 
-void stylize_graph_forward(stylize_graph *g, const float *const *inputs)
+void stylize_graph_forward_to(stylize_graph *g, const float *const *inputs, int last)
 {
     for (int k = 0; k < g->d->n_inputs; k++)
         g->inputs[k] = inputs[k];
     g->recomputed = -1;
-    for (int i = 0; i < g->n; i++) {
+    for (int i = 0; i <= last && i < g->n; i++) {
         const gd_node *nd = &g->d->nodes[i];
         float *y = graph_fwd(g, i);
         size_t ys = graph_fwd_stride(g, i);
@@ -146,6 +146,11 @@ void stylize_graph_forward(stylize_graph *g, const float *const *inputs)
         for (int b = 0; b < g->o.batch; b++)
             fwd_image(g, i, b, y + (size_t)b * ys, x + (size_t)b * xs, &g->nodes[nd->in[0]]);
     }
+}
+
+void stylize_graph_forward(stylize_graph *g, const float *const *inputs)
+{
+    stylize_graph_forward_to(g, inputs, g->n - 1);
 }
 
 /* Recomputes kept node r (a conv of an input, then element-wise ops) into

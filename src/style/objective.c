@@ -4,6 +4,7 @@
 #include "stylize/style/objective.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,7 +360,7 @@ stylize_status stylize_objective_eval(void *user, const float *x, float *grad, d
     int W = s->width, H = s->height, T = obj->nstrips;
     /* pass 1: every strip's forward; content sums and Gram matrices */
     for (int t = 0; t < T; t++) {
-        obj_strip_forward(obj, obj->net, x, W, H, t, obj->xs);
+        obj_strip_forward(obj, obj->net, x, W, H, t, obj->xs, INT_MAX);
         accumulate_strip(obj, t == 0, b);
     }
     for (int i = 0; i < s->n_style; i++) {
@@ -385,7 +386,7 @@ stylize_status stylize_objective_eval(void *user, const float *x, float *grad, d
         memset(grad, 0, nx * sizeof(float));
         for (int t = T - 1; t >= 0; t--) {
             if (t != T - 1)
-                obj_strip_forward(obj, obj->net, x, W, H, t, obj->xs);
+                obj_strip_forward(obj, obj->net, x, W, H, t, obj->xs, INT_MAX);
             stylize_net_backward(obj->net, obj->gs, inject, obj);
             int a, bb, L, R;
             obj_strip_rows(H, obj->tile, obj->halo, t, &a, &bb, &L, &R);

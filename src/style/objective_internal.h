@@ -64,10 +64,11 @@ void obj_spec_tiling(const stylize_objective_spec *s, int depth, const unsigned 
  * [*L, *R) it runs on (with the halo, clipped to the image). */
 void obj_strip_rows(int H, int tile, int halo, int t, int *a, int *b, int *L, int *R);
 int obj_strip_count(int H, int tile);
-/* Runs net on strip t of x (3, H, W) (all of x without tiling), with xs
- * (3, net height, W) for the copy of the strip, and makes it current. */
+/* Runs net to layer (its depth or more: all of it; a backward needs all)
+ * on strip t of x (3, H, W) (all of x without tiling), with xs (3, net
+ * height, W) for the copy of the strip, and makes it current. */
 void obj_strip_forward(stylize_objective *obj, stylize_net *net, const float *x, int W, int H,
-                       int t, float *xs);
+                       int t, float *xs, int layer);
 
 /* ---- targets.c ---- */
 

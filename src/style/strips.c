@@ -97,18 +97,18 @@ static void set_strip(stylize_objective *obj, int a, int b, int L)
 }
 
 void obj_strip_forward(stylize_objective *obj, stylize_net *net, const float *x, int W, int H,
-                       int t, float *xs)
+                       int t, float *xs, int layer)
 {
     int a, b, L, R;
     obj_strip_rows(H, obj->tile, obj->halo, t, &a, &b, &L, &R);
     set_strip(obj, a, b, L);
     if (L == 0 && R == H && stylize_net_set_height(net, H, NULL) == STYLIZE_OK) {
-        stylize_net_forward(net, x);
+        stylize_net_forward_to(net, x, layer);
         return;
     }
     size_t plane = (size_t)(R - L) * W;
     for (int ch = 0; ch < 3; ch++)
         memcpy(xs + ch * plane, x + ((size_t)ch * H + L) * W, plane * sizeof(float));
     stylize_net_set_height(net, R - L, NULL); /* R - L <= the network's height */
-    stylize_net_forward(net, xs);
+    stylize_net_forward_to(net, xs, layer);
 }

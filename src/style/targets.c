@@ -3,6 +3,7 @@
  * masks carried down the layers, and the random-feature normalisation.
  * Temporary buffers come from the objective's memory plan; on a dry plan
  * they are counted and nothing is computed. */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -57,8 +58,11 @@ stylize_status stylize_objective_set_content(stylize_objective *obj, const float
     if (st != STYLIZE_OK || obj->dry)
         return st;
     const stylize_objective_spec *s = &obj->spec;
+    int deepest = 0; /* the forward stops there: the targets need nothing deeper */
+    for (int i = 0; i < s->n_content; i++)
+        deepest = s->content[i].layer > deepest ? s->content[i].layer : deepest;
     for (int t = 0; t < obj->nstrips; t++) {
-        obj_strip_forward(obj, obj->net, xc, s->width, s->height, t, obj->xs);
+        obj_strip_forward(obj, obj->net, xc, s->width, s->height, t, obj->xs, deepest);
         for (int i = 0; i < s->n_content; i++) {
             int c, h, w, l = s->content[i].layer;
             const float *F = stylize_net_output(obj->net, l, &c, &h, &w);
@@ -216,7 +220,7 @@ static void style_grams(stylize_objective *obj, stylize_net *snet, style_temps *
 {
     const stylize_objective_spec *s = &obj->spec;
     for (int k = 0; k < strips; k++) {
-        obj_strip_forward(obj, snet, xs, sw, sh, k, t->sxs);
+        obj_strip_forward(obj, snet, xs, sw, sh, k, t->sxs, INT_MAX);
         for (int i = 0; i < s->n_style; i++) {
             int c, h, w, l = s->style[i].layer;
             const float *F = stylize_net_output(snet, l, &c, &h, &w);

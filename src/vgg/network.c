@@ -2,6 +2,7 @@
  * table (vgg19.h) is graph node i + 1, node 0 the input image. */
 #include "stylize/vgg/network.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,11 @@ const float *stylize_net_output(stylize_net *net, int layer, int *c, int *h, int
     if (w)
         *w = s.w;
     return stylize_graph_output(net->graph, read_node(net, layer));
+}
+
+void stylize_net_forward_to(stylize_net *net, const float *x, int layer)
+{
+    stylize_graph_forward_to(net->graph, &x, layer < net->depth ? read_node(net, layer) : INT_MAX);
 }
 
 /* The graph's inject callback, passed on as the layer's. */

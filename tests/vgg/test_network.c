@@ -374,6 +374,52 @@ done:
     free(x), free(g0), free(g1);
 }
 
+/* stylize_net_forward_to(layer) gives layer's output bit for bit as a full
+ * forward does, and stops there: a deeper layer still holds the previous
+ * forward's values (full and lean networks). */
+static void check_forward_to(const stylize_weights *w, const unsigned char *keep)
+{
+    const int W = 37, H = 35, depth = 29;
+    static const int layers[] = {0, 1, 5, 22, 27, 29}; /* 28 (conv5_1) reads relu5_1 in a full network */
+    stylize_net *ref = NULL, *net = NULL;
+    stylize_error err;
+    size_t n = (size_t)3 * W * H;
+    float *x1 = malloc(n * sizeof(float)), *x2 = malloc(n * sizeof(float));
+    CHECK(stylize_net_create(&ref, w, STYLIZE_POOL_AVG, depth, W, H, keep, NULL, &err) == STYLIZE_OK);
+    CHECK(stylize_net_create(&net, w, STYLIZE_POOL_AVG, depth, W, H, keep, NULL, &err) == STYLIZE_OK);
+    if (!ref || !net || !x1 || !x2)
+        goto done;
+    tu_fill(x1, n, 21, -2, 2);
+    tu_fill(x2, n, 22, -2, 2);
+    stylize_net_forward(ref, x1);
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
+        int l = layers[i], c, h, wd, bad = 0, same = 0;
+        if (keep && !keep[l])
+            continue;
+        stylize_net_forward(net, x2);
+        int cl, hl, wl; /* the last layer after the full forward on x2 */
+        const float *last = stylize_net_output(net, depth, &cl, &hl, &wl);
+        float before = last ? last[0] : 0.0f;
+        stylize_net_forward_to(net, x1, l);
+        const float *a = stylize_net_output(ref, l, &c, &h, &wd), *b = stylize_net_output(net, l, NULL, NULL, NULL);
+        for (size_t k = 0; a && b && k < (size_t)c * h * wd; k++)
+            bad += memcmp(&a[k], &b[k], sizeof(float)) != 0;
+        CHECK_MSG(a && b && bad == 0, "forward_to %d: %d outputs differ from the full forward's", l, bad);
+        last = stylize_net_output(net, depth, NULL, NULL, NULL);
+        const float *full = stylize_net_output(ref, depth, NULL, NULL, NULL);
+        for (size_t k = 0; last && full && k < (size_t)cl * hl * wl; k++)
+            same += last[k] == full[k];
+        if (l < depth) /* stale: x2's, not x1's */
+            CHECK_MSG(last && last[0] == before && same < cl * hl * wl, "forward_to %d ran past it", l);
+        else
+            CHECK_MSG(same == cl * hl * wl, "forward_to the last layer: %d of %d outputs", same, cl * hl * wl);
+    }
+done:
+    stylize_net_free(ref);
+    stylize_net_free(net);
+    free(x1), free(x2);
+}
+
 /* The photorealism term inside the objective: the total is the plain
  * objective's plus lambda L_m, L_m equals the matting module's on x and the
  * content converted to pixels (a_c x_c + b_c), the content itself scores
@@ -481,6 +527,12 @@ int main(void)
     }
     check_lean(w, STYLIZE_POOL_MAX);
     check_lean(w, STYLIZE_POOL_AVG);
+    check_forward_to(w, NULL);
+    {
+        unsigned char keep[STYLIZE_VGG19_NLAYERS] = {0};
+        keep[1] = keep[5] = keep[22] = keep[29] = 1;
+        check_forward_to(w, keep);
+    }
     stylize_conv_set_default_algo(STYLIZE_CONV_IM2COL);
     check_photo(w);
     check_tiled(w, STYLIZE_POOL_AVG, "relu4_2", "relu1_1", "relu5_1", 0, 32);

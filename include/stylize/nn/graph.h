@@ -222,6 +222,10 @@ void stylize_graph_shape(const stylize_graph *g, int node, stylize_tshape *s);
 /* Runs every node. inputs[k] is the k-th input node's tensor (N, C_k, H, W),
  * contiguous, borrowed until the backward is done. */
 void stylize_graph_forward(stylize_graph *g, const float *const *inputs);
+/* Runs nodes 0..last only (nodes are in the order they run, each after its
+ * inputs): the outputs of later nodes are stale, so a backward needs a full
+ * forward. For features that only shallower nodes feed (content targets). */
+void stylize_graph_forward_to(stylize_graph *g, const float *const *inputs, int last);
 
 /* A kept node's output after the forward (shape as stylize_graph_shape), or
  * NULL for a node not kept. A recomputed node is computed into scratch here:

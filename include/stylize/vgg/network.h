@@ -73,6 +73,10 @@ int stylize_net_depth(const stylize_net *net);
 /* Runs layers 0..depth on x (3, height, width), in the weights' input
  * convention; x is borrowed until the backward is done. */
 void stylize_net_forward(stylize_net *net, const float *x);
+/* Runs only what stylize_net_output(net, layer) reads (layer <= depth): the
+ * outputs of deeper layers are stale afterwards, and a backward needs a
+ * full stylize_net_forward. */
+void stylize_net_forward_to(stylize_net *net, const float *x, int layer);
 
 /* Output of layer i (0 <= i <= depth) from the last forward, shape
  * (*c, *h, *w) (set even when the result is NULL). Without keep, a conv
