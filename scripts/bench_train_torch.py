@@ -730,10 +730,18 @@ def driver(a):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    info = {}
+    for l in open("/proc/cpuinfo"):
+        k, _, v = l.partition(":")
+        info.setdefault(k.strip(), v.strip())
+    cpu = "%s (family %s model %s)" % (info.get("model name", "?"), info.get("cpu family", "?"), info.get("model", "?"))
     tv = next((v["torch"] for r in rows for v in r["torch"].values() if v and v.get("torch")), None)
+    # "stylize 0.1.0 (OpenBLAS core X)": the sgemm kernel stylize ran with (after its own choice)
+    ver = subprocess.run([os.path.join(a.build, "stylize"), "--version"], capture_output=True, text=True).stdout
+    core = ver.rsplit("core ", 1)[1].rstrip(")\n") if "core " in ver else "?"
     res["machine"] = {"cpu": cpu, "cpus": os.cpu_count(), "threads": a.threads, "torch": tv,
                       "avx512_bf16": has_bf16, "amx_bf16": "amx_bf16" in flags,
+                      "openblas_core": core, "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
                       "loadavg": open("/proc/loadavg").read().split()[:3]}
     res.update({"rows": rows, "command": a.command, "date": time.strftime("%Y-%m-%d %H:%M")})
     json.dump(res, open(a.json, "w"), indent=1)
@@ -901,6 +909,9 @@ def report(res, precs, sprecs, tprecs, json_path):
         "PyTorch %s (Debian python3-torch), %s" % (
             m["torch"], " and ".join("float32" if p == "fp32" else "bfloat16 autocast" for p in tprecs))
         if m["torch"] else "PyTorch not run"))
+    env = m.get("openblas_coretype_env")
+    print("stylize's OpenBLAS kernel: %s (%s)" % (m.get("openblas_core", "?"),
+          "OPENBLAS_CORETYPE=%s set in the environment" % env if env else "its own choice: OPENBLAS_CORETYPE unset"))
     print("command: %s" % res["command"])
     print()
     cols = columns(precs, tprecs)
