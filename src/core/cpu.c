@@ -47,11 +47,13 @@ static void detect(void)
     brand(f->model);
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
         return;
+    unsigned ecx1 = c;
     unsigned long long xcr0 = xgetbv0();
     int ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6, tiles = (xcr0 & 0x60000) == 0x60000;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
         return;
     __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
+    f->sha = (b & bit_SHA) && (ecx1 & bit_SSE4_1) && (ecx1 & bit_SSSE3);
     f->avx2 = ymm && (b & bit_AVX2);
     f->fma = ymm && f->avx2;
     f->avx512f = zmm && (b & bit_AVX512F) && (b & bit_AVX512BW) && (b & bit_AVX512VL);
@@ -91,12 +93,14 @@ const stylize_cpu_features *stylize_cpu(void)
     return &current;
 }
 
-/* current = the detected features, with AVX-512 (and what needs it) or
- * only the bf16 units hidden. */
-static void testing_hide(int avx512, int bf16)
+/* current = the detected features, with AVX-512 (and what needs it), only
+ * the bf16 units or the SHA extensions hidden. */
+static void testing_hide(int avx512, int bf16, int sha)
 {
     pthread_once(&once, init);
     current = detected;
+    if (sha)
+        current.sha = 0;
     if (avx512)
         current.avx512f = 0;
     if (avx512 || bf16)
@@ -105,10 +109,15 @@ static void testing_hide(int avx512, int bf16)
 
 void stylize_cpu_testing_disable_bf16(int disable)
 {
-    testing_hide(0, disable);
+    testing_hide(0, disable, 0);
 }
 
 void stylize_cpu_testing_disable_avx512(int disable)
 {
-    testing_hide(disable, 0);
+    testing_hide(disable, 0, 0);
+}
+
+void stylize_cpu_testing_disable_sha(int disable)
+{
+    testing_hide(0, 0, disable);
 }

@@ -6,6 +6,7 @@
  * exactly one 64 KiB chunk, several chunks with a partial tail) plus its
  * errors naming the path. */
 #include "stylize/core/sha256.h"
+#include "stylize/core/cpu.h"
 
 #include <string.h>
 
@@ -291,13 +292,60 @@ static void check_hex(void)
     CHECK(lower);
 }
 
+/* The SHA extensions' rounds against the portable ones: every length from
+ * 0 to 300 bytes and a few long ones of pseudo-random bytes, whole and
+ * split at an odd offset. */
+static void check_sha_ni_matches_portable(void)
+{
+    enum { N = 70001 };
+    unsigned char *m = malloc(N);
+    if (!m) {
+        fprintf(stderr, "test_sha256: out of memory\n");
+        exit(2);
+    }
+    unsigned x = 12345;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u;
+        m[i] = (unsigned char)(x >> 23);
+    }
+    int bad = 0, n = 0;
+    for (size_t len = 0; len <= N; len += len < 300 ? 1 : 9973) {
+        char a[65], b[65];
+        stylize_cpu_testing_disable_sha(0);
+        digest_hex(m, len, a);
+        stylize_cpu_testing_disable_sha(1);
+        stylize_sha256 s;
+        unsigned char d[32];
+        stylize_sha256_init(&s);
+        stylize_sha256_update(&s, m, len / 3);
+        stylize_sha256_update(&s, m + len / 3, len - len / 3);
+        stylize_sha256_final(&s, d);
+        stylize_sha256_hex(d, b);
+        bad += strcmp(a, b) != 0;
+        n++;
+    }
+    stylize_cpu_testing_disable_sha(0);
+    CHECK_MSG(bad == 0, "SHA extensions: %d of %d lengths differ from the portable rounds", bad, n);
+    free(m);
+}
+
+/* Every check, with the SHA extensions where the CPU has them, then with
+ * the portable rounds. */
 int main(void)
 {
-    check_fips_vectors();
-    check_million_a();
-    check_padding_boundaries();
-    check_single_bit_changes();
-    check_file();
+    int ni = stylize_cpu()->sha;
+    printf("SHA extensions: %s\n", ni ? "yes (both paths tested)" : "no (skipped: only the portable rounds run)");
+    for (int pass = ni ? 0 : 1; pass < 2; pass++) {
+        stylize_cpu_testing_disable_sha(pass);
+        check_fips_vectors();
+        check_million_a();
+        check_padding_boundaries();
+        check_single_bit_changes();
+        check_file();
+    }
+    stylize_cpu_testing_disable_sha(0);
+    if (ni)
+        check_sha_ni_matches_portable();
     check_hex();
     return TEST_SUMMARY();
 }

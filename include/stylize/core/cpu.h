@@ -14,6 +14,7 @@ typedef struct {
     int avx512_bf16;    /* AVX512-BF16 (vdpbf16ps, vcvtne2ps2bf16) */
     int amx_bf16;       /* AMX-TILE and AMX-BF16 in CPUID */
     int amx_usable;     /* amx_bf16, the OS saves tile state and Linux granted tile data */
+    int sha;            /* the SHA extensions (sha256rnds2) with SSE4.1 */
     char model[64];     /* the brand string */
 } stylize_cpu_features;
 
@@ -29,6 +30,8 @@ void stylize_cpu_testing_disable_bf16(int disable);
  * for the paths chosen at call time (not the load-time clones); 0 restores
  * the detected features. */
 void stylize_cpu_testing_disable_avx512(int disable);
+/* Test hook: pretend the CPU lacks the SHA extensions; 0 restores them. */
+void stylize_cpu_testing_disable_sha(int disable);
 
 #ifdef __cplusplus
 }
