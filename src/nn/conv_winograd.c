@@ -70,22 +70,49 @@ typedef struct {
     size_t fwd, bwd;       /* bfloat16 elements per packed slot of each half */
 } utrans_job;
 
-/* Writes component k of (G g G^T) for the pair (co, ci) into both packed
- * halves: slot k of the forward at (co, ci), and, since the input gradient
- * uses U[pi(k)]^T at slot k and pi is an involution, slot pi(k) of the
- * input gradient at (ci, co). */
-static void put_packed(const utrans_job *j, int k, int co, int ci, float v)
+/* Writes component k of (G g G^T) for the pairs (co, c0 + l), l < n, into
+ * both packed halves: slot k of the forward at (co, ci), and, since the
+ * input gradient uses U[pi(k)]^T at slot k and pi is an involution, slot
+ * pi(k) of the input gradient at (ci, co). */
+static void put_packed(const utrans_job *j, int k, int co, int c0, int n, const float *v)
 {
     int a = j->m + 2;
     const int *pi = j->m == 4 ? pi4 : pi2;
-    unsigned short b = stylize_bf16_round(v);
-    j->packs[(size_t)k * j->fwd + stylize_bf16_pack_a_index(co, ci, j->cin)] = b;
+    unsigned short *fwd = j->packs + (size_t)k * j->fwd;
     size_t kb = (size_t)(pi[k / a] * a + pi[k % a]);
-    j->packs[(size_t)(a * a) * j->fwd + kb * j->bwd + stylize_bf16_pack_a_index(ci, co, j->cout)] = b;
+    unsigned short *bwd = j->packs + (size_t)(a * a) * j->fwd + kb * j->bwd;
+    for (int l = 0; l < n; l++) {
+        unsigned short b = stylize_bf16_round(v[l]);
+        fwd[stylize_bf16_pack_a_index(co, c0 + l, j->cin)] = b;
+        bwd[stylize_bf16_pack_a_index(c0 + l, co, j->cout)] = b;
+    }
+}
+
+#define UT_LANES 8 /* input channels transformed together, one per SIMD lane */
+
+/* out[k][l] = (G g G^T)[k] for g = g0 + 9 l (l < n; (3, 3) each), in
+ * double and in the order of the scalar formula, lane by lane: the same
+ * bits on every clone (ISO C does not contract into FMA). Defined after
+ * WINO_CLONES's comment: see there. */
+#define UT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+UT_CLONES static void utrans_lanes(const double (*G)[3], int a, const float *g0, int n, float out[36][UT_LANES])
+{
+    double gv[9][UT_LANES], t[6][3][UT_LANES];
+    for (int q = 0; q < 9; q++)
+        for (int l = 0; l < UT_LANES; l++)
+            gv[q][l] = l < n ? g0[9 * l + q] : 0.0;
+    for (int i = 0; i < a; i++) /* t = G g */
+        for (int x = 0; x < 3; x++)
+            for (int l = 0; l < UT_LANES; l++)
+                t[i][x][l] = G[i][0] * gv[x][l] + G[i][1] * gv[3 + x][l] + G[i][2] * gv[6 + x][l];
+    for (int i = 0; i < a; i++) /* u = t G^T */
+        for (int x = 0; x < a; x++)
+            for (int l = 0; l < UT_LANES; l++)
+                out[i * a + x][l] = (float)(t[i][0][l] * G[x][0] + t[i][1][l] * G[x][1] + t[i][2][l] * G[x][2]);
 }
 
 /* u[k][co][ci] = (G g G^T)[k] for g = weight[co][ci]; task t takes a band
- * of output channels. */
+ * of output channels, UT_LANES input channels at a time. */
 static void utrans_task(void *vctx, int task)
 {
     const utrans_job *j = vctx;
@@ -94,25 +121,20 @@ static void utrans_task(void *vctx, int task)
     size_t plane = (size_t)j->cout * (size_t)j->cin;
     int r0 = (int)((long long)j->cout * task / j->ntasks);
     int r1 = (int)((long long)j->cout * (task + 1) / j->ntasks);
+    float out[36][UT_LANES];
     for (int r = r0; r < r1; r++)
-        for (int c = 0; c < j->cin; c++) {
-            const float *g = j->wt + ((size_t)r * (size_t)j->cin + (size_t)c) * 9; /* (3, 3) */
-            double t[6][3];
-            for (int i = 0; i < a; i++) /* t = G g */
-                for (int x = 0; x < 3; x++)
-                    t[i][x] = G[i][0] * g[x] + G[i][1] * g[3 + x] + G[i][2] * g[6 + x];
-            float *dst = j->u ? j->u + (size_t)r * (size_t)j->cin + (size_t)c : NULL;
-            for (int i = 0; i < a; i++) /* u = t G^T */
-                for (int x = 0; x < a; x++) {
-                    float v = (float)(t[i][0] * G[x][0] + t[i][1] * G[x][1] + t[i][2] * G[x][2]);
-                    if (dst)
-                        dst[(size_t)(i * a + x) * plane] = v;
-                    else
-                        put_packed(j, i * a + x, r, c, v);
-                }
+        for (int c0 = 0; c0 < j->cin; c0 += UT_LANES) {
+            int n = j->cin - c0 < UT_LANES ? j->cin - c0 : UT_LANES;
+            utrans_lanes(G, a, j->wt + ((size_t)r * (size_t)j->cin + (size_t)c0) * 9, n, out);
+            for (int k = 0; k < a * a; k++) {
+                if (j->u)
+                    memcpy(j->u + (size_t)k * plane + (size_t)r * (size_t)j->cin + (size_t)c0, out[k],
+                           (size_t)n * sizeof(float));
+                else
+                    put_packed(j, k, r, c0, n, out[k]);
+            }
         }
 }
-
 
 void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int cout, int m)
 {
