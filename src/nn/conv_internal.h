@@ -132,6 +132,11 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
 size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout);
 void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m);
 
+/* Test hook: Winograd blocks (forward and input gradient) of at most tiles
+ * tiles (0: the normal rule), so that small problems run several blocks.
+ * Set it before planning workspaces: it changes their size. */
+void stylize_conv_testing_wino_block_tiles(int tiles);
+
 /* Workspace floats of stylize_conv_winograd for (cin, cout, h, w) with a
  * Winograd algo (as effective: a bfloat16 one only where the CPU has it):
  * the same in both directions. */

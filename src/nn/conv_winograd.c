@@ -186,6 +186,13 @@ static size_t pack_per_tile(int bf16, int cin, int cout)
     return bf16 ? ((size_t)(cin > cout ? cin : cout) + 1) / 2 : 0;
 }
 
+static int test_block_tiles; /* stylize_conv_testing_wino_block_tiles */
+
+void stylize_conv_testing_wino_block_tiles(int tiles)
+{
+    test_block_tiles = tiles > 0 ? tiles : 0;
+}
+
 /* Tiles per Winograd block for tile size m: the preferred block, capped by
  * the tile count and by the workspace bound (at least one tile). */
 static size_t wino_block_tiles(int m, int bf16, int cin, int cout, int h, int w)
@@ -201,6 +208,8 @@ static size_t wino_block_tiles(int m, int bf16, int cin, int cout, int h, int w)
     size_t cap = (STYLIZE_CONV_WORKSPACE_MAX_FLOATS - 2 * 31 * aa - (STYLIZE_BF16_NR - 1) * pack) / per_tile;
     if (nt > cap)
         nt = cap;
+    if (test_block_tiles && nt > (size_t)test_block_tiles)
+        nt = (size_t)test_block_tiles;
     if (nt > tiles)
         nt = tiles;
     return nt ? nt : 1;
@@ -250,6 +259,8 @@ typedef struct {
     size_t pkstride;
     unsigned char *pbuf;     /* bfloat16: packed V columns (pairs of cin, nt) */
     atomic_llong next; /* first tile not yet taken by a task */
+    long long bs;      /* phased (float32): the block's first tile */
+    int bn;            /* phased: its tiles */
 } wino_job;
 
 /* The transforms work on row segments of up to SEG tiles of one tile row:
@@ -766,6 +777,20 @@ static void wino_gemms_bf16(const wino_job *j, int b0, int n)
     }
 }
 
+/* Component k of columns [b0, b0 + n): forward: M[k] = u[k] V[k], u[k]
+ * (cout, cin); input gradient (cout, cin here are the gradient's
+ * channels): M[k] = u[k']^T V[k] with u[k'] (cin, cout) as the forward
+ * stores it. */
+static void wino_sgemm(const wino_job *j, int k, int b0, int n)
+{
+    int a = j->m + 2;
+    int kk = j->perm ? j->perm[k / a] * a + j->perm[k % a] : k;
+    size_t usize = (size_t)j->cout * (size_t)j->cin;
+    cblas_sgemm(CblasRowMajor, j->perm ? CblasTrans : CblasNoTrans, CblasNoTrans, j->cout, n, j->cin, 1.0f,
+                j->u + (size_t)kk * usize, j->perm ? j->cout : j->cin, j->V + (size_t)k * j->vstride + (size_t)b0,
+                j->nt, 0.0f, j->M + (size_t)k * j->mstride + (size_t)b0, j->nt);
+}
+
 /* Task t owns columns [b0, b0 + cap) of V and M, cap = nt / ntasks for
  * every task (bfloat16: rounded down to whole packed panels of NR
  * columns). It takes runs of cap tiles from the shared counter (so a
@@ -782,7 +807,6 @@ static void wino_task(void *vctx, int t)
     wino_job *j = vctx;
     int a = j->m + 2, aa = a * a;
     int cap = j->cap, b0 = cap * t;
-    size_t usize = (size_t)j->cout * (size_t)j->cin;
     for (;;) {
         long long s = atomic_fetch_add_explicit(&j->next, cap, memory_order_relaxed);
         if (s >= j->tiles)
@@ -791,21 +815,68 @@ static void wino_task(void *vctx, int t)
         wino_input_range(j, s, b0, n);
         if (j->pk)
             wino_gemms_bf16(j, b0, n);
-        for (int k = 0; j->pk == NULL && k < aa; k++) {
-            /* forward: M[k] = u[k] V[k], u[k] (cout, cin); input gradient
-             * (cout, cin here are the gradient's channels): M[k] =
-             * u[k']^T V[k] with u[k'] (cin, cout) as the forward stores it */
-            int kk = j->perm ? j->perm[k / a] * a + j->perm[k % a] : k;
-            cblas_sgemm(CblasRowMajor, j->perm ? CblasTrans : CblasNoTrans, CblasNoTrans,
-                        j->cout, n, j->cin, 1.0f, j->u + (size_t)kk * usize,
-                        j->perm ? j->cout : j->cin, j->V + (size_t)k * j->vstride + (size_t)b0,
-                        j->nt, 0.0f, j->M + (size_t)k * j->mstride + (size_t)b0, j->nt);
-        }
+        for (int k = 0; j->pk == NULL && k < aa; k++)
+            wino_sgemm(j, k, b0, n);
         wino_output_range(j, s, b0, n);
     }
 }
 
 #define WINO_TASK_MIN_TILES 32 /* fewer columns per task than this: fewer tasks */
+
+/* ---- phased float32 path --------------------------------------------------
+ * With wide kernels, splitting a block's tiles between tasks makes every
+ * task pack all of u[k] for its sgemms (OpenBLAS packs both operands per
+ * call): at 512 channels the packing of u was 12% of a Gatys evaluation,
+ * done twice over. Here a block runs in three phases, each split between
+ * the tasks: the input transform by tiles, the a^2 sgemms by component
+ * (each packs only its u[k], over the whole block: N twice as large), the
+ * output transform by tiles. Each component's sgemm has the block's whole
+ * width whatever the threads, so the result does not depend on them. */
+#define WINO_PHASED_MIN_KERNEL (256 * 256) /* cin x cout from which it runs phased */
+
+static void phase_range(const wino_job *j, int t, long long *t0, int *b0, int *n)
+{
+    int lo = (int)((long long)j->bn * t / j->ntasks), hi = (int)((long long)j->bn * (t + 1) / j->ntasks);
+    *t0 = j->bs + lo, *b0 = lo, *n = hi - lo;
+}
+
+static void phase_input_task(void *vctx, int t)
+{
+    const wino_job *j = vctx;
+    long long t0;
+    int b0, n;
+    phase_range(j, t, &t0, &b0, &n);
+    if (n > 0)
+        wino_input_range(j, t0, b0, n);
+}
+
+static void phase_gemm_task(void *vctx, int t)
+{
+    const wino_job *j = vctx;
+    int aa = (j->m + 2) * (j->m + 2);
+    for (int k = aa * t / j->ntasks; k < aa * (t + 1) / j->ntasks; k++)
+        wino_sgemm(j, k, 0, j->bn);
+}
+
+static void phase_output_task(void *vctx, int t)
+{
+    const wino_job *j = vctx;
+    long long t0;
+    int b0, n;
+    phase_range(j, t, &t0, &b0, &n);
+    if (n > 0)
+        wino_output_range(j, t0, b0, n);
+}
+
+static void wino_phased(wino_job *j)
+{
+    for (j->bs = 0; j->bs < j->tiles; j->bs += j->nt) {
+        j->bn = j->tiles - j->bs < j->nt ? (int)(j->tiles - j->bs) : j->nt;
+        stylize_conv_run_blas_tasks(j->ntasks, phase_input_task, j);
+        stylize_conv_run_blas_tasks(j->ntasks, phase_gemm_task, j);
+        stylize_conv_run_blas_tasks(j->ntasks, phase_output_task, j);
+    }
+}
 
 void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
                            stylize_conv_algo algo, stylize_wino_pass pass, stylize_pad_mode pad, int cin,
@@ -830,7 +901,7 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     wino_job j = {in, out, bf16 ? NULL : kern, bias, ws, M, vstride, mstride,
                   cin, cout, h, w, m, tw, (long long)th * tw, nt, pass == STYLIZE_WINO_FORWARD_RELU, pad,
                   ntasks, cap,
-                  backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0};
+                  backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0, 0, 0};
     if (bf16) {
         /* the forward's kernel is (cout x cin) per slot here; the input
          * gradient's (cin x cout of the forward) = this call's (cout x cin) */
@@ -841,6 +912,11 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
         j.pbuf = (unsigned char *)(M + (size_t)aa * mstride);
     }
     atomic_init(&j.next, 0);
+    if (!bf16 && nthr > 1 && (long long)cin * cout >= WINO_PHASED_MIN_KERNEL) {
+        j.ntasks = nthr;
+        wino_phased(&j);
+        return;
+    }
     stylize_conv_run_blas_tasks(j.ntasks, wino_task, &j);
 }
 
@@ -1051,7 +1127,7 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
      * vstride, mstride apart; dU (a^2, cout, cin): the kernel's gradient */
     float *M = ws + (size_t)aa * vstride, *dU = M + (size_t)aa * mstride;
     wino_job j = {in, NULL, NULL, NULL, ws, M, vstride, mstride, cin, cout, h, w, m, tw,
-                  (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0};
+                  (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0, 0, 0};
     wgrad_job g = {&j, gout, dU, gw, gb, 0, 0, 1};
     for (long long t0 = 0; t0 < j.tiles; t0 += nt) {
         g.t0 = t0;

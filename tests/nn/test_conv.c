@@ -11,6 +11,7 @@
 #include "stylize/nn/conv.h"
 #include "stylize/core/threads.h"
 
+#include "nn/conv_internal.h" /* the Winograd block hook */
 #include "conv_testutil.h"
 #include "testutil.h"
 
@@ -590,6 +591,17 @@ int main(void)
     check_vgg_accuracy(128, 128, 22, 26, 10.0f, 52);
     check_vgg_accuracy(512, 64, 10, 10, 100.0f, 53);
     check_vgg_accuracy(3, 64, 40, 40, 2.0f, 54);
+
+    /* Wide kernels (cin x cout >= 256 x 256, 2 threads) run the float32
+     * Winograd phased (sgemms split by component): in one block, then in
+     * blocks of 5 tiles; its results do not depend on the thread count. */
+    check_forward(256, 256, 13, 10, 1, 60);
+    check_backward(256, 256, 9, 11, 0, 61);
+    stylize_conv_testing_wino_block_tiles(5);
+    check_forward(256, 256, 13, 10, 1, 62);
+    check_backward(256, 256, 9, 11, 0, 63);
+    check_threads(256, 256, 13, 10);
+    stylize_conv_testing_wino_block_tiles(0);
 
     check_threads(5, 7, 75, 61);
     check_threads(64, 64, 130, 70);
