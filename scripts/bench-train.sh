@@ -26,9 +26,10 @@
 # to each PyTorch column; peak RSS), the CPU (family, model, AVX512-BF16 and
 # AMX-BF16 flags), the OpenBLAS kernel stylize ran with, the threads, the
 # command and the targets (met / not met): a training step at most 0.2x
-# PyTorch float32's and 0.5x PyTorch bf16's, apply at 512 px at most 0.1 s, a Gatys evaluation at 512 px in
-# fp32 at most 0.3x PyTorch float32's (set for an Intel AMX machine; the
-# notes say so when the CPU has no amx_bf16). It also checks, in fp32, that
+# PyTorch float32's and 0.5x PyTorch bf16's, apply at 512 px at most 0.1
+# s, a Gatys evaluation at 512 px in fp32 at most 0.3x PyTorch float32's
+# (set for an Intel AMX machine; the notes say so when the CPU has no
+# amx_bf16). It also checks, in fp32, that
 # the PyTorch side is the same computation: the PyTorch generator with a
 # .tnet's parameters and stylize's noise reproduces stylize apply's image,
 # and the first training step's loss from the same initial parameters

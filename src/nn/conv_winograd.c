@@ -92,8 +92,8 @@ static void put_packed(const utrans_job *j, int k, int co, int c0, int n, const 
 
 /* out[k][l] = (G g G^T)[k] for g = g0 + 9 l (l < n; (3, 3) each), in
  * double and in the order of the scalar formula, lane by lane: the same
- * bits on every clone (ISO C does not contract into FMA). Defined after
- * WINO_CLONES's comment: see there. */
+ * bits on every clone (cloned as the transforms below, WINO_CLONES: ISO C
+ * does not contract into FMA). */
 #define UT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 UT_CLONES static void utrans_lanes(const double (*G)[3], int a, const float *g0, int n, float out[36][UT_LANES])
 {
