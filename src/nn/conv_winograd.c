@@ -834,20 +834,17 @@ static void wino_task(void *vctx, int t)
  * width whatever the threads, so the result does not depend on them. */
 #define WINO_PHASED_MIN_KERNEL (256 * 256) /* cin x cout from which it runs phased */
 
-static void phase_range(const wino_job *j, int t, long long *t0, int *b0, int *n)
+/* Task t's share of the block's tiles through a transform (input or output). */
+static void phase_tiles(const wino_job *j, int t, void (*range)(const wino_job *, long long, int, int))
 {
     int lo = (int)((long long)j->bn * t / j->ntasks), hi = (int)((long long)j->bn * (t + 1) / j->ntasks);
-    *t0 = j->bs + lo, *b0 = lo, *n = hi - lo;
+    if (hi > lo)
+        range(j, j->bs + lo, lo, hi - lo);
 }
 
 static void phase_input_task(void *vctx, int t)
 {
-    const wino_job *j = vctx;
-    long long t0;
-    int b0, n;
-    phase_range(j, t, &t0, &b0, &n);
-    if (n > 0)
-        wino_input_range(j, t0, b0, n);
+    phase_tiles(vctx, t, wino_input_range);
 }
 
 static void phase_gemm_task(void *vctx, int t)
@@ -860,12 +857,7 @@ static void phase_gemm_task(void *vctx, int t)
 
 static void phase_output_task(void *vctx, int t)
 {
-    const wino_job *j = vctx;
-    long long t0;
-    int b0, n;
-    phase_range(j, t, &t0, &b0, &n);
-    if (n > 0)
-        wino_output_range(j, t0, b0, n);
+    phase_tiles(vctx, t, wino_output_range);
 }
 
 static void wino_phased(wino_job *j)
