@@ -93,31 +93,39 @@ const stylize_cpu_features *stylize_cpu(void)
     return &current;
 }
 
-/* current = the detected features, with AVX-512 (and what needs it), only
- * the bf16 units or the SHA extensions hidden. */
-static void testing_hide(int avx512, int bf16, int sha)
+/* current = the detected features, with AVX2 (and every later vector
+ * extension), AVX-512 (and what needs it), only the bf16 units or the SHA
+ * extensions hidden. */
+static void testing_hide(int avx2, int avx512, int bf16, int sha)
 {
     pthread_once(&once, init);
     current = detected;
     if (sha)
         current.sha = 0;
-    if (avx512)
+    if (avx2)
+        current.avx2 = current.fma = 0;
+    if (avx2 || avx512)
         current.avx512f = 0;
-    if (avx512 || bf16)
+    if (avx2 || avx512 || bf16)
         current.avx512_bf16 = current.amx_bf16 = current.amx_usable = 0;
 }
 
 void stylize_cpu_testing_disable_bf16(int disable)
 {
-    testing_hide(0, disable, 0);
+    testing_hide(0, 0, disable, 0);
 }
 
 void stylize_cpu_testing_disable_avx512(int disable)
 {
-    testing_hide(disable, 0, 0);
+    testing_hide(0, disable, 0, 0);
+}
+
+void stylize_cpu_testing_disable_avx2(int disable)
+{
+    testing_hide(disable, 0, 0, 0);
 }
 
 void stylize_cpu_testing_disable_sha(int disable)
 {
-    testing_hide(0, 0, disable);
+    testing_hide(0, 0, 0, disable);
 }

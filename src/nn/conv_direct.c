@@ -133,24 +133,30 @@ static inline void thin_prefetch(const float *row, size_t rows, int W, int n)
 }
 
 /* NV x XB output columns of CB output channels (a register block: GCC
- * vector types, one 16-float vector per channel and column group),
- * accumulated over every input channel and kernel position in the same
- * order whatever the block's shape, so every shape gives the same bits. The
- * last group may hold xn < XB columns. PF: prefetch the input row read
- * next; KEEP(r): what is done to a loaded input vector before its
- * multiplies. */
+ * vectors of VT, VW = its floats, XB / VW of them per channel and column
+ * group), accumulated over every input channel and kernel position in the
+ * same order whatever the block's shape or vector width, so every block
+ * gives the same bits. The last group may hold xn < XB columns. PF:
+ * prefetch the input row read next; KEEP(r): what is done to a loaded
+ * input vector before its multiplies. Each instruction set gets vectors
+ * of its own width: GCC splits a vector wider than the registers into
+ * pieces through the stack (16 floats under AVX2 ran at a third of the
+ * 8-float block's rate, AMD EPYC Zen 1). */
 #define XB 16
-typedef float thin_vec __attribute__((vector_size(XB * sizeof(float))));
-#define THIN_BLOCK(NAME, ATTR, CB, NV, PF, KEEP)                                                         \
+typedef float thin_v16 __attribute__((vector_size(16 * sizeof(float))));
+typedef float thin_v8 __attribute__((vector_size(8 * sizeof(float))));
+typedef float thin_v4 __attribute__((vector_size(4 * sizeof(float))));
+#define THIN_BLOCK(NAME, ATTR, VT, CB, NV, PF, KEEP)                                                     \
     ATTR static void NAME(const thin_job *j, int y, int co0, int x0, int xn)                             \
     {                                                                                                    \
+        enum { VW = sizeof(VT) / sizeof(float), NVEC = NV * XB / VW };                                   \
         const stylize_conv_geom *g = j->g;                                                               \
         int k = g->k, W = j->w + 2 * (k / 2), H = j->h + 2 * (k / 2);                                    \
         size_t cstride = (size_t)g->cin * k * k;                                                         \
-        thin_vec acc[CB][NV];                                                                            \
+        VT acc[CB][NVEC];                                                                                \
         for (int c = 0; c < CB; c++)                                                                     \
-            for (int v = 0; v < NV; v++)                                                                 \
-                acc[c][v] = (thin_vec){0} + (j->bias ? j->bias[co0 + c] : 0.0f);                         \
+            for (int v = 0; v < NVEC; v++)                                                               \
+                acc[c][v] = (VT){0} + (j->bias ? j->bias[co0 + c] : 0.0f);                               \
         for (int ci = 0; ci < g->cin; ci++)                                                              \
             for (int ky = 0; ky < k; ky++) {                                                             \
                 const float *row = j->P + ((size_t)ci * H + y + ky) * W + x0;                            \
@@ -158,32 +164,38 @@ typedef float thin_vec __attribute__((vector_size(XB * sizeof(float))));
                 if (PF) /* the row read next: the next channel's first after ky = k - 1 */              \
                     thin_prefetch(row, ky < k - 1 ? 1 : (size_t)(H - k + 1), W, NV * XB + k - 1);        \
                 for (int kx = 0; kx < k; kx++) {                                                         \
-                    thin_vec r[NV];                                                                      \
-                    for (int v = 0; v < NV; v++) {                                                       \
-                        memcpy(&r[v], row + kx + v * XB, sizeof r[v]);                                   \
+                    VT r[NVEC];                                                                          \
+                    for (int v = 0; v < NVEC; v++) {                                                     \
+                        memcpy(&r[v], row + kx + v * VW, sizeof r[v]);                                   \
                         KEEP(r[v]);                                                                      \
                     }                                                                                    \
                     for (int c = 0; c < CB; c++)                                                         \
-                        for (int v = 0; v < NV; v++)                                                     \
+                        for (int v = 0; v < NVEC; v++)                                                   \
                             acc[c][v] += wk[(size_t)c * cstride + kx] * r[v];                            \
                 }                                                                                        \
             }                                                                                            \
+        int ncol = (NV - 1) * XB + xn; /* the block's columns inside the row */                         \
         for (int c = 0; c < CB; c++)                                                                     \
-            for (int v = 0; v < NV; v++)                                                                 \
-                memcpy(j->out + ((size_t)(co0 + c) * j->h + y) * j->w + x0 + v * XB, &acc[c][v],        \
-                       (size_t)(v < NV - 1 ? XB : xn) * sizeof(float));                                  \
+            for (int v = 0; v < NVEC && v * VW < ncol; v++)                                              \
+                memcpy(j->out + ((size_t)(co0 + c) * j->h + y) * j->w + x0 + v * VW, &acc[c][v],        \
+                       (size_t)(ncol - v * VW < VW ? ncol - v * VW : VW) * sizeof(float));               \
     }
 
-/* The baseline blocks, XB columns: cloned for AVX-512 and AVX2 + FMA
- * (chosen at load time from the CPU), the baseline otherwise. With 4
- * output channels (the 3 -> 32 layer) this already runs near the FMA
- * units' rate. */
-#define THIN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+/* The baseline blocks, XB columns, for AVX-512, AVX2 and the SSE2
+ * baseline (chosen at call time from the CPU). With 4 output channels (the
+ * 3 -> 32 layer) the AVX-512 block already runs near the FMA units' rate. */
 #define THIN_KEEP_NONE(x) ((void)0)
-THIN_BLOCK(thin_block_4, THIN_CLONES, 4, 1, 0, THIN_KEEP_NONE)
-THIN_BLOCK(thin_block_3, THIN_CLONES, 3, 1, 0, THIN_KEEP_NONE)
-THIN_BLOCK(thin_block_2, THIN_CLONES, 2, 1, 0, THIN_KEEP_NONE)
-THIN_BLOCK(thin_block_1, THIN_CLONES, 1, 1, 0, THIN_KEEP_NONE)
+#define THIN_AVX512 __attribute__((target("avx512f")))
+#define THIN_AVX2 __attribute__((target("avx2")))
+#define THIN_SSE2
+#define THIN_BASE(ISA, VT)                                                                               \
+    THIN_BLOCK(thin_##ISA##_4, THIN_##ISA, VT, 4, 1, 0, THIN_KEEP_NONE)                                  \
+    THIN_BLOCK(thin_##ISA##_3, THIN_##ISA, VT, 3, 1, 0, THIN_KEEP_NONE)                                  \
+    THIN_BLOCK(thin_##ISA##_2, THIN_##ISA, VT, 2, 1, 0, THIN_KEEP_NONE)                                  \
+    THIN_BLOCK(thin_##ISA##_1, THIN_##ISA, VT, 1, 1, 0, THIN_KEEP_NONE)
+THIN_BASE(AVX512, thin_v16)
+THIN_BASE(AVX2, thin_v8)
+THIN_BASE(SSE2, thin_v4)
 
 /* AVX-512, 3 or fewer output channels (the residual generator's last
  * layer, 32 -> 3; and the input gradient of a thin layer with 3 or fewer
@@ -196,15 +208,26 @@ THIN_BLOCK(thin_block_1, THIN_CLONES, 1, 1, 0, THIN_KEEP_NONE)
  * output row). 2x the baseline block's rate on an AMD EPYC (Zen 4): 9x9
  * 32 -> 3 at 512x341, one thread, 75 -> 38 ms. */
 #define THIN_WIDE 4
-#define THIN_AVX512 __attribute__((target("avx512f")))
 #define THIN_KEEP_REG(x) __asm__("" : "+v"(x))
-THIN_BLOCK(thin_wide_3, THIN_AVX512, 3, THIN_WIDE, 1, THIN_KEEP_REG)
-THIN_BLOCK(thin_wide_2, THIN_AVX512, 2, THIN_WIDE, 1, THIN_KEEP_REG)
-THIN_BLOCK(thin_wide_1, THIN_AVX512, 1, THIN_WIDE, 1, THIN_KEEP_REG)
+THIN_BLOCK(thin_wide_3, THIN_AVX512, thin_v16, 3, THIN_WIDE, 1, THIN_KEEP_REG)
+THIN_BLOCK(thin_wide_2, THIN_AVX512, thin_v16, 2, THIN_WIDE, 1, THIN_KEEP_REG)
+THIN_BLOCK(thin_wide_1, THIN_AVX512, thin_v16, 1, THIN_WIDE, 1, THIN_KEEP_REG)
 
-/* The blocks by channel count (the wide ones for 1..3). */
+/* The instruction set of the blocks and taps this CPU runs: 0 AVX-512, 1
+ * AVX2, 2 the SSE2 baseline (the index of the tables). */
+static int thin_isa(void)
+{
+    const stylize_cpu_features *cpu = stylize_cpu();
+    return cpu->avx512f ? 0 : cpu->avx2 ? 1 : 2;
+}
+
+/* The blocks by instruction set (AVX-512, AVX2, SSE2) and channel count;
+ * the wide ones (AVX-512) for 1..3. */
 typedef void thin_block_fn(const thin_job *j, int y, int co0, int x0, int xn);
-static thin_block_fn *const thin_base[5] = {NULL, thin_block_1, thin_block_2, thin_block_3, thin_block_4};
+static thin_block_fn *const thin_base[3][5] = {
+    {NULL, thin_AVX512_1, thin_AVX512_2, thin_AVX512_3, thin_AVX512_4},
+    {NULL, thin_AVX2_1, thin_AVX2_2, thin_AVX2_3, thin_AVX2_4},
+    {NULL, thin_SSE2_1, thin_SSE2_2, thin_SSE2_3, thin_SSE2_4}};
 static thin_block_fn *const thin_wide[4] = {NULL, thin_wide_1, thin_wide_2, thin_wide_3};
 
 /* Output rows of share t, in blocks of up to 4 channels: with AVX-512 and
@@ -214,14 +237,14 @@ static void thin_rows_task(void *arg, int t)
 {
     const thin_job *j = arg;
     int y0 = (int)((long)j->h * t / j->ntasks), y1 = (int)((long)j->h * (t + 1) / j->ntasks);
-    int wide = stylize_cpu()->avx512f;
+    int isa = thin_isa(), wide = isa == 0;
     for (int y = y0; y < y1; y++)
         for (int co0 = 0; co0 < j->g->cout; co0 += 4) {
             int cb = j->g->cout - co0 < 4 ? j->g->cout - co0 : 4, x0 = 0;
             for (; wide && cb < 4 && x0 + THIN_WIDE * XB <= j->w; x0 += THIN_WIDE * XB)
                 thin_wide[cb](j, y, co0, x0, XB);
             for (; x0 < j->w; x0 += XB)
-                thin_base[cb](j, y, co0, x0, j->w - x0 < XB ? j->w - x0 : XB);
+                thin_base[isa][cb](j, y, co0, x0, j->w - x0 < XB ? j->w - x0 : XB);
         }
 }
 
@@ -315,29 +338,38 @@ typedef struct {
     int ntasks;
 } thin_wgt_job;
 
-/* sum over the image of gout[co] times P[ci] shifted by (ky, kx): 16
- * columns at a time in a vector, the rest and the lanes' sum in double. */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static double
-thin_tap(const float *go, const float *pc, int h, int w, int W2, int ky, int kx)
-{
-    thin_vec acc = {0};
-    double rest = 0;
-    for (int y = 0; y < h; y++) {
-        const float *gr = go + (size_t)y * w, *pr = pc + (size_t)(y + ky) * W2 + kx;
-        int x = 0;
-        for (; x + XB <= w; x += XB) {
-            thin_vec a, b;
-            memcpy(&a, gr + x, sizeof a);
-            memcpy(&b, pr + x, sizeof b);
-            acc += a * b;
-        }
-        for (; x < w; x++)
-            rest += (double)gr[x] * (double)pr[x];
+/* sum over the image of gout[co] times P[ci] shifted by (ky, kx): XB
+ * columns at a time in XB / VW vectors (column x + l in lane l % VW of
+ * vector l / VW, whatever the width: the same bits), the rest and the
+ * lanes' sum in double. One per instruction set, as the blocks. */
+#define THIN_TAP(NAME, ATTR, VT)                                                                         \
+    ATTR static double NAME(const float *go, const float *pc, int h, int w, int W2, int ky, int kx)      \
+    {                                                                                                    \
+        enum { VW = sizeof(VT) / sizeof(float), NVEC = XB / VW };                                        \
+        VT acc[NVEC] = {{0}};                                                                            \
+        double rest = 0;                                                                                 \
+        for (int y = 0; y < h; y++) {                                                                    \
+            const float *gr = go + (size_t)y * w, *pr = pc + (size_t)(y + ky) * W2 + kx;                 \
+            int x = 0;                                                                                   \
+            for (; x + XB <= w; x += XB)                                                                 \
+                for (int v = 0; v < NVEC; v++) {                                                         \
+                    VT a, b;                                                                             \
+                    memcpy(&a, gr + x + v * VW, sizeof a);                                               \
+                    memcpy(&b, pr + x + v * VW, sizeof b);                                               \
+                    acc[v] += a * b;                                                                     \
+                }                                                                                        \
+            for (; x < w; x++)                                                                           \
+                rest += (double)gr[x] * (double)pr[x];                                                   \
+        }                                                                                                \
+        for (int l = 0; l < XB; l++)                                                                     \
+            rest += (double)acc[l / VW][l % VW];                                                         \
+        return rest;                                                                                     \
     }
-    for (int l = 0; l < XB; l++)
-        rest += (double)acc[l];
-    return rest;
-}
+THIN_TAP(thin_tap_AVX512, THIN_AVX512, thin_v16)
+THIN_TAP(thin_tap_AVX2, THIN_AVX2, thin_v8)
+THIN_TAP(thin_tap_SSE2, THIN_SSE2, thin_v4)
+typedef double thin_tap_fn(const float *go, const float *pc, int h, int w, int W2, int ky, int kx);
+static thin_tap_fn *const thin_taps[3] = {thin_tap_AVX512, thin_tap_AVX2, thin_tap_SSE2};
 
 /* Task t: a share of the (co, ci) pairs, every tap; and a share of gb. */
 static void thin_wgt_task(void *arg, int t)
@@ -346,6 +378,7 @@ static void thin_wgt_task(void *arg, int t)
     const stylize_conv_geom *g = j->t->g;
     int k = g->k, h = j->t->h, w = j->t->w, H2 = h + 2 * (k / 2), W2 = w + 2 * (k / 2);
     int pairs = g->cout * g->cin;
+    thin_tap_fn *tap = thin_taps[thin_isa()];
     int p0 = (int)((long long)pairs * t / j->ntasks), p1 = (int)((long long)pairs * (t + 1) / j->ntasks);
     for (int q = p0; q < p1; q++) {
         int co = q / g->cin, ci = q % g->cin;
@@ -353,7 +386,7 @@ static void thin_wgt_task(void *arg, int t)
         float *dst = j->gw + (size_t)q * k * k; /* (k, k) of (co, ci) */
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++)
-                dst[ky * k + kx] += (float)thin_tap(go, pc, h, w, W2, ky, kx);
+                dst[ky * k + kx] += (float)tap(go, pc, h, w, W2, ky, kx);
     }
     if (j->gb)
         stylize_conv_bias_grad(j->gb, j->gout, (size_t)h * (size_t)w, g->cout * t / j->ntasks,

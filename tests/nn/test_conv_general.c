@@ -815,74 +815,92 @@ static void check_thin_grads(int cin, int cout, int k, stylize_pad_mode pad, int
     free(gin_ref), free(gw_ref), free(gb_ref);
 }
 
-/* The thin forward's wide AVX-512 blocks (3 or fewer output channels, 64
- * columns while they fit in a row; the input gradient of a layer with 3 or
- * fewer input channels is such a forward): the forward (with bias) and the
- * input gradient against the double references, and the same bits as with
- * AVX-512 hidden (the baseline blocks); widths of whole blocks, and of
- * blocks with partial 16-column groups after them. The comparison of bits
- * is skipped (visibly) on a CPU without AVX-512. */
-static void check_thin_wide(int cin, int cout, int k, stylize_pad_mode pad, int h, int w, uint64_t seed)
+/* The thin paths' blocks and taps per instruction set (AVX-512, whose
+ * wide blocks take 3 or fewer output channels, 64 columns while they fit
+ * in a row; AVX2; the SSE2 baseline; the input gradient of a layer with 3
+ * or fewer input channels is such a forward): the forward (with bias), the
+ * input and the weight gradient against the double references, and the
+ * same bits with AVX-512 hidden and with AVX2 hidden; widths of whole
+ * blocks, and of blocks with partial 16-column groups after them. An
+ * instruction set the CPU lacks is skipped (visibly, in the caller). */
+enum { THIN_ISAS = 3 };
+static void check_thin_isas(int cin, int cout, int k, stylize_pad_mode pad, int h, int w, uint64_t seed)
 {
     shape s = make_shape(cin, cout, k, 1, pad, h, w);
-    size_t nin = n_in(&s), nout = n_out(&s);
-    float *wt = FALLOC(n_wt(&s)), *b = FALLOC(cout), *x = FALLOC(nin), *r = FALLOC(nout);
-    float *out[2] = {FALLOC(nout), FALLOC(nout)}, *gin[2] = {FALLOC(nin), FALLOC(nin)};
-    double *out_ref = DALLOC(nout), *gin_ref = DALLOC(nin);
-    tu_fill(wt, n_wt(&s), seed, -1, 1);
+    size_t nin = n_in(&s), nout = n_out(&s), nwt = n_wt(&s);
+    float *wt = FALLOC(nwt), *b = FALLOC(cout), *x = FALLOC(nin), *r = FALLOC(nout), *out[THIN_ISAS];
+    float *gin[THIN_ISAS], *gw[THIN_ISAS];
+    double *out_ref = DALLOC(nout), *gin_ref = DALLOC(nin), *gw_ref = DALLOC(nwt), *gb_ref = DALLOC(cout);
+    for (int v = 0; v < THIN_ISAS; v++)
+        out[v] = FALLOC(nout), gin[v] = FALLOC(nin), gw[v] = FALLOC(nwt);
+    tu_fill(wt, nwt, seed, -1, 1);
     tu_fill(b, (size_t)cout, seed + 1, -2, 2);
     tu_fill(x, nin, seed + 2, -1, 1);
     tu_fill(r, nout, seed + 3, -1, 1);
     ref_forward(out_ref, x, wt, b, &s);
     ref_input_grad(gin_ref, r, wt, &s);
+    ref_weight_grad(gw_ref, gb_ref, x, r, &s);
     stylize_conv *conv = make(&s, wt, b, STYLIZE_CONV_WINOGRAD);
-    int avx512 = stylize_cpu()->avx512f;
+    /* 0: this CPU's blocks; 1: AVX-512 hidden (AVX2's), if it has AVX-512; 2: AVX2 hidden (SSE2's) */
+    int has[THIN_ISAS] = {1, stylize_cpu()->avx512f, stylize_cpu()->avx2};
     if (conv) {
         size_t nws = stylize_conv_workspace_floats_ex(conv, h, w, 1);
         float *ws = ws_alloc(nws);
-        for (int v = 0; v < 1 + avx512; v++) { /* 0: this CPU's blocks, 1: AVX-512 hidden */
+        for (int v = 0; v < THIN_ISAS; v++) {
+            if (!has[v])
+                continue;
             stylize_cpu_testing_disable_avx512(v == 1);
+            if (v == 2)
+                stylize_cpu_testing_disable_avx2(1);
             fill_nan(out[v], nout);
             fill_nan(gin[v], nin);
+            memset(gw[v], 0, nwt * sizeof(float));
             stylize_conv_forward(conv, out[v], x, h, w, ws);
             stylize_conv_backward(conv, gin[v], r, h, w, ws);
+            stylize_conv_backward_weights(conv, gw[v], NULL, x, r, h, w, ws);
         }
-        stylize_cpu_testing_disable_avx512(0);
+        stylize_cpu_testing_disable_avx2(0);
         double eo = max_rel_err(out[0], out_ref, nout), ei = max_rel_err(gin[0], gin_ref, nin);
+        double ew = max_rel_err(gw[0], gw_ref, nwt);
         if (verbose)
-            printf("thin wide k %d %-9s %2d->%-2d %3dx%-3d: forward %.2e input %.2e\n", k, pad_names[pad], cin, cout,
-                   h, w, eo, ei);
-        CHECK_MSG(eo <= TOL_IM2COL && ei <= TOL_IM2COL, "thin wide k %d %s %d->%d %dx%d: forward %g, input %g", k,
-                  pad_names[pad], cin, cout, h, w, eo, ei);
-        if (avx512)
-            CHECK_MSG(memcmp(out[0], out[1], nout * sizeof(float)) == 0 &&
-                          memcmp(gin[0], gin[1], nin * sizeof(float)) == 0,
-                      "thin wide k %d %s %d->%d %dx%d: differs from the baseline blocks", k, pad_names[pad], cin,
-                      cout, h, w);
-        CHECK_MSG(ws_guard_intact(ws, nws), "thin wide k %d %s: guard", k, pad_names[pad]);
+            printf("thin isas k %d %-9s %2d->%-2d %3dx%-3d: forward %.2e input %.2e weight %.2e\n", k, pad_names[pad],
+                   cin, cout, h, w, eo, ei, ew);
+        CHECK_MSG(eo <= TOL_IM2COL && ei <= TOL_IM2COL && ew <= TOL_IM2COL,
+                  "thin isas k %d %s %d->%d %dx%d: forward %g, input %g, weight %g", k, pad_names[pad], cin, cout, h,
+                  w, eo, ei, ew);
+        for (int v = 1; v < THIN_ISAS; v++)
+            if (has[v])
+                CHECK_MSG(memcmp(out[0], out[v], nout * sizeof(float)) == 0 &&
+                              memcmp(gin[0], gin[v], nin * sizeof(float)) == 0 &&
+                              memcmp(gw[0], gw[v], nwt * sizeof(float)) == 0,
+                          "thin k %d %s %d->%d %dx%d: %s hidden differs", k, pad_names[pad], cin, cout, h, w,
+                          v == 1 ? "AVX-512" : "AVX2");
+        CHECK_MSG(ws_guard_intact(ws, nws), "thin isas k %d %s: guard", k, pad_names[pad]);
         free(ws);
         stylize_conv_free(conv);
     }
-    free(wt), free(b), free(x), free(r), free(out[0]), free(out[1]), free(gin[0]), free(gin[1]);
-    free(out_ref), free(gin_ref);
+    for (int v = 0; v < THIN_ISAS; v++)
+        free(out[v]), free(gin[v]), free(gw[v]);
+    free(wt), free(b), free(x), free(r), free(out_ref), free(gin_ref), free(gw_ref), free(gb_ref);
 }
 
-static void check_thin_wide_all(void)
+static void check_thin_isas_all(void)
 {
     if (!stylize_cpu()->avx512f)
-        printf("SKIP: this CPU has no AVX-512; the thin forward's wide blocks are not used here (the baseline "
-               "blocks are checked against the references)\n");
+        printf("SKIP: this CPU has no AVX-512; the thin paths' AVX-512 blocks are not compared here\n");
+    if (!stylize_cpu()->avx2)
+        printf("SKIP: this CPU has no AVX2; only the thin paths' SSE2 blocks are checked here\n");
     /* w mod 64 from 49 to 63 (55, 63; the 9x9 gradients' padded widths
      * 120, 128 from 112, 120): a bound one group too loose writes past the
      * row there */
     static const int widths[] = {55, 63, 64, 70, 112, 120, 128, 143};
     for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
         uint64_t seed = 990 + 10 * i;
-        check_thin_wide(32, 3, 9, STYLIZE_PAD_REFLECT, 11, widths[i], seed);      /* the residual's last */
-        check_thin_wide(3, 32, 9, STYLIZE_PAD_CIRCULAR, 9, widths[i], seed + 1);  /* its first: gradient */
-        check_thin_wide(5, 2, 5, STYLIZE_PAD_REPLICATE, 6, widths[i], seed + 2);
-        check_thin_wide(6, 1, 7, STYLIZE_PAD_ZERO, 7, widths[i], seed + 3);
-        check_thin_wide(3, 6, 9, STYLIZE_PAD_REFLECT, 5, widths[i], seed + 4);    /* wide from channel 4 */
+        check_thin_isas(32, 3, 9, STYLIZE_PAD_REFLECT, 11, widths[i], seed);      /* the residual's last */
+        check_thin_isas(3, 32, 9, STYLIZE_PAD_CIRCULAR, 9, widths[i], seed + 1);  /* its first: gradient */
+        check_thin_isas(5, 2, 5, STYLIZE_PAD_REPLICATE, 6, widths[i], seed + 2);
+        check_thin_isas(6, 1, 7, STYLIZE_PAD_ZERO, 7, widths[i], seed + 3);
+        check_thin_isas(3, 6, 9, STYLIZE_PAD_REFLECT, 5, widths[i], seed + 4);    /* wide from channel 4 */
     }
 }
 
@@ -1276,7 +1294,7 @@ int main(void)
     check_thin_grads(4, 5, 5, STYLIZE_PAD_REPLICATE, 21, 19, 85);
     check_thin_grads(2, 1, 15, STYLIZE_PAD_ZERO, 17, 30, 86);
     check_thin_grads(256, 1, 5, STYLIZE_PAD_REFLECT, 14, 4096, 87); /* the input gradient in 2 bands */
-    check_thin_wide_all();
+    check_thin_isas_all();
     check_accumulate();
     check_adjoint_all();
     check_refresh();

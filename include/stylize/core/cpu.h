@@ -30,6 +30,9 @@ void stylize_cpu_testing_disable_bf16(int disable);
  * for the paths chosen at call time (not the load-time clones); 0 restores
  * the detected features. */
 void stylize_cpu_testing_disable_avx512(int disable);
+/* Test hook: pretend the CPU lacks AVX2 and FMA (and so AVX-512 and what
+ * needs it), for the paths chosen at call time; 0 restores them. */
+void stylize_cpu_testing_disable_avx2(int disable);
 /* Test hook: pretend the CPU lacks the SHA extensions; 0 restores them. */
 void stylize_cpu_testing_disable_sha(int disable);
 
