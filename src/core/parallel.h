@@ -20,4 +20,10 @@ int stylize_parallel_threads(void);
  * from inside a task), or does not exist yet. Allocates nothing. */
 void stylize_parallel_run(int ntasks, stylize_task_fn fn, void *ctx);
 
+/* Runs fn(ctx, i) exactly once on each of the pool's threads (the caller
+ * among them), i in [0, threads), concurrently, for per-thread set-up;
+ * returns the number of threads, or 0 without running fn when the pool
+ * does not exist yet or is busy with another run. Allocates nothing. */
+int stylize_parallel_each(stylize_task_fn fn, void *ctx);
+
 #endif

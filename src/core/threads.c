@@ -32,11 +32,16 @@ static int shutdown_req;    /* under mu */
 static stylize_task_fn job_fn;
 static void *job_ctx;
 static int job_ntasks;
+static int job_each;        /* each thread takes exactly one task (stylize_parallel_each) */
 static atomic_int job_next; /* next task index to hand out */
 static int busy;            /* workers that have not finished the current job, under mu */
 
-static void run_tasks(stylize_task_fn fn, void *ctx, int ntasks)
+static void run_tasks(stylize_task_fn fn, void *ctx, int ntasks, int each)
 {
+    if (each) {
+        fn(ctx, atomic_fetch_add_explicit(&job_next, 1, memory_order_relaxed));
+        return;
+    }
     for (;;) {
         int i = atomic_fetch_add_explicit(&job_next, 1, memory_order_relaxed);
         if (i >= ntasks)
@@ -58,9 +63,9 @@ static void *worker_main(void *arg)
         seen = gen;
         stylize_task_fn fn = job_fn;
         void *ctx = job_ctx;
-        int ntasks = job_ntasks;
+        int ntasks = job_ntasks, each = job_each;
         pthread_mutex_unlock(&mu);
-        run_tasks(fn, ctx, ntasks);
+        run_tasks(fn, ctx, ntasks, each);
         pthread_mutex_lock(&mu);
         if (--busy == 0)
             pthread_cond_signal(&done);
@@ -120,6 +125,27 @@ int stylize_parallel_threads(void)
     return atomic_load(&created) ? nworkers + 1 : 1;
 }
 
+/* Posts the job to every worker, takes tasks in the caller too and waits
+ * for the workers. Caller holds run_mu; nworkers > 0. */
+static void post_and_run(int ntasks, stylize_task_fn fn, void *ctx, int each)
+{
+    pthread_mutex_lock(&mu);
+    job_fn = fn;
+    job_ctx = ctx;
+    job_ntasks = ntasks;
+    job_each = each;
+    atomic_store_explicit(&job_next, 0, memory_order_relaxed);
+    busy = nworkers;
+    gen++;
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&mu);
+    run_tasks(fn, ctx, ntasks, each);
+    pthread_mutex_lock(&mu);
+    while (busy > 0)
+        pthread_cond_wait(&done, &mu);
+    pthread_mutex_unlock(&mu);
+}
+
 void stylize_parallel_run(int ntasks, stylize_task_fn fn, void *ctx)
 {
     if (ntasks <= 0)
@@ -135,21 +161,21 @@ void stylize_parallel_run(int ntasks, stylize_task_fn fn, void *ctx)
             fn(ctx, i);
         return;
     }
-    pthread_mutex_lock(&mu);
-    job_fn = fn;
-    job_ctx = ctx;
-    job_ntasks = ntasks;
-    atomic_store_explicit(&job_next, 0, memory_order_relaxed);
-    busy = nworkers;
-    gen++;
-    pthread_cond_broadcast(&wake);
-    pthread_mutex_unlock(&mu);
-    run_tasks(fn, ctx, ntasks);
-    pthread_mutex_lock(&mu);
-    while (busy > 0)
-        pthread_cond_wait(&done, &mu);
-    pthread_mutex_unlock(&mu);
+    post_and_run(ntasks, fn, ctx, 0);
     pthread_mutex_unlock(&run_mu);
+}
+
+int stylize_parallel_each(stylize_task_fn fn, void *ctx)
+{
+    if (!atomic_load(&created) || pthread_mutex_trylock(&run_mu) != 0)
+        return 0;
+    int n = nworkers + 1;
+    if (nworkers == 0)
+        fn(ctx, 0);
+    else
+        post_and_run(n, fn, ctx, 1);
+    pthread_mutex_unlock(&run_mu);
+    return n;
 }
 
 void stylize_set_threads(int n)

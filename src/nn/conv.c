@@ -243,6 +243,7 @@ stylize_status stylize_conv_create_ex(stylize_conv **out, const stylize_conv_geo
     c->fast3 = geom_is_3x3(g);
     c->algo = STYLIZE_CONV_IM2COL;
     stylize_parallel_init();
+    stylize_conv_blas_warm();
     stylize_conv_algo eff = effective_algo(g, algo);
     if (has_cache(g, eff) && (st = switch_cache(c, eff, err)) != STYLIZE_OK) {
         free(c);

@@ -28,6 +28,7 @@
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t stylize_conv_band_rows(size_t per_row, int rows)
@@ -38,6 +39,63 @@ size_t stylize_conv_band_rows(size_t per_row, int rows)
     if (n > (size_t)rows)
         n = (size_t)rows;
     return n;
+}
+
+/* ---- OpenBLAS's buffers ------------------------------------------------
+ * Debian's OpenBLAS 0.3.21 (its Haswell/Zen kernels, seen on an AMD EPYC
+ * Zen 1) runs every sgemm of a thread at a third of its rate, whatever the
+ * shape, until that thread has once run one whose N (row-major; OpenBLAS's
+ * m) exceeds about 336 and whose other sides are not tiny: 512 x 256 x 512
+ * at 9.8 GFLOP/s before such a call, 36 after it, in one process; it
+ * depends only on the calls made before (our operands' addresses change
+ * nothing), as if the kernel's prefetches into the untouched part of the
+ * thread's packing buffer cost a page walk each. The Winograd sgemms (N =
+ * a block's tiles, often 48-256) would never leave the slow state. So each
+ * pool thread runs one such sgemm (512 x 768 x 64, 50 MFLOP) once, when
+ * the first convolution is created (or the pool has grown since). */
+enum { WARM_M = 512, WARM_N = 768, WARM_K = 64 };
+
+typedef struct {
+    const float *a, *b; /* (WARM_M, WARM_K), (WARM_K, WARM_N): zeros */
+    float *c;           /* per thread: (WARM_M, WARM_N), n of them */
+    int n;
+} warm_job;
+
+static void warm_task(void *ctx, int t)
+{
+    const warm_job *j = ctx;
+    if (t >= j->n)
+        return; /* the pool grew since it was counted: warmed at the next creation */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, WARM_M, WARM_N, WARM_K, 1.0f, j->a, WARM_K, j->b,
+                WARM_N, 0.0f, j->c + (size_t)t * WARM_M * WARM_N, WARM_N);
+}
+
+static atomic_int warmed_threads; /* pool threads whose OpenBLAS buffers are warm */
+
+int stylize_conv_testing_blas_warmed(void)
+{
+    return atomic_load(&warmed_threads);
+}
+
+void stylize_conv_blas_warm(void)
+{
+    int n = stylize_parallel_threads();
+    if (atomic_load(&warmed_threads) >= n)
+        return;
+    size_t floats = (size_t)WARM_M * WARM_K + (size_t)WARM_K * WARM_N + (size_t)n * WARM_M * WARM_N;
+    float *buf = calloc(floats, sizeof(float));
+    if (!buf)
+        return; /* only speed is lost */
+    warm_job j = {buf, buf + (size_t)WARM_M * WARM_K, buf + (size_t)WARM_M * WARM_K + (size_t)WARM_K * WARM_N, n};
+    int saved = openblas_get_num_threads();
+    if (saved != 1)
+        openblas_set_num_threads(1);
+    int ran = stylize_parallel_each(warm_task, &j);
+    if (saved != 1)
+        openblas_set_num_threads(saved);
+    free(buf);
+    if (ran >= n)
+        atomic_store(&warmed_threads, n);
 }
 
 void stylize_conv_run_blas_tasks(int ntasks, stylize_task_fn fn, void *ctx)

@@ -8,6 +8,9 @@
  * pool, and create-time argument checks.
  *
  * TEST_CONV_VERBOSE=1 prints the error of every comparison. */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "stylize/nn/conv.h"
 #include "stylize/core/threads.h"
 
@@ -527,6 +530,67 @@ static void check_create_errors(void)
     stylize_conv_free(NULL);
 }
 
+/* stylize_parallel_each runs its task once on each pool thread (distinct
+ * threads, every index once) and nothing when the pool is busy (nested in
+ * a run); creating a convolution warms every pool thread's OpenBLAS
+ * buffers, again after the pool grows. */
+enum { EACH_MAX = 8 };
+typedef struct {
+    pthread_t tid[EACH_MAX];
+    atomic_int calls[EACH_MAX], nested;
+} each_log;
+
+static void each_task(void *ctx, int t)
+{
+    each_log *l = ctx;
+    if (t >= 0 && t < EACH_MAX) {
+        l->tid[t] = pthread_self();
+        atomic_fetch_add(&l->calls[t], 1);
+    }
+}
+
+static void nested_task(void *ctx, int t)
+{
+    each_log *l = ctx;
+    (void)t;
+    atomic_fetch_add(&l->nested, stylize_parallel_each(each_task, l) + 1);
+}
+
+static int make_conv_once(void)
+{
+    float wt[4 * 4 * 9] = {0};
+    stylize_conv *c = NULL;
+    if (stylize_conv_create(&c, wt, NULL, 4, 4, NULL) != STYLIZE_OK)
+        return 0;
+    stylize_conv_free(c);
+    return 1;
+}
+
+static void check_each_and_warm(void)
+{
+    static const int counts[] = {2, 3, 1, 2};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        int n = counts[k];
+        stylize_set_threads(n);
+        each_log l = {0};
+        CHECK_MSG(stylize_parallel_each(each_task, &l) == n, "each: %d threads", n);
+        for (int t = 0; t < EACH_MAX; t++)
+            CHECK_MSG(atomic_load(&l.calls[t]) == (t < n), "each: task %d ran %d times of %d threads", t,
+                      atomic_load(&l.calls[t]), n);
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++)
+                CHECK_MSG(!pthread_equal(l.tid[a], l.tid[b]), "each: tasks %d and %d on one thread", a, b);
+        CHECK(make_conv_once());
+        CHECK_MSG(stylize_conv_testing_blas_warmed() >= n, "warm: %d of %d threads",
+                  stylize_conv_testing_blas_warmed(), n);
+    }
+    each_log l = {0};
+    stylize_parallel_run(2, nested_task, &l); /* the pool is busy inside a run: each runs nothing */
+    CHECK_MSG(atomic_load(&l.nested) == 2 && atomic_load(&l.calls[0]) == 0, "each inside a run: %d, %d",
+              atomic_load(&l.nested), atomic_load(&l.calls[0]));
+    stylize_set_threads(2);
+}
+
 int main(void)
 {
     const char *v = getenv("TEST_CONV_VERBOSE");
@@ -534,6 +598,7 @@ int main(void)
     stylize_set_threads(2); /* exercise the pool even under OPENBLAS_NUM_THREADS=1 */
     CHECK(stylize_get_threads() == 2);
 
+    check_each_and_warm();
     check_direct_by_hand();
     check_create_errors();
     check_algo_switch();
