@@ -26,4 +26,9 @@ void stylize_parallel_run(int ntasks, stylize_task_fn fn, void *ctx);
  * does not exist yet or is busy with another run. Allocates nothing. */
 int stylize_parallel_each(stylize_task_fn fn, void *ctx);
 
+/* Changes whenever the pool is (re)started with new worker threads (0
+ * before the first pool): per-thread set-up done under one value holds
+ * until it changes. */
+unsigned stylize_parallel_epoch(void);
+
 #endif

@@ -25,6 +25,7 @@ static pthread_cond_t done = PTHREAD_COND_INITIALIZER;     /* the last worker le
 static pthread_t tids[MAX_WORKERS];
 static int nworkers;        /* started workers; written under cfg_mu and run_mu */
 static atomic_int created;  /* the pool exists (possibly with zero workers) */
+static atomic_uint epoch;   /* pools started so far: a new value, new worker threads */
 static int threads_set;     /* count chosen by stylize_set_threads, 0 if never */
 static unsigned long gen;   /* job generation, under mu */
 static unsigned long start_gen; /* gen when the workers were started, under mu */
@@ -103,6 +104,7 @@ static void pool_start(int n)
             break;
         nworkers++;
     }
+    atomic_fetch_add(&epoch, 1);
     atomic_store(&created, 1);
 }
 
@@ -163,6 +165,11 @@ void stylize_parallel_run(int ntasks, stylize_task_fn fn, void *ctx)
     }
     post_and_run(ntasks, fn, ctx, 0);
     pthread_mutex_unlock(&run_mu);
+}
+
+unsigned stylize_parallel_epoch(void)
+{
+    return atomic_load(&epoch);
 }
 
 int stylize_parallel_each(stylize_task_fn fn, void *ctx)

@@ -52,7 +52,8 @@ size_t stylize_conv_band_rows(size_t per_row, int rows)
  * thread's packing buffer cost a page walk each. The Winograd sgemms (N =
  * a block's tiles, often 48-256) would never leave the slow state. So each
  * pool thread runs one such sgemm (512 x 768 x 64, 50 MFLOP) once, when
- * the first convolution is created (or the pool has grown since). */
+ * the first convolution of a pool is created (stylize_set_threads with
+ * another count starts a new pool, new threads: warmed again). */
 enum { WARM_M = 512, WARM_N = 768, WARM_K = 64 };
 
 typedef struct {
@@ -70,18 +71,21 @@ static void warm_task(void *ctx, int t)
                 WARM_N, 0.0f, j->c + (size_t)t * WARM_M * WARM_N, WARM_N);
 }
 
-static atomic_int warmed_threads; /* pool threads whose OpenBLAS buffers are warm */
+/* The pool epoch whose threads' OpenBLAS buffers are warm, plus one (0:
+ * none yet; epochs start at 0 before the first pool). */
+static atomic_uint warmed_epoch;
 
 int stylize_conv_testing_blas_warmed(void)
 {
-    return atomic_load(&warmed_threads);
+    return atomic_load(&warmed_epoch) == stylize_parallel_epoch() + 1;
 }
 
 void stylize_conv_blas_warm(void)
 {
-    int n = stylize_parallel_threads();
-    if (atomic_load(&warmed_threads) >= n)
+    unsigned e = stylize_parallel_epoch();
+    if (atomic_load(&warmed_epoch) == e + 1)
         return;
+    int n = stylize_parallel_threads();
     size_t floats = (size_t)WARM_M * WARM_K + (size_t)WARM_K * WARM_N + (size_t)n * WARM_M * WARM_N;
     float *buf = calloc(floats, sizeof(float));
     if (!buf)
@@ -94,8 +98,8 @@ void stylize_conv_blas_warm(void)
     if (saved != 1)
         openblas_set_num_threads(saved);
     free(buf);
-    if (ran >= n)
-        atomic_store(&warmed_threads, n);
+    if (ran >= n && stylize_parallel_epoch() == e)
+        atomic_store(&warmed_epoch, e + 1);
 }
 
 void stylize_conv_run_blas_tasks(int ntasks, stylize_task_fn fn, void *ctx)

@@ -84,10 +84,12 @@ void stylize_conv_flip_kernel(float *wf, const float *weight, int cin, int cout,
  * them (the tasks' sgemm calls run concurrently, one per thread); with one
  * task, in the caller with OpenBLAS's own threading. */
 void stylize_conv_run_blas_tasks(int ntasks, stylize_task_fn fn, void *ctx);
-/* Runs one sgemm on each pool thread not yet warmed, out of OpenBLAS's slow
- * state (conv_im2col.c); allocates (once), so it is called at creation. */
+/* Runs one sgemm on every thread of the pool unless this pool's threads
+ * are warm already, out of OpenBLAS's slow state (conv_im2col.c); allocates
+ * its operands for that run (each attempt, until one runs on the whole
+ * pool), so it is called at creation. */
 void stylize_conv_blas_warm(void);
-/* Test hook: the pool threads warmed so far. */
+/* Test hook: 1 when the current pool's threads are warm. */
 int stylize_conv_testing_blas_warmed(void);
 
 /* Output rows per im2col band when one output row needs per_row floats of
