@@ -94,9 +94,9 @@ const stylize_cpu_features *stylize_cpu(void)
 }
 
 /* current = the detected features, with AVX2 (and every later vector
- * extension), AVX-512 (and what needs it), only the bf16 units or the SHA
- * extensions hidden. */
-static void testing_hide(int avx2, int avx512, int bf16, int sha)
+ * extension), AVX-512 (and what needs it), only the bf16 units, only AMX
+ * or the SHA extensions hidden. */
+static void testing_hide(int avx2, int avx512, int bf16, int amx, int sha)
 {
     pthread_once(&once, init);
     current = detected;
@@ -108,24 +108,31 @@ static void testing_hide(int avx2, int avx512, int bf16, int sha)
         current.avx512f = 0;
     if (avx2 || avx512 || bf16)
         current.avx512_bf16 = current.amx_bf16 = current.amx_usable = 0;
+    if (amx)
+        current.amx_bf16 = current.amx_usable = 0;
 }
 
 void stylize_cpu_testing_disable_bf16(int disable)
 {
-    testing_hide(0, 0, disable, 0);
+    testing_hide(0, 0, disable, 0, 0);
 }
 
 void stylize_cpu_testing_disable_avx512(int disable)
 {
-    testing_hide(0, disable, 0, 0);
+    testing_hide(0, disable, 0, 0, 0);
 }
 
 void stylize_cpu_testing_disable_avx2(int disable)
 {
-    testing_hide(disable, 0, 0, 0);
+    testing_hide(disable, 0, 0, 0, 0);
 }
 
 void stylize_cpu_testing_disable_sha(int disable)
 {
-    testing_hide(0, 0, 0, disable);
+    testing_hide(0, 0, 0, 0, disable);
+}
+
+void stylize_cpu_testing_disable_amx(int disable)
+{
+    testing_hide(0, 0, 0, disable, 0);
 }

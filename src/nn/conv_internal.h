@@ -131,11 +131,13 @@ void stylize_conv_general_weights(const stylize_conv_geom *g, float *gw, float *
  * (cout, cin, 3, 3), on the pool. */
 void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int cout, int m);
 
-/* The bfloat16 algorithms' kernel: for each of the a^2 components k, U[k]
- * (cout x cin) as packed A of stylize/nn/gemm_bf16.h, then for each k the
- * input gradient's (U[pi(k)])^T (cin x cout) packed likewise (pi: the
- * flip's permutation, see conv_winograd.c). Bytes, and the transform of
- * weight (cout, cin, 3, 3) into it (on the pool). */
+/* The bfloat16 algorithms' kernel: a 64-byte header naming the GEMM
+ * kernel (stylize_bf16_kernel_for_cpu() at the transform: the layout of
+ * what follows, used by every call on it), then for each of the a^2
+ * components k, U[k] (cout x cin) as packed A of stylize/nn/gemm_bf16.h,
+ * then for each k the input gradient's (U[pi(k)])^T (cin x cout) packed
+ * likewise (pi: the flip's permutation, see conv_winograd.c). Bytes, and
+ * the transform of weight (cout, cin, 3, 3) into it (on the pool). */
 size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout);
 void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m);
 

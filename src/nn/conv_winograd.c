@@ -62,9 +62,14 @@ static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0
 static const int pi4[6] = {5, 1, 2, 4, 3, 0};
 static const int pi2[4] = {3, 1, 2, 0};
 
+/* The bfloat16 kernel starts with this many bytes holding its
+ * stylize_bf16_kernel (the packed slots' layout); the slots follow. */
+#define WINO_BF16_HEADER 64
+
 typedef struct {
     float *u;              /* (a * a, cout, cin), or NULL: packs */
-    unsigned short *packs; /* the bfloat16 kernel (conv_internal.h), or NULL */
+    unsigned short *packs; /* the bfloat16 kernel's slots (conv_internal.h), or NULL */
+    stylize_bf16_kernel kern; /* the GEMM kernel whose layout the slots take */
     const float *wt;       /* (cout, cin, 3, 3) */
     int cout, cin, m, ntasks;
     size_t fwd, bwd;       /* bfloat16 elements per packed slot of each half */
@@ -83,8 +88,8 @@ static void put_packed(const utrans_job *j, int k, int co, int c0, int n, const 
     unsigned short *bwd = j->packs + (size_t)(a * a) * j->fwd + kb * j->bwd;
     for (int l = 0; l < n; l++) {
         unsigned short b = stylize_bf16_round(v[l]);
-        fwd[stylize_bf16_pack_a_index(co, c0 + l, j->cin)] = b;
-        bwd[stylize_bf16_pack_a_index(c0 + l, co, j->cout)] = b;
+        fwd[stylize_bf16_pack_a_index(j->kern, co, c0 + l, j->cin)] = b;
+        bwd[stylize_bf16_pack_a_index(j->kern, c0 + l, co, j->cout)] = b;
     }
 }
 
@@ -140,14 +145,14 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
 {
     stylize_parallel_init();
     int nthr = stylize_parallel_threads();
-    utrans_job j = {u, NULL, weight, cout, cin, m, nthr, 0, 0};
+    utrans_job j = {u, NULL, STYLIZE_BF16_DPBF16, weight, cout, cin, m, nthr, 0, 0};
     stylize_parallel_run(nthr, utrans_task, &j);
 }
 
 size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout)
 {
     size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
-    return aa * (stylize_bf16_pack_a_bytes(cout, cin) + stylize_bf16_pack_a_bytes(cin, cout));
+    return WINO_BF16_HEADER + aa * (stylize_bf16_pack_a_bytes(cout, cin) + stylize_bf16_pack_a_bytes(cin, cout));
 }
 
 void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m)
@@ -155,8 +160,10 @@ void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin
     stylize_parallel_init();
     memset(packs, 0, stylize_conv_winograd_bf16_kernel_bytes(m, cin, cout)); /* the padding */
     int nthr = stylize_parallel_threads();
-    utrans_job j = {NULL, packs, weight, cout, cin, m, nthr,
-                    stylize_bf16_pack_a_bytes(cout, cin) / 2, stylize_bf16_pack_a_bytes(cin, cout) / 2};
+    stylize_bf16_kernel kern = stylize_bf16_kernel_for_cpu();
+    memcpy(packs, &kern, sizeof kern);
+    utrans_job j = {NULL, (unsigned short *)((unsigned char *)packs + WINO_BF16_HEADER), kern, weight, cout, cin, m,
+                    nthr, stylize_bf16_pack_a_bytes(cout, cin) / 2, stylize_bf16_pack_a_bytes(cin, cout) / 2};
     stylize_parallel_run(nthr, utrans_task, &j);
 }
 
@@ -183,7 +190,7 @@ static size_t wino_kstride(int channels, int nt)
  * the larger channel count (either direction), one 32-bit word each. */
 static size_t pack_per_tile(int bf16, int cin, int cout)
 {
-    return bf16 ? ((size_t)(cin > cout ? cin : cout) + 1) / 2 : 0;
+    return bf16 ? stylize_bf16_pack_b_bytes(cin > cout ? cin : cout, STYLIZE_BF16_NR) / (4 * STYLIZE_BF16_NR) : 0;
 }
 
 static int test_block_tiles; /* stylize_conv_testing_wino_block_tiles */
@@ -261,6 +268,7 @@ typedef struct {
     atomic_llong next; /* first tile not yet taken by a task */
     long long bs;      /* phased (float32): the block's first tile */
     int bn;            /* phased: its tiles */
+    stylize_bf16_kernel kern; /* bfloat16: the GEMM kernel the packed slices are laid out for */
 } wino_job;
 
 /* The transforms work on row segments of up to SEG tiles of one tile row:
@@ -772,7 +780,7 @@ static void wino_gemms_bf16(const wino_job *j, int b0, int n)
                                       stylize_bf16_pack_b_bytes(j->cin, STYLIZE_BF16_NR);
     for (int k = 0; k < aa; k++) {
         stylize_bf16_pack_b(j->V + (size_t)k * j->vstride + (size_t)b0, j->nt, j->cin, n, pb);
-        stylize_gemm_bf16(j->cout, n, j->cin, j->pk + (size_t)k * j->pkstride, pb,
+        stylize_gemm_bf16(j->kern, j->cout, n, j->cin, j->pk + (size_t)k * j->pkstride, pb,
                           j->M + (size_t)k * j->mstride + (size_t)b0, j->nt, 0);
     }
 }
@@ -893,13 +901,14 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     wino_job j = {in, out, bf16 ? NULL : kern, bias, ws, M, vstride, mstride,
                   cin, cout, h, w, m, tw, (long long)th * tw, nt, pass == STYLIZE_WINO_FORWARD_RELU, pad,
                   ntasks, cap,
-                  backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0, 0, 0};
+                  backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0, 0, 0, STYLIZE_BF16_DPBF16};
     if (bf16) {
         /* the forward's kernel is (cout x cin) per slot here; the input
          * gradient's (cin x cout of the forward) = this call's (cout x cin) */
         size_t fwd = stylize_bf16_pack_a_bytes(backward ? cin : cout, backward ? cout : cin);
         size_t slot = stylize_bf16_pack_a_bytes(cout, cin);
-        j.pk = (const unsigned char *)kern + (backward ? (size_t)aa * fwd : 0);
+        memcpy(&j.kern, kern, sizeof j.kern);
+        j.pk = (const unsigned char *)kern + WINO_BF16_HEADER + (backward ? (size_t)aa * fwd : 0);
         j.pkstride = slot;
         j.pbuf = (unsigned char *)(M + (size_t)aa * mstride);
     }
@@ -1119,7 +1128,7 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
      * vstride, mstride apart; dU (a^2, cout, cin): the kernel's gradient */
     float *M = ws + (size_t)aa * vstride, *dU = M + (size_t)aa * mstride;
     wino_job j = {in, NULL, NULL, NULL, ws, M, vstride, mstride, cin, cout, h, w, m, tw,
-                  (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0, 0, 0};
+                  (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0, 0, 0, STYLIZE_BF16_DPBF16};
     wgrad_job g = {&j, gout, dU, gw, gb, 0, 0, 1};
     for (long long t0 = 0; t0 < j.tiles; t0 += nt) {
         g.t0 = t0;

@@ -1,37 +1,66 @@
-/* bfloat16 GEMM with float32 accumulation on AVX512-BF16
+/* bfloat16 GEMM with float32 accumulation on AMX or AVX512-BF16
  * (stylize/nn/gemm_bf16.h).
  *
- * Packed A: panels of MR rows; in each, for every pair of k, MR 32-bit
- * words (A[r][2p], A[r][2p + 1]) as bf16 (low, high). Packed B: panels of
- * NR columns; in each, for every pair of k, NR 32-bit words
- * (B[2p][j], B[2p + 1][j]): four 512-bit vectors. vdpbf16ps then adds
+ * Packed B (both kernels): panels of NR columns; in each, for every pair
+ * of k, NR 32-bit words (B[2p][j], B[2p + 1][j]) as bf16 (low, high), the
+ * pairs padded with zeros to a multiple of KQ.
+ *
+ * vdpbf16ps: packed A in panels of MR rows; in each, for every pair of k,
+ * MR 32-bit words (A[r][2p], A[r][2p + 1]). vdpbf16ps adds
  * A[r][2p] B[2p][j] + A[r][2p + 1] B[2p + 1][j] into lane j of row r's
  * accumulators: a 6 x 64 tile in 24 registers. K runs in blocks of KC
  * pairs so that a B block (KC x 256 bytes) stays in L1/L2 while every A
- * panel passes over it. Padding (rows, columns, an odd K) is zero. */
+ * panel passes over it.
+ *
+ * AMX: packed A in 16 x 32 tiles of 1 KiB (row-major bf16), rows padded to
+ * 32 and k to 32; a B tile is 16 pairs of one panel's 16 columns (rows 256
+ * bytes apart). tdpbf16ps adds a 16 x 32 A tile times a 16-pair x 16 B tile
+ * into a 16 x 16 float32 tile: a 32 x 32 block of C in four tiles, from
+ * two A and two B tiles per 32 k. Padding (rows, columns, K) is zero. */
 #include "stylize/nn/gemm_bf16.h"
 
 #include <string.h>
 
 #include "core/parallel.h"
+#include "stylize/core/cpu.h"
 
 #define MR STYLIZE_BF16_MR
 #define NR STYLIZE_BF16_NR
-#define KC 128 /* pairs of k per block */
+#define KQ STYLIZE_BF16_KQ
+#define KC 128 /* pairs of k per block (vdpbf16ps) */
 
 static int pairs(int k)
 {
     return (k + 1) / 2;
 }
 
+/* pairs per B panel row block: padded to the AMX tile's KQ */
+static int pairs_b(int k)
+{
+    return (pairs(k) + KQ - 1) / KQ * KQ;
+}
+
+static size_t round_up(size_t v, size_t to)
+{
+    return (v + to - 1) / to * to;
+}
+
+stylize_bf16_kernel stylize_bf16_kernel_for_cpu(void)
+{
+    const stylize_cpu_features *f = stylize_cpu();
+    return f->amx_usable && f->avx512_bf16 ? STYLIZE_BF16_AMX : STYLIZE_BF16_DPBF16;
+}
+
 size_t stylize_bf16_pack_a_bytes(int m, int k)
 {
-    return (size_t)((m + MR - 1) / MR) * MR * (size_t)pairs(k) * 4;
+    size_t dp = round_up((size_t)m, MR) * (size_t)pairs(k) * 4;
+    size_t amx = round_up((size_t)m, 32) * round_up((size_t)k, 32) * 2;
+    return dp > amx ? dp : amx;
 }
 
 size_t stylize_bf16_pack_b_bytes(int k, int n)
 {
-    return (size_t)((n + NR - 1) / NR) * NR * (size_t)pairs(k) * 4;
+    return round_up((size_t)n, NR) * (size_t)pairs_b(k) * 4;
 }
 
 static unsigned pair_word(float lo, float hi)
@@ -39,13 +68,13 @@ static unsigned pair_word(float lo, float hi)
     return (unsigned)stylize_bf16_round(lo) | (unsigned)stylize_bf16_round(hi) << 16;
 }
 
-void stylize_bf16_pack_a(const float *a, int lda, int trans_a, int m, int k, void *pa)
+void stylize_bf16_pack_a(stylize_bf16_kernel kern, const float *a, int lda, int trans_a, int m, int k, void *pa)
 {
     unsigned short *dst = pa;
     memset(pa, 0, stylize_bf16_pack_a_bytes(m, k)); /* the padding */
     for (int row = 0; row < m; row++)
         for (int col = 0; col < k; col++)
-            dst[stylize_bf16_pack_a_index(row, col, k)] =
+            dst[stylize_bf16_pack_a_index(kern, row, col, k)] =
                 stylize_bf16_round(trans_a ? a[(size_t)col * lda + row] : a[(size_t)row * lda + col]);
 }
 
@@ -72,7 +101,8 @@ BF16_TARGET static void pack16(const float *r0, const float *r1, unsigned *dst)
 BF16_TARGET static void pack_panel(const pack_job *g, int jp)
 {
     int kp = pairs(g->k), j0 = jp * NR, cols = g->n - j0 < NR ? g->n - j0 : NR;
-    unsigned *dst = g->pb + (size_t)jp * kp * NR;
+    unsigned *dst = g->pb + (size_t)jp * pairs_b(g->k) * NR;
+    memset(dst + (size_t)kp * NR, 0, (size_t)(pairs_b(g->k) - kp) * NR * 4); /* the tiles' padding */
     for (int q = 0; q < kp; q++, dst += NR) {
         const float *r0 = g->b + (size_t)(2 * q) * g->ldb + j0, *r1 = 2 * q + 1 < g->k ? r0 + g->ldb : NULL;
         int j = 0;
@@ -124,7 +154,7 @@ BF16_TARGET static void kernel(int np, const unsigned *a, const unsigned *b, flo
 }
 
 typedef struct {
-    int m, n, kp;
+    int m, n, kp, kq; /* kp pairs of k, kq = kp padded (B's panels) */
     const unsigned *pa;
     const unsigned *pb;
     float *c;
@@ -132,13 +162,26 @@ typedef struct {
     int ntasks;
 } gemm_job;
 
+/* C[rows x cols] at dst (ldc apart) = (accumulate ? dst : 0) + tile (ld apart). */
+static void put_tile(float *dst, int ldc, const float *tile, int ld, int rows, int cols, int accumulate)
+{
+    for (int r = 0; r < rows; r++) {
+        float *row = dst + (size_t)r * ldc;
+        if (accumulate)
+            for (int j = 0; j < cols; j++)
+                row[j] += tile[r * ld + j];
+        else
+            memcpy(row, tile + r * ld, (size_t)cols * sizeof(float));
+    }
+}
+
 /* Column panel j: every row panel, K block by K block, in C itself where
  * the tile is whole, else through a local tile. */
 static void panel(const gemm_job *g, int jp)
 {
     float tile[MR * NR] __attribute__((aligned(64)));
     int j0 = jp * NR, cols = g->n - j0 < NR ? g->n - j0 : NR;
-    const unsigned *bp = g->pb + (size_t)jp * g->kp * NR;
+    const unsigned *bp = g->pb + (size_t)jp * g->kq * NR;
     for (int i0 = 0; i0 < g->m; i0 += MR) {
         const unsigned *ap = g->pa + (size_t)(i0 / MR) * g->kp * MR;
         int rows = g->m - i0 < MR ? g->m - i0 : MR;
@@ -149,15 +192,87 @@ static void panel(const gemm_job *g, int jp)
             int np = g->kp - q0 < KC ? g->kp - q0 : KC;
             kernel(np, ap + (size_t)q0 * MR, bp + (size_t)q0 * NR, dst, ld, q0 == 0 && !(whole && g->accumulate));
         }
-        if (whole)
-            continue;
-        for (int r = 0; r < rows; r++) {
-            float *row = g->c + (size_t)(i0 + r) * g->ldc + j0;
-            if (g->accumulate)
-                for (int j = 0; j < cols; j++)
-                    row[j] += tile[r * NR + j];
-            else
-                memcpy(row, tile + r * NR, (size_t)cols * sizeof(float));
+        if (!whole)
+            put_tile(g->c + (size_t)i0 * g->ldc + j0, g->ldc, tile, NR, rows, cols, g->accumulate);
+    }
+}
+
+/* ---- AMX ------------------------------------------------------------------ */
+
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* The palette-1 configuration: all eight tiles 16 rows of 64 bytes. */
+typedef struct {
+    unsigned char palette, start_row, reserved[14];
+    unsigned short colsb[16];
+    unsigned char rows[16];
+} amx_config;
+
+AMX_TARGET static void amx_begin(void)
+{
+    amx_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++)
+        cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+}
+
+/* The 32 x 32 block of C at c (ldc floats apart) = (load ? c : 0) + A B
+ * over nkb blocks of 32 k: a0, a1 the two 16-row A tile columns (a tile
+ * each 512 elements), b the panel's 16-pair rows at this block's first
+ * column (NR words apart). Tiles: 0..3 C, 4..5 A, 6..7 B. */
+AMX_TARGET static void amx_block(const unsigned short *a0, const unsigned short *a1, const unsigned *b, int nkb,
+                                 float *c, int ldc, int load)
+{
+    long sc = (long)ldc * 4, sb = NR * 4;
+    if (load) {
+        _tile_loadd(0, c, sc);
+        _tile_loadd(1, c + 16, sc);
+        _tile_loadd(2, c + (size_t)16 * ldc, sc);
+        _tile_loadd(3, c + (size_t)16 * ldc + 16, sc);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int kb = 0; kb < nkb; kb++, a0 += 512, a1 += 512, b += KQ * NR) {
+        _tile_loadd(4, a0, 64);
+        _tile_loadd(5, a1, 64);
+        _tile_loadd(6, b, sb);
+        _tile_loadd(7, b + 16, sb);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, c, sc);
+    _tile_stored(1, c + 16, sc);
+    _tile_stored(2, c + (size_t)16 * ldc, sc);
+    _tile_stored(3, c + (size_t)16 * ldc + 16, sc);
+}
+
+/* Column panel jp on AMX: each half (32 columns) against every 32-row
+ * block, in C where the block is whole, else through a local block. */
+AMX_TARGET static void amx_panel(const gemm_job *g, int jp)
+{
+    float blk[32 * 32] __attribute__((aligned(64)));
+    const unsigned short *pa = (const unsigned short *)g->pa;
+    int nkb = g->kq / KQ;
+    for (int h = 0; h < NR; h += 32) {
+        int j0 = jp * NR + h, cols = g->n - j0 < 32 ? g->n - j0 : 32;
+        const unsigned *bp = g->pb + (size_t)jp * g->kq * NR + h;
+        for (int i0 = 0; cols > 0 && i0 < g->m; i0 += 32) {
+            int rows = g->m - i0 < 32 ? g->m - i0 : 32, whole = rows == 32 && cols == 32;
+            const unsigned short *a0 = pa + (size_t)(i0 / 16) * nkb * 512;
+            float *c = g->c + (size_t)i0 * g->ldc + j0;
+            if (whole) {
+                amx_block(a0, a0 + (size_t)nkb * 512, bp, nkb, c, g->ldc, g->accumulate);
+                continue;
+            }
+            amx_block(a0, a0 + (size_t)nkb * 512, bp, nkb, blk, 32, 0);
+            put_tile(c, g->ldc, blk, 32, rows, cols, g->accumulate);
         }
     }
 }
@@ -170,7 +285,20 @@ static void gemm_task(void *user, int t)
         panel(g, jp);
 }
 
-void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, float *c, int ldc, int accumulate)
+/* The AMX tasks configure the tiles of their thread and release them at the end. */
+AMX_TARGET static void amx_task(void *user, int t)
+{
+    const gemm_job *g = user;
+    int np = (g->n + NR - 1) / NR;
+    __asm__ volatile("" ::: "memory"); /* the packed operands are written before any tile load */
+    amx_begin();
+    for (int jp = t; jp < np; jp += g->ntasks)
+        amx_panel(g, jp);
+    _tile_release();
+}
+
+void stylize_gemm_bf16(stylize_bf16_kernel kern, int m, int n, int k, const void *pa, const void *pb, float *c,
+                       int ldc, int accumulate)
 {
     if (m <= 0 || n <= 0)
         return;
@@ -180,18 +308,19 @@ void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, floa
         return;
     }
     int np = (n + NR - 1) / NR, nt = stylize_parallel_threads();
-    gemm_job g = {m, n, pairs(k), pa, pb, c, ldc, accumulate, np < nt ? np : nt};
-    stylize_parallel_run(g.ntasks, gemm_task, &g);
+    gemm_job g = {m, n, pairs(k), pairs_b(k), pa, pb, c, ldc, accumulate, np < nt ? np : nt};
+    stylize_parallel_run(g.ntasks, kern == STYLIZE_BF16_AMX ? amx_task : gemm_task, &g);
 }
 #else
 void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
 {
     unsigned *dst = pb;
-    int kp = pairs(k);
+    int kp = pairs_b(k);
     for (int j0 = 0; j0 < n; j0 += NR)
         for (int q = 0; q < kp; q++) {
-            const float *r0 = b + (size_t)(2 * q) * ldb, *r1 = 2 * q + 1 < k ? r0 + ldb : NULL;
-            int cols = n - j0 < NR ? n - j0 : NR;
+            const float *r0 = 2 * q < k ? b + (size_t)(2 * q) * ldb : NULL;
+            const float *r1 = 2 * q + 1 < k ? r0 + ldb : NULL;
+            int cols = r0 ? (n - j0 < NR ? n - j0 : NR) : 0;
             for (int j = 0; j < cols; j++)
                 dst[j] = pair_word(r0[j0 + j], r1 ? r1[j0 + j] : 0.0f);
             for (int j = cols; j < NR; j++)
@@ -200,8 +329,9 @@ void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
         }
 }
 
-void stylize_gemm_bf16(int m, int n, int k, const void *pa, const void *pb, float *c, int ldc, int accumulate)
+void stylize_gemm_bf16(stylize_bf16_kernel kern, int m, int n, int k, const void *pa, const void *pb, float *c,
+                       int ldc, int accumulate)
 {
-    (void)m, (void)n, (void)k, (void)pa, (void)pb, (void)c, (void)ldc, (void)accumulate; /* never called: no AVX512-BF16 */
+    (void)kern, (void)m, (void)n, (void)k, (void)pa, (void)pb, (void)c, (void)ldc, (void)accumulate; /* never called: no AVX512-BF16 */
 }
 #endif

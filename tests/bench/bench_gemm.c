@@ -61,12 +61,13 @@ int main(int argc, char **argv)
                    n, k, t_s, flop / t_s / 1e9);
             continue;
         }
-        stylize_bf16_pack_a(a, k, 0, m, k, pa);
+        stylize_bf16_kernel kern = stylize_bf16_kernel_for_cpu();
+        stylize_bf16_pack_a(kern, a, k, 0, m, k, pa);
         for (int r = 0; r < reps; r++) {
             double t0 = stylize_seconds();
             stylize_bf16_pack_b(b, n, k, n, pb);
             double t1 = stylize_seconds();
-            stylize_gemm_bf16(m, n, k, pa, pb, c, n, 0);
+            stylize_gemm_bf16(kern, m, n, k, pa, pb, c, n, 0);
             double t2 = stylize_seconds();
             tp[r] = t2 - t0, tb[r] = t2 - t1;
         }

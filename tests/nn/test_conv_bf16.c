@@ -394,7 +394,10 @@ static void check_layout(int cin, int cout, stylize_conv_algo algo)
         CHECK(stylize_conv_get_algo(conv) == algo);
         CHECK(mem.cur == stylize_conv_kernel_bytes(&g, algo) && mem.cur == conv->cache_bytes);
         stylize_conv_winograd_kernel(u, wt, cin, cout, m); /* the float32 transform, (aa, cout, ci) */
-        const unsigned short *pk = (const unsigned short *)conv->cache;
+        stylize_bf16_kernel kern; /* the header: the layout, this CPU's kernel */
+        memcpy(&kern, conv->cache, sizeof kern);
+        CHECK(kern == stylize_bf16_kernel_for_cpu());
+        const unsigned short *pk = (const unsigned short *)((const unsigned char *)conv->cache + 64);
         size_t fwd = stylize_bf16_pack_a_bytes(cout, cin) / 2, bwd = stylize_bf16_pack_a_bytes(cin, cout) / 2;
         size_t wrong = 0, nonzero = 0;
         for (int k = 0; k < aa; k++)
@@ -402,8 +405,8 @@ static void check_layout(int cin, int cout, stylize_conv_algo algo)
                 for (int ci = 0; ci < cin; ci++) {
                     unsigned short want = stylize_bf16_round(u[((size_t)k * cout + co) * cin + ci]);
                     int kb = pi[k / a] * a + pi[k % a];
-                    wrong += pk[(size_t)k * fwd + stylize_bf16_pack_a_index(co, ci, cin)] != want;
-                    wrong += pk[(size_t)aa * fwd + (size_t)kb * bwd + stylize_bf16_pack_a_index(ci, co, cout)] != want;
+                    wrong += pk[(size_t)k * fwd + stylize_bf16_pack_a_index(kern, co, ci, cin)] != want;
+                    wrong += pk[(size_t)aa * fwd + (size_t)kb * bwd + stylize_bf16_pack_a_index(kern, ci, co, cout)] != want;
                 }
         for (size_t i = 0; i < (size_t)aa * (fwd + bwd); i++)
             nonzero += pk[i] != 0;
@@ -590,15 +593,25 @@ int main(void)
         {71, 97, 3, 1, 0},    {1, 1, 1, 1, 0},      {5, 7, 3, 2, 2},
         {64, 64, 40, 40, 0},  {64, 64, 40, 40, 1},  {64, 64, 64, 64, 0}, /* two tasks, several runs each */
     };
-    int visible = 0;
-    stylize_conv_algo algos[2] = {STYLIZE_CONV_WINOGRAD_F2_BF16, STYLIZE_CONV_WINOGRAD_BF16};
-    for (int ai = 0; ai < 2; ai++)
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
-                                  (stylize_pad_mode)shapes[s][4], algos[ai]);
-    CHECK_MSG(visible > 0, "never beyond float32 rounding: bfloat16 is not used");
-    for (int ai = 0; ai < 2; ai++)
-        check_algo_extras(algos[ai]);
+    /* each GEMM kernel this CPU has: AMX where granted, then vdpbf16ps (AMX hidden) */
+    int amx = stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX;
+    if (!amx)
+        printf("SKIP: AMX (amx_bf16 %d, tile data granted %d): its kernel is not used here\n", f->amx_bf16,
+               f->amx_usable);
+    for (int pass = amx ? 0 : 1; pass < 2; pass++) {
+        stylize_cpu_testing_disable_amx(pass == 1);
+        printf("GEMM kernel: %s\n", stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX ? "AMX" : "vdpbf16ps");
+        int visible = 0;
+        stylize_conv_algo algos[2] = {STYLIZE_CONV_WINOGRAD_F2_BF16, STYLIZE_CONV_WINOGRAD_BF16};
+        for (int ai = 0; ai < 2; ai++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                                      (stylize_pad_mode)shapes[s][4], algos[ai]);
+        CHECK_MSG(visible > 0, "never beyond float32 rounding: bfloat16 is not used");
+        for (int ai = 0; ai < 2; ai++)
+            check_algo_extras(algos[ai]);
+    }
+    stylize_cpu_testing_disable_amx(0);
     check_bound();
     return TEST_SUMMARY();
 }

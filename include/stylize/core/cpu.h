@@ -26,6 +26,10 @@ const stylize_cpu_features *stylize_cpu(void);
 /* Test hook: pretend the CPU lacks AVX512-BF16 and AMX (disable != 0), as on
  * a machine without them; 0 restores the detected features. */
 void stylize_cpu_testing_disable_bf16(int disable);
+/* Test hook: pretend the CPU lacks AMX only (AVX512-BF16 stays), so that
+ * the vdpbf16ps kernels run on an AMX machine; 0 restores the detected
+ * features. */
+void stylize_cpu_testing_disable_amx(int disable);
 /* Test hook: pretend the CPU lacks AVX-512 (and so AVX512-BF16 and AMX),
  * for the paths chosen at call time (not the load-time clones); 0 restores
  * the detected features. */
