@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
+#include "stylize/core/clock.h"
 #include "stylize/core/cpu.h"
 
 #define MR STYLIZE_BF16_MR
@@ -297,6 +298,35 @@ AMX_TARGET static void amx_task(void *user, int t)
     _tile_release();
 }
 
+/* rounds rounds of four independent tile multiplies (0 += 4 6, 1 += 4 7,
+ * 2 += 5 6, 3 += 5 7: 4 x 8192 multiply-adds) on zero tiles, so that
+ * latency (four chains) does not bound the rate: seconds. */
+AMX_TARGET double stylize_bf16_amx_probe(long rounds)
+{
+    float buf[256] __attribute__((aligned(64))) = {0}; /* a zero tile (no denormals), then the result */
+    amx_begin();
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, buf, 64);
+    _tile_loadd(5, buf, 64);
+    _tile_loadd(6, buf, 64);
+    _tile_loadd(7, buf, 64);
+    double t0 = stylize_seconds();
+    for (long r = 0; r < rounds; r++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, buf, 64); /* waits for the chains */
+    _tile_stored(3, buf, 64);
+    double t = stylize_seconds() - t0;
+    _tile_release();
+    return t;
+}
+
 void stylize_gemm_bf16(stylize_bf16_kernel kern, int m, int n, int k, const void *pa, const void *pb, float *c,
                        int ldc, int accumulate)
 {
@@ -312,6 +342,12 @@ void stylize_gemm_bf16(stylize_bf16_kernel kern, int m, int n, int k, const void
     stylize_parallel_run(g.ntasks, kern == STYLIZE_BF16_AMX ? amx_task : gemm_task, &g);
 }
 #else
+double stylize_bf16_amx_probe(long rounds)
+{
+    (void)rounds; /* never called: no AMX */
+    return 0.0;
+}
+
 void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
 {
     unsigned *dst = pb;

@@ -53,6 +53,11 @@ void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb);
 void stylize_gemm_bf16(stylize_bf16_kernel kern, int m, int n, int k, const void *pa, const void *pb, float *c,
                        int ldc, int accumulate);
 
+/* The AMX rate probe (only where stylize_bf16_kernel_for_cpu() is AMX):
+ * seconds for rounds rounds of four independent tile multiply-adds
+ * (4 x 16 x 16 x 32 multiply-adds), on this thread (nn/precision.c). */
+double stylize_bf16_amx_probe(long rounds);
+
 /* Index, in bfloat16 elements, of A[row][col] inside the packed A of an
  * M x k matrix in kern's layout: lets a producer write a packed operand
  * directly (after zeroing the buffer for the padding). */

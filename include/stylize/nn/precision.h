@@ -39,14 +39,15 @@ int stylize_precision_parse(const char *name, stylize_precision *out);
 /* 1 when this CPU runs the bfloat16 convolutions (AVX512-BF16). */
 int stylize_precision_bf16_available(void);
 
-/* bfloat16's speed on this CPU: the rate of multiply-adds of its dot
- * products (vdpbf16ps) over float32 FMAs' (16-lane), measured on the first
- * call (under a millisecond, thread-safe; later calls return the same
- * value); 0 where bf16 is not available. STYLIZE_BF16_SPEED in the
- * environment, a finite number >= 0, replaces the measurement (any other
- * value is ignored). Measured 0.45-0.51 on an Intel Xeon without AMX
- * and 2.00 on an AMD EPYC (Zen 4), whose bf16 GEMM ran 2.2x OpenBLAS's
- * sgemm (README Precision). */
+/* bfloat16's speed on this CPU: the rate of multiply-adds of the GEMM
+ * kernel's instruction (AMX tdpbf16ps where the tiles are granted, else
+ * vdpbf16ps) over float32 FMAs' (16-lane), measured on the first call
+ * (under a millisecond, thread-safe; later calls return the same value); 0
+ * where bf16 is not available. STYLIZE_BF16_SPEED in the environment, a
+ * finite number >= 0, replaces the measurement (any other value is
+ * ignored). Measured 0.45-0.51 on an Intel Xeon without AMX, 14.5 on one
+ * with AMX, and 2.00 on an AMD EPYC (Zen 4), whose bf16 GEMM ran 2.2x
+ * OpenBLAS's sgemm (README Precision). */
 double stylize_precision_bf16_speed(void);
 
 /* auto picks bf16 only where stylize_precision_bf16_speed() is at least
