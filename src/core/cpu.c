@@ -79,11 +79,21 @@ static int bf16_refused(void)
     return v && *v && strcmp(v, "0") != 0;
 }
 
+/* STYLIZE_NO_AMX set (and not "0"): run as a CPU without AMX would (the
+ * bf16 GEMMs on vdpbf16ps; README "Environment"). */
+static int amx_refused(void)
+{
+    const char *v = getenv("STYLIZE_NO_AMX");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 static void init(void)
 {
     detect();
     if (bf16_refused())
         detected.avx512_bf16 = detected.amx_bf16 = detected.amx_usable = 0;
+    if (amx_refused())
+        detected.amx_bf16 = detected.amx_usable = 0;
     current = detected;
 }
 

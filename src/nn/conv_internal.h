@@ -141,6 +141,27 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
 size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout);
 void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m);
 
+/* ---- 3x3, stride 1, bfloat16 on AMX tiles, direct (conv_amx.c) ---------- */
+
+/* The direct path's kernel: 9 packed A (cout x cin, the AMX layout of
+ * stylize/nn/gemm_bf16.h), tap t = (dy, dx) holding weight[co][ci][t],
+ * then 9 for the input gradient, (cin x cout), tap t holding
+ * weight[co][ci][8 - t]. Bytes, and the packing (zeroes the padding). */
+size_t stylize_conv_amx_kernel_bytes(int cin, int cout);
+void stylize_conv_amx_kernel(void *slabs, const float *weight, int cin, int cout);
+/* Floats of the smallest workspace it runs in (one output row's band). */
+size_t stylize_conv_amx_min_floats(int cin, int w);
+/* out (cout, h, w) = conv(in (cin, h, w)) with the slabs (backward: the
+ * input gradient's half; cin, cout are this call's), bias (cout) or NULL,
+ * relu after it, pad the input's one-pixel padding (any mode), through ws
+ * (ws_floats floats: bands of rows as many as fit, at least
+ * stylize_conv_amx_min_floats). Only where AMX is usable. */
+void stylize_conv_amx(float *out, const float *in, const void *slabs, const float *bias, int relu, int backward,
+                      stylize_pad_mode pad, int cin, int cout, int h, int w, float *ws, size_t ws_floats);
+/* Test hook: 0 makes the bfloat16 kernels packed from now on use the
+ * Winograd path on AMX instead of the direct one (1, the default). */
+void stylize_conv_testing_amx_direct(int on);
+
 /* Test hook: Winograd blocks (forward and input gradient) of at most tiles
  * tiles (0: the normal rule), so that small problems run several blocks.
  * Set it before planning workspaces: it changes their size. */

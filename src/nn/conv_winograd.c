@@ -62,9 +62,18 @@ static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0
 static const int pi4[6] = {5, 1, 2, 4, 3, 0};
 static const int pi2[4] = {3, 1, 2, 0};
 
-/* The bfloat16 kernel starts with this many bytes holding its
- * stylize_bf16_kernel (the packed slots' layout); the slots follow. */
+/* The bfloat16 kernel starts with this many bytes holding its layout (an
+ * int): a stylize_bf16_kernel (the Winograd slots packed for that GEMM
+ * kernel), or WINO_BF16_DIRECT (conv_amx.c's taps); the slots follow. */
 #define WINO_BF16_HEADER 64
+#define WINO_BF16_DIRECT 2
+
+static int amx_direct = 1; /* stylize_conv_testing_amx_direct */
+
+void stylize_conv_testing_amx_direct(int on)
+{
+    amx_direct = on != 0;
+}
 
 typedef struct {
     float *u;              /* (a * a, cout, cin), or NULL: packs */
@@ -161,7 +170,12 @@ void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin
     memset(packs, 0, stylize_conv_winograd_bf16_kernel_bytes(m, cin, cout)); /* the padding */
     int nthr = stylize_parallel_threads();
     stylize_bf16_kernel kern = stylize_bf16_kernel_for_cpu();
-    memcpy(packs, &kern, sizeof kern);
+    int layout = kern == STYLIZE_BF16_AMX && amx_direct ? WINO_BF16_DIRECT : (int)kern;
+    memcpy(packs, &layout, sizeof layout);
+    if (layout == WINO_BF16_DIRECT) {
+        stylize_conv_amx_kernel((unsigned char *)packs + WINO_BF16_HEADER, weight, cin, cout);
+        return;
+    }
     utrans_job j = {NULL, (unsigned short *)((unsigned char *)packs + WINO_BF16_HEADER), kern, weight, cout, cin, m,
                     nthr, stylize_bf16_pack_a_bytes(cout, cin) / 2, stylize_bf16_pack_a_bytes(cin, cout) / 2};
     stylize_parallel_run(nthr, utrans_task, &j);
@@ -238,8 +252,12 @@ size_t stylize_conv_winograd_floats(stylize_conv_algo algo, int cin, int cout, i
     int m = stylize_conv_algo_tile(algo);
     size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
     int nt = (int)wino_block_tiles(m, stylize_conv_algo_bf16(algo), cin, cout, h, w);
-    return aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt)) +
-           wino_pack_floats(algo, cin, cout, nt);
+    size_t n = aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt)) + wino_pack_floats(algo, cin, cout, nt);
+    if (stylize_conv_algo_bf16(algo)) { /* the direct path on AMX, either direction */
+        size_t d = stylize_conv_amx_min_floats(cin > cout ? cin : cout, w);
+        n = d > n ? d : n;
+    }
+    return n;
 }
 
 /* ---- transforms --------------------------------------------------------- */
@@ -885,7 +903,15 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     if (h <= 0 || w <= 0)
         return;
     int backward = pass == STYLIZE_WINO_BACKWARD;
-    int m = stylize_conv_algo_tile(algo), bf16 = stylize_conv_algo_bf16(algo);
+    int m = stylize_conv_algo_tile(algo), bf16 = stylize_conv_algo_bf16(algo), layout = 0;
+    if (bf16)
+        memcpy(&layout, kern, sizeof layout);
+    if (layout == WINO_BF16_DIRECT) {
+        stylize_conv_amx(out, in, (const unsigned char *)kern + WINO_BF16_HEADER, bias,
+                         pass == STYLIZE_WINO_FORWARD_RELU, backward, pad, cin, cout, h, w, ws,
+                         stylize_conv_winograd_floats(algo, cin, cout, h, w));
+        return;
+    }
     int a = m + 2, aa = a * a;
     int th = (h + m - 1) / m, tw = (w + m - 1) / m;
     int nt = (int)wino_block_tiles(m, bf16, cin, cout, h, w);
@@ -907,7 +933,7 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
          * gradient's (cin x cout of the forward) = this call's (cout x cin) */
         size_t fwd = stylize_bf16_pack_a_bytes(backward ? cin : cout, backward ? cout : cin);
         size_t slot = stylize_bf16_pack_a_bytes(cout, cin);
-        memcpy(&j.kern, kern, sizeof j.kern);
+        j.kern = (stylize_bf16_kernel)layout;
         j.pk = (const unsigned char *)kern + WINO_BF16_HEADER + (backward ? (size_t)aa * fwd : 0);
         j.pkstride = slot;
         j.pbuf = (unsigned char *)(M + (size_t)aa * mstride);

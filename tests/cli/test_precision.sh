@@ -40,6 +40,13 @@ check "train: the bf16 speed is measured where the CPU has AVX512-BF16, else 0" 
 s = float('$SPEED'); assert (0.05 < s < 20) if $HAVE_BF16 else s == 0, s"
 check "train: auto is $AUTO_TRAIN here (bf16 only where it is fast: README Precision)" \
     test "$(json_get "$T/auto.json" 'r["training"]["precision"]')" = "$AUTO_TRAIN"
+if [ $HAVE_BF16 = 1 ] && grep -qw amx_bf16 /proc/cpuinfo && "$PY" -c "assert float('$SPEED') > 4"; then
+    # the AMX probe ran (14.5 measured); without AMX the probe times vdpbf16ps (0.45-0.51 on Intel)
+    STYLIZE_NO_AMX=1 "$STYLIZE" train "${TR[@]}" --iterations 1 -o "$T/noamx.tnet" --report "$T/noamx.json" \
+        || bad "training with STYLIZE_NO_AMX=1 failed"
+    check "STYLIZE_NO_AMX=1: the probe times vdpbf16ps, not the tiles" "$PY" -c "
+import json; s = json.load(open('$T/noamx.json'))['bf16_speed']; print('without AMX', s); assert 0.05 < s < 0.25 * float('$SPEED'), s"
+fi
 FAST=fp32
 [ $HAVE_BF16 = 1 ] && FAST=bf16
 for s in 2:$FAST 1.5:$FAST 1.4:fp32 0.5:fp32 -1:$AUTO_TRAIN; do # -1: ignored, measured

@@ -12,7 +12,12 @@
  * over the K input channels in float32, and the output is A^T M A. So
  *   |y - y_exact| <= (2^-7 + 2^-16 + K 2^-24) sum_pq |A^T_rp| |A^T_sq| sum_c |U_c,pq| |V_c,pq|
  *                    + 1e-4 sum |w| |x|   (float32 transforms, as the float32 path's tests)
- * with U and V computed here in double. The result must also differ from
+ * with U and V computed here in double. On AMX the default path is
+ * direct (conv_amx.c), which rounds w and x themselves: there
+ *   |y - y_exact| <= (2^-7 + 2^-16 + 9 K 2^-24) sum |w| |x|.
+ * Every case runs on each path the CPU has: direct on AMX, Winograd with
+ * AMX GEMMs (a test hook), Winograd on vdpbf16ps (AMX hidden).
+ * The result must also differ from
  * float32's beyond float32 rounding somewhere (bfloat16 is really used),
  * and be the same with 1 and 2 threads (the float32 fallback of narrow
  * layers: the same in two runs with 2 threads, and within the bound with
@@ -31,6 +36,14 @@
 #include "nn/conv_internal.h" /* the packed kernel, for its layout check */
 #include "conv_testutil.h"
 #include "testutil.h"
+
+static int amx_direct_on = 1; /* as stylize_conv_testing_amx_direct was last set */
+
+/* 1 when kernels packed now take the direct AMX layout. */
+static int direct_expected(void)
+{
+    return amx_direct_on && stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX;
+}
 
 /* The transforms of conv_winograd.c (its interpolation points). */
 static const double G4[6][3] = {{1, 0, 0}, {1, 1, 1}, {1.0 / 9, -1.0 / 9, 1.0 / 9},
@@ -246,6 +259,9 @@ static void expect(const frame *f, const wino *t, double *ref, double *bound, do
     crop_in(f, bound, tmp, c1, grad);
     abs_direct(tmp, xb, wt, c0, c1, H, W);
     crop_in(f, mag, tmp, c1, grad);
+    if (direct_expected()) /* the direct path rounds w and x themselves: K = 9 c0 products */
+        for (size_t i = 0; i < (size_t)c1 * f->h * f->w; i++)
+            bound[i] = (0x1p-7 + 0x1p-16 + 9 * c0 * 0x1p-24) * mag[i];
     free(xb), free(u), free(tmp);
 }
 
@@ -368,6 +384,26 @@ done:
     return v.visible;
 }
 
+/* The direct AMX path's taps (conv_amx.c): slab t of the forward holds
+ * bf16(weight[co][ci][t]) at (co, ci), slab 8 - t of the input gradient
+ * holds it at (ci, co); returns the wrong values, counts the nonzero ones. */
+static size_t check_taps(const unsigned short *pk, const float *wt, int cin, int cout, size_t *nonzero)
+{
+    size_t fwd = stylize_bf16_pack_a_bytes(cout, cin) / 2, bwd = stylize_bf16_pack_a_bytes(cin, cout) / 2;
+    size_t wrong = 0;
+    for (int co = 0; co < cout; co++)
+        for (int ci = 0; ci < cin; ci++)
+            for (int t = 0; t < 9; t++) {
+                unsigned short want = stylize_bf16_round(wt[((size_t)co * cin + ci) * 9 + t]);
+                wrong += pk[(size_t)t * fwd + stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, co, ci, cin)] != want;
+                wrong += pk[9 * fwd + (size_t)(8 - t) * bwd +
+                            stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, ci, co, cout)] != want;
+            }
+    for (size_t i = 0; i < 9 * (fwd + bwd); i++)
+        *nonzero += pk[i] != 0;
+    return wrong;
+}
+
 /* The packed kernel bit for bit: slot k of the forward half holds
  * bf16(U[k]) at (co, ci), slot pi(k) of the input gradient's half holds it
  * at (ci, co) (pi: the flip's permutation of the interpolation points,
@@ -394,22 +430,29 @@ static void check_layout(int cin, int cout, stylize_conv_algo algo)
         CHECK(stylize_conv_get_algo(conv) == algo);
         CHECK(mem.cur == stylize_conv_kernel_bytes(&g, algo) && mem.cur == conv->cache_bytes);
         stylize_conv_winograd_kernel(u, wt, cin, cout, m); /* the float32 transform, (aa, cout, ci) */
-        stylize_bf16_kernel kern; /* the header: the layout, this CPU's kernel */
-        memcpy(&kern, conv->cache, sizeof kern);
-        CHECK(kern == stylize_bf16_kernel_for_cpu());
+        int layout; /* the header: the Winograd slots for this CPU's GEMM kernel, or AMX's direct taps */
+        memcpy(&layout, conv->cache, sizeof layout);
+        CHECK(layout == (direct_expected() ? 2 : (int)stylize_bf16_kernel_for_cpu()));
         const unsigned short *pk = (const unsigned short *)((const unsigned char *)conv->cache + 64);
-        size_t fwd = stylize_bf16_pack_a_bytes(cout, cin) / 2, bwd = stylize_bf16_pack_a_bytes(cin, cout) / 2;
-        size_t wrong = 0, nonzero = 0;
-        for (int k = 0; k < aa; k++)
-            for (int co = 0; co < cout; co++)
-                for (int ci = 0; ci < cin; ci++) {
-                    unsigned short want = stylize_bf16_round(u[((size_t)k * cout + co) * cin + ci]);
-                    int kb = pi[k / a] * a + pi[k % a];
-                    wrong += pk[(size_t)k * fwd + stylize_bf16_pack_a_index(kern, co, ci, cin)] != want;
-                    wrong += pk[(size_t)aa * fwd + (size_t)kb * bwd + stylize_bf16_pack_a_index(kern, ci, co, cout)] != want;
-                }
-        for (size_t i = 0; i < (size_t)aa * (fwd + bwd); i++)
-            nonzero += pk[i] != 0;
+        size_t wrong = 0, nonzero = 0, fwd, bwd;
+        if (layout == 2) {
+            wrong = check_taps(pk, wt, cin, cout, &nonzero);
+            aa = 9;
+        } else {
+            stylize_bf16_kernel kern = (stylize_bf16_kernel)layout;
+            fwd = stylize_bf16_pack_a_bytes(cout, cin) / 2, bwd = stylize_bf16_pack_a_bytes(cin, cout) / 2;
+            for (int k = 0; k < aa; k++)
+                for (int co = 0; co < cout; co++)
+                    for (int ci = 0; ci < cin; ci++) {
+                        unsigned short want = stylize_bf16_round(u[((size_t)k * cout + co) * cin + ci]);
+                        int kb = pi[k / a] * a + pi[k % a];
+                        wrong += pk[(size_t)k * fwd + stylize_bf16_pack_a_index(kern, co, ci, cin)] != want;
+                        wrong += pk[(size_t)aa * fwd + (size_t)kb * bwd +
+                                    stylize_bf16_pack_a_index(kern, ci, co, cout)] != want;
+                    }
+            for (size_t i = 0; i < (size_t)aa * (fwd + bwd); i++)
+                nonzero += pk[i] != 0;
+        }
         CHECK_MSG(wrong == 0, "F(%d) %d -> %d: %zu packed values are not bf16(U)", m, cin, cout, wrong);
         CHECK_MSG(nonzero <= (size_t)2 * aa * cin * cout, "F(%d): padding is not zero", m);
     }
@@ -594,25 +637,38 @@ int main(void)
         {71, 97, 3, 1, 0},    {1, 1, 1, 1, 0},      {5, 7, 3, 2, 2},
         {64, 64, 40, 40, 0},  {64, 64, 40, 40, 1},  {64, 64, 64, 64, 0}, /* two tasks, several runs each */
     };
-    /* each GEMM kernel this CPU has: AMX where granted, then vdpbf16ps (AMX hidden) */
+    /* each path this CPU has: AMX where granted (direct, the default, then
+     * Winograd with AMX GEMMs), then Winograd on vdpbf16ps (AMX hidden) */
     int amx = stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX;
     if (!amx)
-        printf("SKIP: AMX (amx_bf16 %d, tile data granted %d): its kernel is not used here\n", f->amx_bf16,
+        printf("SKIP: AMX (amx_bf16 %d, tile data granted %d): its paths are not used here\n", f->amx_bf16,
                f->amx_usable);
-    for (int pass = amx ? 0 : 1; pass < 2; pass++) {
-        stylize_cpu_testing_disable_amx(pass == 1);
-        printf("GEMM kernel: %s\n", stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX ? "AMX" : "vdpbf16ps");
+    static const char *const names[] = {"direct on AMX", "Winograd, GEMMs on AMX", "Winograd, GEMMs on vdpbf16ps"};
+    for (int pass = amx ? 0 : 2; pass < 3; pass++) {
+        stylize_cpu_testing_disable_amx(pass == 2);
+        amx_direct_on = pass == 0;
+        stylize_conv_testing_amx_direct(amx_direct_on);
+        printf("bf16 path: %s\n", names[pass]);
+        CHECK(pass == 2 || stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX);
         int visible = 0;
         stylize_conv_algo algos[2] = {STYLIZE_CONV_WINOGRAD_F2_BF16, STYLIZE_CONV_WINOGRAD_BF16};
         for (int ai = 0; ai < 2; ai++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                                       (stylize_pad_mode)shapes[s][4], algos[ai]);
+        /* the smallest workspaces: Winograd in blocks of one tile, the
+         * direct path in bands of one or two rows */
+        stylize_conv_testing_wino_block_tiles(1);
+        visible += check_case(64, 64, 23, 40, STYLIZE_PAD_ZERO, algos[1]);
+        visible += check_case(128, 64, 9, 70, STYLIZE_PAD_REFLECT, algos[0]);
+        stylize_conv_testing_wino_block_tiles(0);
         CHECK_MSG(visible > 0, "never beyond float32 rounding: bfloat16 is not used");
         for (int ai = 0; ai < 2; ai++)
             check_algo_extras(algos[ai]);
     }
     stylize_cpu_testing_disable_amx(0);
+    stylize_conv_testing_amx_direct(1);
+    amx_direct_on = 1;
     check_bound();
     return TEST_SUMMARY();
 }

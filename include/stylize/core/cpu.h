@@ -20,7 +20,7 @@ typedef struct {
 
 /* The features, detected on the first call (thread-safe); never NULL.
  * With STYLIZE_NO_BF16 set (not "0") in the environment, AVX512-BF16 and
- * AMX read as absent. */
+ * AMX read as absent; with STYLIZE_NO_AMX, AMX alone. */
 const stylize_cpu_features *stylize_cpu(void);
 
 /* Test hook: pretend the CPU lacks AVX512-BF16 and AMX (disable != 0), as on

@@ -1,0 +1,246 @@
+/* 3x3, stride-1 convolutions in bfloat16 on AMX tiles, directly: no
+ * Winograd transforms (conv_internal.h). Where AMX multiplies 14x faster
+ * than float32 FMAs, the transforms, not the products, bounded the bf16
+ * Winograd path (a third of its time went to the GEMMs); the direct
+ * convolution does 2.25x the multiplications of F(4x4, 3x3) but reads the
+ * image in place as the tiles' B operand, so nothing else remains.
+ *
+ * The image is packed once per band of rows into P, bfloat16 pairs of
+ * channels: P[(r nq + q) Wp + xx] = (in[2q][y0 - 1 + r][xx - 1],
+ * in[2q + 1][...]) with the padding mode's pixels at the border (zero
+ * outside the image, beyond cin and beyond the row's end), nq = the
+ * channel pairs rounded up to 16, Wp = w rounded up to 32, plus 16. For
+ * output row y, pixels x0..x0+15 and tap (dy, dx), the 16 x 16 B tile of
+ * channel pairs q0..q0+15 is then P at row r + dy, column x0 + dx, its
+ * rows Wp words apart: the tile loads straight from the packed image. The
+ * kernel of tap t is a packed A (stylize/nn/gemm_bf16.h, AMX layout) of
+ * (cout x cin); a 32 x 32 block of the output (channels co0.., pixels
+ * x0..) is four float32 tiles summed over the 9 taps and cin / 32 blocks,
+ * then stored in place (rows = channels, h w floats apart), with the bias
+ * and the ReLU applied to the block while it is in L1. Each output is one
+ * tile element's sum in a fixed order: the same bits whatever the threads. */
+#include <string.h>
+
+#include "nn/conv_internal.h"
+#include "stylize/core/cpu.h"
+#include "stylize/nn/gemm_bf16.h"
+
+#define KQ STYLIZE_BF16_KQ
+
+/* Channel pairs of the packed image (rounded up to whole tiles). */
+static int amx_pairs(int c)
+{
+    return ((c + 1) / 2 + KQ - 1) / KQ * KQ;
+}
+
+/* Words per packed row: w rounded up to 32 (whole blocks) plus 16 (the taps' dx reach). */
+static int amx_row_words(int w)
+{
+    return (w + 31) / 32 * 32 + 16;
+}
+
+size_t stylize_conv_amx_kernel_bytes(int cin, int cout)
+{
+    return 9 * (stylize_bf16_pack_a_bytes(cout, cin) + stylize_bf16_pack_a_bytes(cin, cout));
+}
+
+size_t stylize_conv_amx_min_floats(int cin, int w)
+{
+    return (size_t)3 * (size_t)amx_pairs(cin) * (size_t)amx_row_words(w);
+}
+
+void stylize_conv_amx_kernel(void *slabs, const float *weight, int cin, int cout)
+{
+    size_t fwd = stylize_bf16_pack_a_bytes(cout, cin) / 2, bwd = stylize_bf16_pack_a_bytes(cin, cout) / 2;
+    unsigned short *f = slabs, *b = f + 9 * fwd;
+    memset(slabs, 0, stylize_conv_amx_kernel_bytes(cin, cout)); /* the padding */
+    for (int co = 0; co < cout; co++)
+        for (int ci = 0; ci < cin; ci++)
+            for (int t = 0; t < 9; t++) {
+                /* forward: tap t reads in[y + dy - 1][x + dx - 1] with weight[..][t];
+                 * input gradient: tap t reads gout there with weight[..][8 - t] */
+                unsigned short v = stylize_bf16_round(weight[((size_t)co * cin + ci) * 9 + t]);
+                f[(size_t)t * fwd + stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, co, ci, cin)] = v;
+                b[(size_t)(8 - t) * bwd + stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, ci, co, cout)] = v;
+            }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
+
+typedef struct {
+    const float *in;    /* (cin, h, w) */
+    float *out;         /* (cout, h, w) */
+    const unsigned short *slabs; /* 9 packed A (cout x cin), a slab apart */
+    size_t slab;        /* bf16 elements per slab */
+    const float *bias;  /* (cout) or NULL */
+    int relu;
+    stylize_pad_mode pad;
+    int cin, cout, h, w;
+    int nq, wp;         /* P's pairs and row words */
+    unsigned *P;        /* (rows + 2, nq, wp) words: the band */
+    int y0, rows;       /* the band: output rows y0 .. y0 + rows - 1 */
+    int ntasks;
+} amx_job;
+
+/* Packed row r of the band for pair q: 16 pixels at a time by vector. */
+AMX_TARGET static void pack_row(const amx_job *j, int r, int q)
+{
+    unsigned *dst = j->P + ((size_t)r * j->nq + q) * j->wp;
+    int iy = stylize_conv_pad_index(j->y0 - 1 + r, j->h, j->pad), c0 = 2 * q, w = j->w;
+    if (iy < 0 || c0 >= j->cin) {
+        memset(dst, 0, (size_t)j->wp * 4);
+        return;
+    }
+    size_t plane = (size_t)j->h * (size_t)w;
+    const float *r0 = j->in + (size_t)c0 * plane + (size_t)iy * w;
+    const float *r1 = c0 + 1 < j->cin ? r0 + plane : NULL;
+    int x = 0;
+    for (; x + 16 <= w; x += 16) {
+        __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0 + x)));
+        __m512i hi = r1 ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1 + x)))
+                        : _mm512_setzero_si512();
+        _mm512_storeu_si512(dst + 1 + x, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    }
+    for (; x < w; x++)
+        dst[1 + x] = (unsigned)stylize_bf16_round(r0[x]) | (unsigned)stylize_bf16_round(r1 ? r1[x] : 0.0f) << 16;
+    int xl = stylize_conv_pad_index(-1, w, j->pad), xr = stylize_conv_pad_index(w, w, j->pad);
+    dst[0] = xl < 0 ? 0 : (unsigned)stylize_bf16_round(r0[xl]) | (unsigned)stylize_bf16_round(r1 ? r1[xl] : 0.0f) << 16;
+    dst[w + 1] = xr < 0 ? 0 : (unsigned)stylize_bf16_round(r0[xr]) | (unsigned)stylize_bf16_round(r1 ? r1[xr] : 0.0f) << 16;
+    memset(dst + w + 2, 0, (size_t)(j->wp - w - 2) * 4);
+}
+
+static void pack_task(void *user, int t)
+{
+    const amx_job *j = user;
+    long long n = (long long)(j->rows + 2) * j->nq;
+    for (long long i = n * t / j->ntasks; i < n * (t + 1) / j->ntasks; i++)
+        pack_row(j, (int)(i / j->nq), (int)(i % j->nq));
+}
+
+/* The palette-1 configuration: all eight tiles 16 rows of 64 bytes. */
+typedef struct {
+    unsigned char palette, start_row, reserved[14];
+    unsigned short colsb[16];
+    unsigned char rows[16];
+} amx_config;
+
+AMX_TARGET static void amx_begin(void)
+{
+    amx_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++)
+        cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+}
+
+/* dst (32 x 32 at c, ldc floats apart) = the tiles 0..3 (stored in place) */
+AMX_TARGET static void store_tiles(float *c, long ldc)
+{
+    _tile_stored(0, c, ldc * 4);
+    _tile_stored(1, c + 16, ldc * 4);
+    _tile_stored(2, c + 16 * ldc, ldc * 4);
+    _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
+}
+
+/* Tiles 0..3 = the 32 x 32 block (channels co0.., pixels x0.. of band row r):
+ * sum over taps and channel blocks of A (2 tiles) times B (2 tiles). */
+AMX_TARGET static void block(const amx_job *j, int co0, int r, int x0)
+{
+    int nkb = j->nq / KQ;
+    long sb = (long)j->wp * 4;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int t = 0; t < 9; t++) {
+        const unsigned short *a0 = j->slabs + (size_t)t * j->slab + (size_t)(co0 / 16) * nkb * 512;
+        const unsigned short *a1 = a0 + (size_t)nkb * 512;
+        const unsigned *b = j->P + ((size_t)(r + t / 3) * j->nq) * j->wp + x0 + t % 3;
+        for (int kb = 0; kb < nkb; kb++, a0 += 512, a1 += 512, b += (size_t)KQ * j->wp) {
+            _tile_loadd(4, a0, 64);
+            _tile_loadd(5, a1, 64);
+            _tile_loadd(6, b, sb);
+            _tile_loadd(7, b + 16, sb);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+        }
+    }
+}
+
+/* The bias and ReLU on rows x cols of the output at o (ldo apart),
+ * channels from co0; from a local block (ld 32) first when blk. */
+static void finish(const amx_job *j, float *o, size_t ldo, const float *blk, int co0, int rows, int cols)
+{
+    for (int i = 0; i < rows; i++) {
+        float *d = o + (size_t)i * ldo, b = j->bias ? j->bias[co0 + i] : 0.0f;
+        const float *s = blk ? blk + i * 32 : d;
+        for (int x = 0; x < cols; x++) {
+            float v = s[x] + b;
+            d[x] = j->relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+/* Task t: a share of the band's rows, every channel block and pixel block. */
+AMX_TARGET static void conv_task(void *user, int t)
+{
+    const amx_job *j = user;
+    float blk[32 * 32] __attribute__((aligned(64)));
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    int ra = j->rows * t / j->ntasks, rb = j->rows * (t + 1) / j->ntasks;
+    __asm__ volatile("" ::: "memory"); /* P and the slabs are written before any tile load */
+    amx_begin();
+    for (int co0 = 0; co0 < j->cout; co0 += 32)
+        for (int r = ra; r < rb; r++)
+            for (int x0 = 0; x0 < j->w; x0 += 32) {
+                int rows = j->cout - co0 < 32 ? j->cout - co0 : 32, cols = j->w - x0 < 32 ? j->w - x0 : 32;
+                float *o = j->out + (size_t)co0 * plane + (size_t)(j->y0 + r) * j->w + x0;
+                block(j, co0, r, x0);
+                if (rows == 32 && cols == 32) {
+                    store_tiles(o, (long)plane);
+                    finish(j, o, plane, NULL, co0, 32, 32);
+                } else {
+                    store_tiles(blk, 32);
+                    finish(j, o, plane, blk, co0, rows, cols);
+                }
+            }
+    _tile_release();
+}
+
+void stylize_conv_amx(float *out, const float *in, const void *slabs, const float *bias, int relu, int backward,
+                      stylize_pad_mode pad, int cin, int cout, int h, int w, float *ws, size_t ws_floats)
+{
+    if (h <= 0 || w <= 0)
+        return;
+    int nq = amx_pairs(cin), wp = amx_row_words(w), nthr = stylize_parallel_threads();
+    size_t per_row = (size_t)nq * (size_t)wp;
+    long long fit = (long long)(ws_floats / per_row) - 2; /* output rows per band */
+    int band = fit < 1 ? 1 : fit > h ? h : (int)fit;
+    /* the input gradient's slabs follow the forward's 9 (cin x cout of this call) */
+    size_t fwd = stylize_bf16_pack_a_bytes(backward ? cin : cout, backward ? cout : cin) / 2;
+    amx_job j = {in, out, (const unsigned short *)slabs + (backward ? 9 * fwd : 0),
+                 stylize_bf16_pack_a_bytes(cout, cin) / 2, bias, relu, pad, cin, cout, h, w, nq, wp,
+                 (unsigned *)ws, 0, 0, 1};
+    for (j.y0 = 0; j.y0 < h; j.y0 += band) {
+        j.rows = h - j.y0 < band ? h - j.y0 : band;
+        long long packs = (long long)(j.rows + 2) * nq;
+        j.ntasks = packs < nthr ? (int)packs : nthr;
+        stylize_parallel_run(j.ntasks, pack_task, &j);
+        j.ntasks = j.rows < nthr ? j.rows : nthr;
+        stylize_parallel_run(j.ntasks, conv_task, &j);
+    }
+}
+#else
+void stylize_conv_amx(float *out, const float *in, const void *slabs, const float *bias, int relu, int backward,
+                      stylize_pad_mode pad, int cin, int cout, int h, int w, float *ws, size_t ws_floats)
+{
+    (void)out, (void)in, (void)slabs, (void)bias, (void)relu, (void)backward, (void)pad, (void)cin, (void)cout;
+    (void)h, (void)w, (void)ws, (void)ws_floats; /* never called: no AMX */
+}
+#endif
