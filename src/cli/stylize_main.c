@@ -667,6 +667,9 @@ static job_outcome run_job(cli_options *o, const job_list *jobs, int j, int n_jo
         fprintf(stderr, "%swrote %s (%dx%d): %d iterations, %d evaluations, loss %.6e -> %.6e, %.1fs\n",
                 pc->label, out_path, res.width, res.height, res.iterations, res.evaluations,
                 res.loss_initial, res.loss_final, res.seconds);
+    if (!o->quiet && res.reason == STYLIZE_STOP_LINE_SEARCH && res.precision == STYLIZE_PRECISION_BF16)
+        fprintf(stderr, "%s: %swarning: L-BFGS stopped: its line search found no decrease in bf16, whose "
+                        "rounding hides small decreases (--precision fp32 does not)\n", prog, pc->label);
     return JOB_OK;
 }
 

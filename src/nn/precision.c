@@ -148,7 +148,9 @@ double stylize_precision_bf16_speed(void)
  * it paints) default to bf16. L-BFGS (loss after 100 evaluations within
  * 1%): 1.007x at 512 px but 1.68x at 128 px, where the line search
  * compares values rounded more coarsely than the decrease it looks for --
- * so the image's optimisation stays fp32. */
+ * so the image's optimisation stays fp32. On an Intel Xeon with AMX (the
+ * direct path, conv_amx.c): training 0.951x, its samples 0.893x; L-BFGS
+ * 0.999x at 512 px, 1.094x at 128 px: the same defaults. */
 static stylize_precision auto_default(stylize_work work)
 {
     switch (work) {

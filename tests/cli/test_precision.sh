@@ -71,6 +71,21 @@ fi
 # --- bf16 where the CPU has it -----------------------------------------------
 "$STYLIZE" "${G[@]}" --precision bf16 -o "$T/g16.png" --report "$T/g16.json" || bad "Gatys bf16 failed"
 check "Gatys: bf16 recorded" test "$(json_get "$T/g16.json" 'r["precision"]')" = bf16
+# a bf16 L-BFGS run whose first line search finds no decrease (full-width
+# random VGG-19 at 512 px, chelsea fitted by PIL in bicubic, brick squared:
+# so on the Intel Xeon with AMX) says so on stderr, and only then
+"$PY" -c "
+from PIL import Image
+im = Image.open('$IMG/chelsea.png').convert('RGB'); s = 512 / max(im.size)
+im.resize((round(im.width * s), round(im.height * s)), Image.BICUBIC).save('$T/fitc.png')
+Image.open('$IMG/brick.png').convert('RGB').resize((512, 512), Image.BICUBIC).save('$T/sqb.png')"
+"$STYLIZE" --content "$T/fitc.png" --style "$T/sqb.png" --weights random --size 512 --iterations 2 --tolerance 0 \
+    --threads 2 --precision bf16 --report "$T/ls.json" -o "$T/ls.png" 2>"$T/ls.err" || bad "bf16 512 px run failed"
+REASON=$(json_get "$T/ls.json" 'r["scales"][-1]["stop_reason"]')
+echo "bf16 L-BFGS at 512 px stopped: $REASON"
+check "bf16 L-BFGS: the line-search warning exactly when the line search stopped the run" "$PY" -c "
+w = 'line search found no decrease in bf16' in open('$T/ls.err').read()
+assert w == ('$REASON' == 'line search found no decrease'), (w, '$REASON')"
 "$STYLIZE" train "${TR[@]}" --iterations 30 --precision fp32 -o "$T/m32.tnet" --report "$T/m32.json" || bad "fp32 training failed"
 "$STYLIZE" train "${TR[@]}" --iterations 30 --precision bf16 -o "$T/m16.tnet" --report "$T/m16.json" || bad "bf16 training failed"
 check "model records bf16" test "$(json_get "$T/m16.json" 'r["training"]["precision"]')" = bf16
