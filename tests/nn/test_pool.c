@@ -1,6 +1,8 @@
 /* Tests of 2x2 stride-2 pooling: hand-computed forward and backward values
  * for both kinds on odd sizes, degenerate sizes, first-maximum routing on
- * ties, NaN propagation, and finite-difference checks of the backward. */
+ * ties, NaN propagation, finite-difference checks of the backward, and the
+ * vectorised rows bit for bit against a scalar reference of the rule on
+ * wide rows of ties, signed zeros, infinities and NaNs. */
 #include "stylize/nn/pool.h"
 
 #include <string.h>
@@ -234,8 +236,72 @@ static void check_argmax(void)
     free(in), free(o1), free(o2), free(g), free(g1), free(g2), free(idx);
 }
 
+/* The rule, one window at a time: index of the first maximum, the first
+ * NaN winning (pool.c's specification, as in PyTorch). */
+static int ref_first_max(const float v[4])
+{
+    int idx = 0;
+    for (int i = 1; i < 4 && v[idx] == v[idx]; i++)
+        if (v[i] > v[idx] || v[i] != v[i])
+            idx = i;
+    return idx;
+}
+
+/* Wide rows (several vectors of every width and a remainder) whose values
+ * come from a small set, so that windows tie, mix -0 and +0, hold
+ * infinities and NaNs (two payloads: the first NaN must be the one kept):
+ * max (with and without argmax) and average, forward and backward, bit for
+ * bit against the scalar rule. */
+static void check_wide(void)
+{
+    const int c = 2, h = 5, w = 163, oh = h / 2, ow = w / 2;
+    size_t n = (size_t)c * h * w, no = (size_t)c * oh * ow;
+    float *in = xalloc(n), *o = xalloc(no), *oa = xalloc(no), *av = xalloc(no), *g = xalloc(no);
+    float *gm = xalloc(n), *ga = xalloc(n), *gv = xalloc(n);
+    uint8_t *idx = malloc(no);
+    const float set[8] = {-1.0f, 0.0f, -0.0f, 1.0f, 2.0f, INFINITY, -INFINITY, NAN};
+    uint64_t st = 99;
+    for (size_t i = 0; i < n; i++) {
+        in[i] = set[stylize_splitmix64(&st) % 8];
+        if (in[i] != in[i] && (i & 1)) { /* a second payload */
+            uint32_t u = 0x7fc00123u;
+            memcpy(&in[i], &u, sizeof u);
+        }
+    }
+    tu_fill(g, no, 5, -1, 1);
+    stylize_pool_forward(STYLIZE_POOL_MAX, o, in, c, h, w);
+    stylize_pool_forward_argmax(oa, idx, in, c, h, w);
+    stylize_pool_forward(STYLIZE_POOL_AVG, av, in, c, h, w);
+    stylize_pool_backward(STYLIZE_POOL_MAX, gm, g, in, c, h, w);
+    stylize_pool_backward_argmax(ga, g, idx, c, h, w);
+    stylize_pool_backward(STYLIZE_POOL_AVG, gv, g, NULL, c, h, w);
+    int bad = 0, badg = 0;
+    for (int k = 0; k < c; k++)
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) {
+                const float *r0 = in + ((size_t)k * h + 2 * y) * w + 2 * x, *r1 = r0 + w;
+                float v[4] = {r0[0], r0[1], r1[0], r1[1]};
+                size_t j = ((size_t)k * oh + y) * ow + x;
+                int m = ref_first_max(v);
+                float mean = 0.25f * ((v[0] + v[1]) + (v[2] + v[3])), q = 0.25f * g[j];
+                bad += memcmp(&o[j], &v[m], 4) != 0 || memcmp(&oa[j], &v[m], 4) != 0 || idx[j] != m;
+                /* the mean: bit for bit, or NaN on both sides (a sum of two
+                 * NaNs may keep either payload once vectorised) */
+                bad += memcmp(&av[j], &mean, 4) != 0 && !(av[j] != av[j] && mean != mean);
+                for (int e = 0; e < 4; e++) {
+                    size_t gi = ((size_t)k * h + 2 * y + e / 2) * w + 2 * x + e % 2;
+                    float want = e == m ? g[j] : 0.0f;
+                    badg += memcmp(&gm[gi], &want, 4) != 0 || memcmp(&ga[gi], &want, 4) != 0;
+                    badg += memcmp(&gv[gi], &q, 4) != 0;
+                }
+            }
+    CHECK_MSG(bad == 0 && badg == 0, "wide rows: %d outputs, %d gradients differ from the scalar rule", bad, badg);
+    free(in), free(o), free(oa), free(av), free(g), free(gm), free(ga), free(gv), free(idx);
+}
+
 int main(void)
 {
+    check_wide();
     check_argmax();
     check_forward_by_hand();
     check_backward_by_hand();
