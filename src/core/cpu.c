@@ -20,6 +20,22 @@
 static stylize_cpu_features detected, current;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* STYLIZE_NO_BF16 set (and not "0"): the user's request to run as a CPU
+ * without AVX512-BF16 and AMX would (README "Environment"). */
+static int bf16_refused(void)
+{
+    const char *v = getenv("STYLIZE_NO_BF16");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* STYLIZE_NO_AMX set (and not "0"): run as a CPU without AMX would (the
+ * bf16 GEMMs on vdpbf16ps; README "Environment"). */
+static int amx_refused(void)
+{
+    const char *v = getenv("STYLIZE_NO_AMX");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 #ifdef STYLIZE_X86
 static unsigned long long xgetbv0(void)
 {
@@ -60,7 +76,9 @@ static void detect(void)
     f->avx512_bf16 = f->avx512f && (a1 & (1u << 5));
     f->amx_bf16 = (d & (1u << 24)) && (d & (1u << 22));
 #if defined(__linux__) && defined(__x86_64__)
-    f->amx_usable = f->amx_bf16 && tiles && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    /* tile data is requested only where it may be used (its signal frames are larger) */
+    f->amx_usable = f->amx_bf16 && tiles && !bf16_refused() && !amx_refused() &&
+                    syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
 #else
     (void)tiles;
 #endif
@@ -70,22 +88,6 @@ static void detect(void)
 {
 }
 #endif
-
-/* STYLIZE_NO_BF16 set (and not "0"): the user's request to run as a CPU
- * without AVX512-BF16 and AMX would (README "Environment"). */
-static int bf16_refused(void)
-{
-    const char *v = getenv("STYLIZE_NO_BF16");
-    return v && *v && strcmp(v, "0") != 0;
-}
-
-/* STYLIZE_NO_AMX set (and not "0"): run as a CPU without AMX would (the
- * bf16 GEMMs on vdpbf16ps; README "Environment"). */
-static int amx_refused(void)
-{
-    const char *v = getenv("STYLIZE_NO_AMX");
-    return v && *v && strcmp(v, "0") != 0;
-}
 
 static void init(void)
 {

@@ -164,8 +164,8 @@ size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo a
         return 0;
     algo = effective_algo(g, algo);
     int m = stylize_conv_algo_tile(algo);
-    if (stylize_conv_algo_bf16(algo)) /* a^2 packed slices each way: (cout x cin) and (cin x cout) */
-        return stylize_conv_winograd_bf16_kernel_bytes(m, g->cin, g->cout);
+    if (stylize_conv_algo_bf16(algo)) /* packed slices each way: (cout x cin) and (cin x cout) */
+        return stylize_conv_winograd_bf16_kernel_bytes(stylize_conv_bf16_layout_for_cpu(), m, g->cin, g->cout);
     size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
     return stylize_mem_mul((size_t)g->cin * (size_t)g->cout, per_pair, sizeof(float));
 }
@@ -188,7 +188,8 @@ void stylize_conv_refresh(stylize_conv *conv)
         return; /* the general path, or a dry plan */
     int m = stylize_conv_algo_tile(conv->algo);
     if (stylize_conv_algo_bf16(conv->algo))
-        stylize_conv_winograd_kernel_bf16(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
+        stylize_conv_winograd_kernel_bf16(conv->cache, conv->bf16_layout, conv->weight, conv->g.cin, conv->g.cout,
+                                          m);
     else if (m)
         stylize_conv_winograd_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
     else
@@ -214,6 +215,7 @@ static stylize_status switch_cache(stylize_conv *c, stylize_conv_algo algo, styl
     c->cache = p;
     c->cache_bytes = bytes;
     c->algo = algo;
+    c->bf16_layout = stylize_conv_bf16_layout_for_cpu(); /* the layout bytes was counted for */
     stylize_conv_refresh(c);
     return STYLIZE_OK;
 }

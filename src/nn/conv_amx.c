@@ -49,20 +49,35 @@ size_t stylize_conv_amx_min_floats(int cin, int w)
     return (size_t)3 * (size_t)amx_pairs(cin) * (size_t)amx_row_words(w);
 }
 
+typedef struct {
+    unsigned short *f, *b; /* the forward's and the input gradient's 9 slabs */
+    size_t fwd, bwd;       /* bf16 elements per slab of each */
+    const float *weight;   /* (cout, cin, 3, 3) */
+    int cin, cout, ntasks;
+} taps_job;
+
+/* Task t: a band of output channels of every tap, both directions. */
+static void taps_task(void *user, int t)
+{
+    const taps_job *j = user;
+    int c0 = (int)((long long)j->cout * t / j->ntasks), c1 = (int)((long long)j->cout * (t + 1) / j->ntasks);
+    for (int co = c0; co < c1; co++)
+        for (int ci = 0; ci < j->cin; ci++)
+            for (int tap = 0; tap < 9; tap++) {
+                /* forward: tap t reads in[y + dy - 1][x + dx - 1] with weight[..][t];
+                 * input gradient: tap t reads gout there with weight[..][8 - t] */
+                unsigned short v = stylize_bf16_round(j->weight[((size_t)co * j->cin + ci) * 9 + tap]);
+                j->f[(size_t)tap * j->fwd + stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, co, ci, j->cin)] = v;
+                j->b[(size_t)(8 - tap) * j->bwd + stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, ci, co, j->cout)] = v;
+            }
+}
+
 void stylize_conv_amx_kernel(void *slabs, const float *weight, int cin, int cout)
 {
     size_t fwd = stylize_bf16_pack_a_bytes(cout, cin) / 2, bwd = stylize_bf16_pack_a_bytes(cin, cout) / 2;
-    unsigned short *f = slabs, *b = f + 9 * fwd;
-    memset(slabs, 0, stylize_conv_amx_kernel_bytes(cin, cout)); /* the padding */
-    for (int co = 0; co < cout; co++)
-        for (int ci = 0; ci < cin; ci++)
-            for (int t = 0; t < 9; t++) {
-                /* forward: tap t reads in[y + dy - 1][x + dx - 1] with weight[..][t];
-                 * input gradient: tap t reads gout there with weight[..][8 - t] */
-                unsigned short v = stylize_bf16_round(weight[((size_t)co * cin + ci) * 9 + t]);
-                f[(size_t)t * fwd + stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, co, ci, cin)] = v;
-                b[(size_t)(8 - t) * bwd + stylize_bf16_pack_a_index(STYLIZE_BF16_AMX, ci, co, cout)] = v;
-            }
+    int nthr = stylize_parallel_threads();
+    taps_job j = {slabs, (unsigned short *)slabs + 9 * fwd, fwd, bwd, weight, cin, cout, cout < nthr ? cout : nthr};
+    stylize_parallel_run(j.ntasks, taps_task, &j);
 }
 
 #if defined(__x86_64__)
@@ -194,7 +209,10 @@ AMX_TARGET static void conv_task(void *user, int t)
     float blk[32 * 32] __attribute__((aligned(64)));
     size_t plane = (size_t)j->h * (size_t)j->w;
     int ra = j->rows * t / j->ntasks, rb = j->rows * (t + 1) / j->ntasks;
-    __asm__ volatile("" ::: "memory"); /* P and the slabs are written before any tile load */
+    /* P and the slabs were written before this task started (the pool's
+     * join orders them); the barrier keeps the compiler from moving
+     * memory accesses across the tile loads, which it cannot see */
+    __asm__ volatile("" ::: "memory");
     amx_begin();
     for (int co0 = 0; co0 < j->cout; co0 += 32)
         for (int r = ra; r < rb; r++)

@@ -24,6 +24,7 @@ struct stylize_conv {
                               * bfloat16 Winograd: packed slices (below);
                               * general path: none */
     size_t cache_bytes;      /* bytes counted in mem for cache (0 when none) */
+    int bf16_layout;         /* bfloat16 algorithms: the cache's layout (stylize_conv_bf16_layout_for_cpu) */
     stylize_mem *mem;        /* borrowed, or NULL: plain allocation */
 };
 
@@ -131,22 +132,29 @@ void stylize_conv_general_weights(const stylize_conv_geom *g, float *gw, float *
  * (cout, cin, 3, 3), on the pool. */
 void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int cout, int m);
 
-/* The bfloat16 algorithms' kernel: a 64-byte header naming the GEMM
- * kernel (stylize_bf16_kernel_for_cpu() at the transform: the layout of
- * what follows, used by every call on it), then for each of the a^2
+/* The bfloat16 algorithms' kernel: a 64-byte header holding its layout,
+ * then the slots. Layout STYLIZE_BF16_DPBF16 or STYLIZE_BF16_AMX (the GEMM
+ * kernel whose packed-A layout the slots take): for each of the a^2
  * components k, U[k] (cout x cin) as packed A of stylize/nn/gemm_bf16.h,
  * then for each k the input gradient's (U[pi(k)])^T (cin x cout) packed
- * likewise (pi: the flip's permutation, see conv_winograd.c). Bytes, and
- * the transform of weight (cout, cin, 3, 3) into it (on the pool). */
-size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout);
-void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m);
+ * likewise (pi: the flip's permutation, see conv_winograd.c). Layout
+ * STYLIZE_CONV_BF16_DIRECT: the direct AMX path's taps (below). The layout
+ * this CPU packs now (AMX's direct one where the tiles are granted, unless
+ * the test hook below says otherwise), the bytes of a layout, and the
+ * transform of weight (cout, cin, 3, 3) into it (on the pool). A
+ * convolution keeps the layout it was created with. */
+#define STYLIZE_CONV_BF16_DIRECT 2
+int stylize_conv_bf16_layout_for_cpu(void);
+size_t stylize_conv_winograd_bf16_kernel_bytes(int layout, int m, int cin, int cout);
+void stylize_conv_winograd_kernel_bf16(void *packs, int layout, const float *weight, int cin, int cout, int m);
 
 /* ---- 3x3, stride 1, bfloat16 on AMX tiles, direct (conv_amx.c) ---------- */
 
 /* The direct path's kernel: 9 packed A (cout x cin, the AMX layout of
  * stylize/nn/gemm_bf16.h), tap t = (dy, dx) holding weight[co][ci][t],
  * then 9 for the input gradient, (cin x cout), tap t holding
- * weight[co][ci][8 - t]. Bytes, and the packing (zeroes the padding). */
+ * weight[co][ci][8 - t]. Bytes, and the packing on the pool (into a
+ * zeroed buffer: the padding is not written). */
 size_t stylize_conv_amx_kernel_bytes(int cin, int cout);
 void stylize_conv_amx_kernel(void *slabs, const float *weight, int cin, int cout);
 /* Floats of the smallest workspace it runs in (one output row's band). */
@@ -158,7 +166,7 @@ size_t stylize_conv_amx_min_floats(int cin, int w);
  * stylize_conv_amx_min_floats). Only where AMX is usable. */
 void stylize_conv_amx(float *out, const float *in, const void *slabs, const float *bias, int relu, int backward,
                       stylize_pad_mode pad, int cin, int cout, int h, int w, float *ws, size_t ws_floats);
-/* Test hook: 0 makes the bfloat16 kernels packed from now on use the
+/* Test hook: 0 makes the bfloat16 convolutions created from now on use the
  * Winograd path on AMX instead of the direct one (1, the default). */
 void stylize_conv_testing_amx_direct(int on);
 

@@ -64,9 +64,10 @@ static const int pi2[4] = {3, 1, 2, 0};
 
 /* The bfloat16 kernel starts with this many bytes holding its layout (an
  * int): a stylize_bf16_kernel (the Winograd slots packed for that GEMM
- * kernel), or WINO_BF16_DIRECT (conv_amx.c's taps); the slots follow. */
+ * kernel), or STYLIZE_CONV_BF16_DIRECT (conv_amx.c's taps); the slots
+ * follow. */
 #define WINO_BF16_HEADER 64
-#define WINO_BF16_DIRECT 2
+#define WINO_BF16_DIRECT STYLIZE_CONV_BF16_DIRECT
 
 static int amx_direct = 1; /* stylize_conv_testing_amx_direct */
 
@@ -158,26 +159,33 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
     stylize_parallel_run(nthr, utrans_task, &j);
 }
 
-size_t stylize_conv_winograd_bf16_kernel_bytes(int m, int cin, int cout)
+int stylize_conv_bf16_layout_for_cpu(void)
 {
+    stylize_bf16_kernel kern = stylize_bf16_kernel_for_cpu();
+    return kern == STYLIZE_BF16_AMX && amx_direct ? WINO_BF16_DIRECT : (int)kern;
+}
+
+size_t stylize_conv_winograd_bf16_kernel_bytes(int layout, int m, int cin, int cout)
+{
+    if (layout == WINO_BF16_DIRECT)
+        return WINO_BF16_HEADER + stylize_conv_amx_kernel_bytes(cin, cout);
     size_t aa = (size_t)(m + 2) * (size_t)(m + 2);
     return WINO_BF16_HEADER + aa * (stylize_bf16_pack_a_bytes(cout, cin) + stylize_bf16_pack_a_bytes(cin, cout));
 }
 
-void stylize_conv_winograd_kernel_bf16(void *packs, const float *weight, int cin, int cout, int m)
+void stylize_conv_winograd_kernel_bf16(void *packs, int layout, const float *weight, int cin, int cout, int m)
 {
     stylize_parallel_init();
-    memset(packs, 0, stylize_conv_winograd_bf16_kernel_bytes(m, cin, cout)); /* the padding */
-    int nthr = stylize_parallel_threads();
-    stylize_bf16_kernel kern = stylize_bf16_kernel_for_cpu();
-    int layout = kern == STYLIZE_BF16_AMX && amx_direct ? WINO_BF16_DIRECT : (int)kern;
+    memset(packs, 0, stylize_conv_winograd_bf16_kernel_bytes(layout, m, cin, cout)); /* the padding */
     memcpy(packs, &layout, sizeof layout);
+    unsigned char *slots = (unsigned char *)packs + WINO_BF16_HEADER;
     if (layout == WINO_BF16_DIRECT) {
-        stylize_conv_amx_kernel((unsigned char *)packs + WINO_BF16_HEADER, weight, cin, cout);
+        stylize_conv_amx_kernel(slots, weight, cin, cout);
         return;
     }
-    utrans_job j = {NULL, (unsigned short *)((unsigned char *)packs + WINO_BF16_HEADER), kern, weight, cout, cin, m,
-                    nthr, stylize_bf16_pack_a_bytes(cout, cin) / 2, stylize_bf16_pack_a_bytes(cin, cout) / 2};
+    int nthr = stylize_parallel_threads();
+    utrans_job j = {NULL, (unsigned short *)slots, (stylize_bf16_kernel)layout, weight, cout, cin, m, nthr,
+                    stylize_bf16_pack_a_bytes(cout, cin) / 2, stylize_bf16_pack_a_bytes(cin, cout) / 2};
     stylize_parallel_run(nthr, utrans_task, &j);
 }
 
@@ -201,7 +209,8 @@ static size_t wino_kstride(int channels, int nt)
 }
 
 /* Floats per tile column of the bfloat16 path's packed V slice: pairs of
- * the larger channel count (either direction), one 32-bit word each. */
+ * the larger channel count (either direction), rounded up to the AMX
+ * tile's 16, one 32-bit word each. */
 static size_t pack_per_tile(int bf16, int cin, int cout)
 {
     return bf16 ? stylize_bf16_pack_b_bytes(cin > cout ? cin : cout, STYLIZE_BF16_NR) / (4 * STYLIZE_BF16_NR) : 0;

@@ -291,7 +291,10 @@ AMX_TARGET static void amx_task(void *user, int t)
 {
     const gemm_job *g = user;
     int np = (g->n + NR - 1) / NR;
-    __asm__ volatile("" ::: "memory"); /* the packed operands are written before any tile load */
+    /* the packed operands were written before this task started; the
+     * barrier keeps the compiler from moving memory accesses across the
+     * tile loads, which it cannot see */
+    __asm__ volatile("" ::: "memory");
     amx_begin();
     for (int jp = t; jp < np; jp += g->ntasks)
         amx_panel(g, jp);
@@ -320,7 +323,9 @@ AMX_TARGET double stylize_bf16_amx_probe(long rounds)
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
     }
-    _tile_stored(0, buf, 64); /* waits for the chains */
+    _tile_stored(0, buf, 64); /* waits for all four chains */
+    _tile_stored(1, buf, 64);
+    _tile_stored(2, buf, 64);
     _tile_stored(3, buf, 64);
     double t = stylize_seconds() - t0;
     _tile_release();
