@@ -24,6 +24,7 @@
 #include "nn/conv_internal.h"
 #include "stylize/core/cpu.h"
 #include "stylize/nn/gemm_bf16.h"
+#include "nn/bf16_internal.h"
 
 #define KQ STYLIZE_BF16_KQ
 
@@ -81,9 +82,6 @@ void stylize_conv_amx_kernel(void *slabs, const float *weight, int cin, int cout
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
 
 typedef struct {
     const float *in;    /* (cin, h, w) */
@@ -113,17 +111,13 @@ AMX_TARGET static void pack_row(const amx_job *j, int r, int q)
     const float *r0 = j->in + (size_t)c0 * plane + (size_t)iy * w;
     const float *r1 = c0 + 1 < j->cin ? r0 + plane : NULL;
     int x = 0;
-    for (; x + 16 <= w; x += 16) {
-        __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0 + x)));
-        __m512i hi = r1 ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1 + x)))
-                        : _mm512_setzero_si512();
-        _mm512_storeu_si512(dst + 1 + x, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-    }
+    for (; x + 16 <= w; x += 16)
+        stylize_bf16_pair16(r0 + x, r1 ? r1 + x : NULL, dst + 1 + x);
     for (; x < w; x++)
-        dst[1 + x] = (unsigned)stylize_bf16_round(r0[x]) | (unsigned)stylize_bf16_round(r1 ? r1[x] : 0.0f) << 16;
+        dst[1 + x] = stylize_bf16_pair(r0[x], r1 ? r1[x] : 0.0f);
     int xl = stylize_conv_pad_index(-1, w, j->pad), xr = stylize_conv_pad_index(w, w, j->pad);
-    dst[0] = xl < 0 ? 0 : (unsigned)stylize_bf16_round(r0[xl]) | (unsigned)stylize_bf16_round(r1 ? r1[xl] : 0.0f) << 16;
-    dst[w + 1] = xr < 0 ? 0 : (unsigned)stylize_bf16_round(r0[xr]) | (unsigned)stylize_bf16_round(r1 ? r1[xr] : 0.0f) << 16;
+    dst[0] = xl < 0 ? 0 : stylize_bf16_pair(r0[xl], r1 ? r1[xl] : 0.0f);
+    dst[w + 1] = xr < 0 ? 0 : stylize_bf16_pair(r0[xr], r1 ? r1[xr] : 0.0f);
     memset(dst + w + 2, 0, (size_t)(j->wp - w - 2) * 4);
 }
 
@@ -135,56 +129,18 @@ static void pack_task(void *user, int t)
         pack_row(j, (int)(i / j->nq), (int)(i % j->nq));
 }
 
-/* The palette-1 configuration: all eight tiles 16 rows of 64 bytes. */
-typedef struct {
-    unsigned char palette, start_row, reserved[14];
-    unsigned short colsb[16];
-    unsigned char rows[16];
-} amx_config;
-
-AMX_TARGET static void amx_begin(void)
-{
-    amx_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++)
-        cfg.colsb[t] = 64, cfg.rows[t] = 16;
-    _tile_loadconfig(&cfg);
-}
-
-/* dst (32 x 32 at c, ldc floats apart) = the tiles 0..3 (stored in place) */
-AMX_TARGET static void store_tiles(float *c, long ldc)
-{
-    _tile_stored(0, c, ldc * 4);
-    _tile_stored(1, c + 16, ldc * 4);
-    _tile_stored(2, c + 16 * ldc, ldc * 4);
-    _tile_stored(3, c + 16 * ldc + 16, ldc * 4);
-}
-
 /* Tiles 0..3 = the 32 x 32 block (channels co0.., pixels x0.. of band row r):
  * sum over taps and channel blocks of A (2 tiles) times B (2 tiles). */
 AMX_TARGET static void block(const amx_job *j, int co0, int r, int x0)
 {
     int nkb = j->nq / KQ;
-    long sb = (long)j->wp * 4;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    stylize_amx_zero_c();
     for (int t = 0; t < 9; t++) {
         const unsigned short *a0 = j->slabs + (size_t)t * j->slab + (size_t)(co0 / 16) * nkb * 512;
         const unsigned short *a1 = a0 + (size_t)nkb * 512;
         const unsigned *b = j->P + ((size_t)(r + t / 3) * j->nq) * j->wp + x0 + t % 3;
-        for (int kb = 0; kb < nkb; kb++, a0 += 512, a1 += 512, b += (size_t)KQ * j->wp) {
-            _tile_loadd(4, a0, 64);
-            _tile_loadd(5, a1, 64);
-            _tile_loadd(6, b, sb);
-            _tile_loadd(7, b + 16, sb);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-            _tile_dpbf16ps(2, 5, 6);
-            _tile_dpbf16ps(3, 5, 7);
-        }
+        for (int kb = 0; kb < nkb; kb++, a0 += 512, a1 += 512, b += (size_t)KQ * j->wp)
+            stylize_amx_step(a0, a1, b, (long)j->wp * 4);
     }
 }
 
@@ -213,7 +169,7 @@ AMX_TARGET static void conv_task(void *user, int t)
      * join orders them); the barrier keeps the compiler from moving
      * memory accesses across the tile loads, which it cannot see */
     __asm__ volatile("" ::: "memory");
-    amx_begin();
+    stylize_amx_begin();
     for (int co0 = 0; co0 < j->cout; co0 += 32)
         for (int r = ra; r < rb; r++)
             for (int x0 = 0; x0 < j->w; x0 += 32) {
@@ -221,10 +177,10 @@ AMX_TARGET static void conv_task(void *user, int t)
                 float *o = j->out + (size_t)co0 * plane + (size_t)(j->y0 + r) * j->w + x0;
                 block(j, co0, r, x0);
                 if (rows == 32 && cols == 32) {
-                    store_tiles(o, (long)plane);
+                    stylize_amx_store_c(o, (long)plane);
                     finish(j, o, plane, NULL, co0, 32, 32);
                 } else {
-                    store_tiles(blk, 32);
+                    stylize_amx_store_c(blk, 32);
                     finish(j, o, plane, blk, co0, rows, cols);
                 }
             }

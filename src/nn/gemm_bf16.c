@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "core/parallel.h"
+#include "nn/bf16_internal.h"
 #include "stylize/core/clock.h"
 #include "stylize/core/cpu.h"
 
@@ -64,11 +65,6 @@ size_t stylize_bf16_pack_b_bytes(int k, int n)
     return round_up((size_t)n, NR) * (size_t)pairs_b(k) * 4;
 }
 
-static unsigned pair_word(float lo, float hi)
-{
-    return (unsigned)stylize_bf16_round(lo) | (unsigned)stylize_bf16_round(hi) << 16;
-}
-
 void stylize_bf16_pack_a(stylize_bf16_kernel kern, const float *a, int lda, int trans_a, int m, int k, void *pa)
 {
     unsigned short *dst = pa;
@@ -80,23 +76,12 @@ void stylize_bf16_pack_a(stylize_bf16_kernel kern, const float *a, int lda, int 
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 typedef struct {
     const float *b;
     int ldb, k, n, ntasks;
     unsigned *pb;
 } pack_job;
-
-/* 16 words (r0[j], r1[j]) as bf16 (low, high) from 16 floats of each row (r1 NULL: zeros). */
-BF16_TARGET static void pack16(const float *r0, const float *r1, unsigned *dst)
-{
-    __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0)));
-    __m512i hi = r1 ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1))) : _mm512_setzero_si512();
-    _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-}
 
 /* Column panel jp of B: full groups of 16 columns by vector, the rest one by one. */
 BF16_TARGET static void pack_panel(const pack_job *g, int jp)
@@ -108,9 +93,9 @@ BF16_TARGET static void pack_panel(const pack_job *g, int jp)
         const float *r0 = g->b + (size_t)(2 * q) * g->ldb + j0, *r1 = 2 * q + 1 < g->k ? r0 + g->ldb : NULL;
         int j = 0;
         for (; j + 16 <= cols; j += 16)
-            pack16(r0 + j, r1 ? r1 + j : NULL, dst + j);
+            stylize_bf16_pair16(r0 + j, r1 ? r1 + j : NULL, dst + j);
         for (; j < cols; j++)
-            dst[j] = pair_word(r0[j], r1 ? r1[j] : 0.0f);
+            dst[j] = stylize_bf16_pair(r0[j], r1 ? r1[j] : 0.0f);
         for (; j < NR; j++)
             dst[j] = 0;
     }
@@ -200,25 +185,6 @@ static void panel(const gemm_job *g, int jp)
 
 /* ---- AMX ------------------------------------------------------------------ */
 
-#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
-
-/* The palette-1 configuration: all eight tiles 16 rows of 64 bytes. */
-typedef struct {
-    unsigned char palette, start_row, reserved[14];
-    unsigned short colsb[16];
-    unsigned char rows[16];
-} amx_config;
-
-AMX_TARGET static void amx_begin(void)
-{
-    amx_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++)
-        cfg.colsb[t] = 64, cfg.rows[t] = 16;
-    _tile_loadconfig(&cfg);
-}
-
 /* The 32 x 32 block of C at c (ldc floats apart) = (load ? c : 0) + A B
  * over nkb blocks of 32 k: a0, a1 the two 16-row A tile columns (a tile
  * each 512 elements), b the panel's 16-pair rows at this block's first
@@ -226,32 +192,13 @@ AMX_TARGET static void amx_begin(void)
 AMX_TARGET static void amx_block(const unsigned short *a0, const unsigned short *a1, const unsigned *b, int nkb,
                                  float *c, int ldc, int load)
 {
-    long sc = (long)ldc * 4, sb = NR * 4;
-    if (load) {
-        _tile_loadd(0, c, sc);
-        _tile_loadd(1, c + 16, sc);
-        _tile_loadd(2, c + (size_t)16 * ldc, sc);
-        _tile_loadd(3, c + (size_t)16 * ldc + 16, sc);
-    } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-    }
-    for (int kb = 0; kb < nkb; kb++, a0 += 512, a1 += 512, b += KQ * NR) {
-        _tile_loadd(4, a0, 64);
-        _tile_loadd(5, a1, 64);
-        _tile_loadd(6, b, sb);
-        _tile_loadd(7, b + 16, sb);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_stored(0, c, sc);
-    _tile_stored(1, c + 16, sc);
-    _tile_stored(2, c + (size_t)16 * ldc, sc);
-    _tile_stored(3, c + (size_t)16 * ldc + 16, sc);
+    if (load)
+        stylize_amx_load_c(c, ldc);
+    else
+        stylize_amx_zero_c();
+    for (int kb = 0; kb < nkb; kb++, a0 += 512, a1 += 512, b += KQ * NR)
+        stylize_amx_step(a0, a1, b, NR * 4);
+    stylize_amx_store_c(c, ldc);
 }
 
 /* Column panel jp on AMX: each half (32 columns) against every 32-row
@@ -295,7 +242,7 @@ AMX_TARGET static void amx_task(void *user, int t)
      * barrier keeps the compiler from moving memory accesses across the
      * tile loads, which it cannot see */
     __asm__ volatile("" ::: "memory");
-    amx_begin();
+    stylize_amx_begin();
     for (int jp = t; jp < np; jp += g->ntasks)
         amx_panel(g, jp);
     _tile_release();
@@ -306,27 +253,17 @@ AMX_TARGET static void amx_task(void *user, int t)
  * latency (four chains) does not bound the rate: seconds. */
 AMX_TARGET double stylize_bf16_amx_probe(long rounds)
 {
-    float buf[256] __attribute__((aligned(64))) = {0}; /* a zero tile (no denormals), then the result */
-    amx_begin();
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    float buf[32 * 32] __attribute__((aligned(64))) = {0}; /* zero tiles (no denormals), then C */
+    stylize_amx_begin();
+    stylize_amx_zero_c();
     _tile_loadd(4, buf, 64);
     _tile_loadd(5, buf, 64);
     _tile_loadd(6, buf, 64);
     _tile_loadd(7, buf, 64);
     double t0 = stylize_seconds();
-    for (long r = 0; r < rounds; r++) {
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
-    }
-    _tile_stored(0, buf, 64); /* waits for all four chains */
-    _tile_stored(1, buf, 64);
-    _tile_stored(2, buf, 64);
-    _tile_stored(3, buf, 64);
+    for (long r = 0; r < rounds; r++)
+        stylize_amx_dp4();
+    stylize_amx_store_c(buf, 32); /* waits for all four chains */
     double t = stylize_seconds() - t0;
     _tile_release();
     return t;
@@ -363,7 +300,7 @@ void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
             const float *r1 = 2 * q + 1 < k ? r0 + ldb : NULL;
             int cols = r0 ? (n - j0 < NR ? n - j0 : NR) : 0;
             for (int j = 0; j < cols; j++)
-                dst[j] = pair_word(r0[j0 + j], r1 ? r1[j0 + j] : 0.0f);
+                dst[j] = stylize_bf16_pair(r0[j0 + j], r1 ? r1[j0 + j] : 0.0f);
             for (int j = cols; j < NR; j++)
                 dst[j] = 0;
             dst += NR;
