@@ -32,6 +32,7 @@
 #include "stylize/nn/gemm_bf16.h"
 
 static stylize_conv_algo g_default_algo = STYLIZE_CONV_WINOGRAD;
+static int g_bf16_min_channels = STYLIZE_CONV_BF16_MIN_CHANNELS;
 
 static const char *const algo_names[] = {"im2col", "winograd", "winograd2", "winograd-bf16",
                                          "winograd2-bf16"};
@@ -54,6 +55,8 @@ int stylize_conv_algo_parse(const char *name, stylize_conv_algo *out)
 
 void stylize_conv_set_default_algo(stylize_conv_algo algo) { g_default_algo = algo; }
 stylize_conv_algo stylize_conv_get_default_algo(void) { return g_default_algo; }
+void stylize_conv_set_bf16_min_channels(int channels) { g_bf16_min_channels = channels; }
+int stylize_conv_get_bf16_min_channels(void) { return g_bf16_min_channels; }
 
 /* 1 when g is the geometry of the algorithm paths: 3x3, stride 1, zero padding. */
 static int geom_is_3x3(const stylize_conv_geom *g)
@@ -71,7 +74,9 @@ static int geom_is_padded_3x3(const stylize_conv_geom *g)
 /* The algorithm a convolution of geometry g runs when algo is asked for. */
 static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
-    int narrow = g->cin < STYLIZE_CONV_BF16_MIN_CHANNELS || g->cout < STYLIZE_CONV_BF16_MIN_CHANNELS;
+    int min = stylize_conv_bf16_layout_for_cpu() == STYLIZE_CONV_BF16_DIRECT ? g_bf16_min_channels
+                                                                             : STYLIZE_CONV_BF16_MIN_CHANNELS;
+    int narrow = g->cin < min || g->cout < min;
     /* the float32 counterpart where bfloat16 does not run */
     if (stylize_conv_algo_bf16(algo) && (narrow || !stylize_cpu()->avx512_bf16))
         algo = algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_WINOGRAD_F2;

@@ -104,4 +104,18 @@ import numpy as np; from PIL import Image
 a = np.asarray(Image.open('$T/a32.png'), float); b = np.asarray(Image.open('$T/a16.png'), float)
 d = np.abs(a - b); print('apply fp32 vs bf16: mean %.3f, max %.0f levels' % (d.mean(), d.max()))
 assert 0 < d.mean() < 6 and d.max() < 64, (d.mean(), d.max())"
+# a pyramid model applied: its 32..48-channel layers run bf16 on the direct
+# AMX path (README Precision; 0.13 levels of 255 on average measured at 256
+# px), the narrower ones and every layer without AMX stay fp32 (the same image)
+"$STYLIZE" train --texture "$IMG/brick.png" --weights random:3:8 --arch pyramid --size 32 --batch 1 --threads 2 -q \
+    --iterations 3 --precision fp32 -o "$T/p.tnet" || bad "pyramid training failed"
+"$STYLIZE" apply --model "$T/p.tnet" --width 96 --height 64 --precision fp32 -o "$T/p32.png" -q || bad "apply fp32"
+"$STYLIZE" apply --model "$T/p.tnet" --width 96 --height 64 --precision bf16 -o "$T/p16.png" -q || bad "apply bf16"
+AMX=0
+grep -qw amx_bf16 /proc/cpuinfo && "$PY" -c "assert float('$SPEED') > 4" && AMX=1
+check "apply, pyramid: bf16 on its wider layers exactly where AMX runs (AMX here: $AMX)" "$PY" -c "
+import numpy as np; from PIL import Image
+a = np.asarray(Image.open('$T/p32.png'), float); b = np.asarray(Image.open('$T/p16.png'), float)
+d = np.abs(a - b); print('pyramid apply fp32 vs bf16: mean %.3f, max %.0f levels' % (d.mean(), d.max()))
+assert (0 < d.mean() < 1.5 and d.max() < 32) if $AMX else d.max() == 0, (d.mean(), d.max())"
 finish

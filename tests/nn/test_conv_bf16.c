@@ -2,9 +2,10 @@
  * and STYLIZE_CONV_WINOGRAD_F2_BF16, F(2x2, 3x3)) against direct double
  * loops, forward and input gradient, on every 3x3 layer shape the engine
  * runs (VGG-19's conv1_1 .. conv5_x, the pyramid's and the residual net's),
- * zero, reflect and circular padding, ragged sizes. Layers narrower than
- * STYLIZE_CONV_BF16_MIN_CHANNELS must select the float32 counterpart (and
- * then meet the same tolerance easily).
+ * zero, reflect, replicate and circular padding, ragged sizes. Layers
+ * narrower than STYLIZE_CONV_BF16_MIN_CHANNELS (Winograd) or
+ * STYLIZE_CONV_BF16_DIRECT_MIN_CHANNELS (the direct AMX path) must select
+ * the float32 counterpart (and then meet the same tolerance easily).
  *
  * Tolerance, per output pixel, from where bfloat16 enters: the transformed
  * input V_c = B^T d_c B and kernel U_c = G g_c G^T are rounded to bfloat16
@@ -334,7 +335,9 @@ static int check_case(int cin, int cout, int h, int w, stylize_pad_mode pad, sty
     }
     for (int i = 0; i < CANARY; i++)
         ws[nws + i] = -12345.0f;
-    int narrow = cin < STYLIZE_CONV_BF16_MIN_CHANNELS || cout < STYLIZE_CONV_BF16_MIN_CHANNELS;
+    int min = amx_direct_on && stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX ? stylize_conv_get_bf16_min_channels()
+                                                                                : STYLIZE_CONV_BF16_MIN_CHANNELS;
+    int narrow = cin < min || cout < min;
     stylize_conv_algo expect_algo = !narrow ? algo : algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD
                                                                                   : STYLIZE_CONV_WINOGRAD_F2;
     CHECK_MSG(stylize_conv_get_algo(conv) == expect_algo, "%d -> %d: algorithm %d, not %d", cin, cout,
@@ -552,9 +555,16 @@ static void check_precision(void)
     CHECK(stylize_precision_select(STYLIZE_PRECISION_AUTO, STYLIZE_WORK_APPLY, &p, NULL) == STYLIZE_OK &&
           p == STYLIZE_PRECISION_FP32 && stylize_conv_get_default_algo() == STYLIZE_CONV_WINOGRAD);
     stylize_cpu_testing_disable_bf16(0);
+    /* the work's narrowest bfloat16 layer on the direct path, whatever the precision */
+    CHECK(stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS);
+    CHECK(stylize_precision_select(STYLIZE_PRECISION_FP32, STYLIZE_WORK_TRAIN, &p, NULL) == STYLIZE_OK &&
+          stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_MIN_CHANNELS);
     if (stylize_precision_bf16_available()) {
+        CHECK(stylize_precision_select(STYLIZE_PRECISION_BF16, STYLIZE_WORK_APPLY, &p, NULL) == STYLIZE_OK &&
+              stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS);
         CHECK(stylize_precision_select(STYLIZE_PRECISION_BF16, STYLIZE_WORK_TRAIN, &p, NULL) == STYLIZE_OK &&
-              p == STYLIZE_PRECISION_BF16 && stylize_conv_get_default_algo() == STYLIZE_CONV_WINOGRAD_BF16);
+              p == STYLIZE_PRECISION_BF16 && stylize_conv_get_default_algo() == STYLIZE_CONV_WINOGRAD_BF16 &&
+              stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_MIN_CHANNELS);
     }
     stylize_conv_set_default_algo(old);
 }
@@ -631,7 +641,8 @@ int main(void)
     static const int shapes[][5] = {
         {3, 64, 20, 17, 0},   {64, 64, 12, 13, 0},  {64, 128, 12, 9, 0}, {128, 128, 9, 10, 0},
         {128, 256, 8, 7, 0},  {256, 256, 7, 6, 0},  {256, 512, 5, 6, 0}, {512, 512, 5, 5, 0}, /* VGG-19 */
-        {3, 8, 16, 16, 3},    {8, 8, 8, 8, 3},      {24, 24, 9, 7, 3},   {40, 40, 6, 6, 0}, /* the pyramid: fp32 */
+        {3, 8, 16, 16, 3},    {8, 8, 8, 8, 3},      {24, 24, 9, 7, 3},   {40, 40, 6, 6, 0}, /* the pyramid */
+        {32, 32, 10, 9, 3},   {48, 48, 9, 11, 2},   {31, 48, 5, 6, 3},
         {32, 32, 11, 9, 1},   {64, 64, 7, 7, 1},    {128, 128, 6, 5, 1}, /* the residual net */
         {64, 64, 3, 3, 3},    {64, 64, 5, 2, 2},    {65, 70, 4, 67, 0},  /* remainders */
         {71, 97, 3, 1, 0},    {1, 1, 1, 1, 0},      {5, 7, 3, 2, 2},
@@ -652,10 +663,20 @@ int main(void)
         CHECK(pass == 2 || stylize_bf16_kernel_for_cpu() == STYLIZE_BF16_AMX);
         int visible = 0;
         stylize_conv_algo algos[2] = {STYLIZE_CONV_WINOGRAD_F2_BF16, STYLIZE_CONV_WINOGRAD_BF16};
+        /* the direct path as applying a generator runs it (from 32
+         * channels; the pyramid's 32..48 in bfloat16), then as training
+         * does (from 64) on the pyramid's */
+        stylize_conv_set_bf16_min_channels(pass == 0 ? STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS
+                                                     : STYLIZE_CONV_BF16_MIN_CHANNELS);
         for (int ai = 0; ai < 2; ai++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                                       (stylize_pad_mode)shapes[s][4], algos[ai]);
+        stylize_conv_set_bf16_min_channels(STYLIZE_CONV_BF16_MIN_CHANNELS);
+        if (pass == 0) {
+            visible += check_case(48, 48, 9, 11, STYLIZE_PAD_REPLICATE, algos[1]);
+            visible += check_case(32, 64, 6, 7, STYLIZE_PAD_CIRCULAR, algos[0]);
+        }
         /* the smallest workspaces: Winograd in blocks of one tile, the
          * direct path in bands of one or two rows */
         stylize_conv_testing_wino_block_tiles(1);

@@ -58,11 +58,30 @@ typedef enum {
 } stylize_conv_algo;
 
 /* Narrower convolutions (the generators', VGG-19's conv1_1) keep float32
- * under a bfloat16 algorithm: there the transforms dominate, so bfloat16
- * saves almost nothing, while its rounding, through many narrow layers and
- * instance normalisations, moved a pyramid generator's output by 17 levels
- * of 255 on average (scripts/bench-train.sh, 2026-12-01). */
+ * under a bfloat16 algorithm: through Winograd the transforms dominate
+ * there, so bfloat16 saves almost nothing, while its rounding, through many
+ * narrow layers and instance normalisations, moved a pyramid generator's
+ * output by 17 levels of 255 on average (scripts/bench-train.sh,
+ * 2026-12-01). On the direct AMX path (no transforms) bfloat16 pays on the
+ * pyramid's 32..48-channel layers too, but not in training: there (Xeon,
+ * 2026-12-03, scripts/bench-precision.sh) it cut a step from 0.93 to 0.84 s
+ * and raised the final loss to 1.033x fp32's (from 32 channels; 1.050x
+ * from 48) against the 2% allowed. */
 #define STYLIZE_CONV_BF16_MIN_CHANNELS 64
+/* Applying a generator, the direct AMX path takes layers from 32 channels:
+ * a pyramid texture model's samples then keep their fp32-judged style loss
+ * within 0.05% (4 samples, 256 px) and differ from float32's by 0.13 levels
+ * of 255 on average, 5 at most (2026-12-03). */
+#define STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS 32
+
+/* The narrowest layer (both channel counts) that a bfloat16 algorithm runs
+ * in bfloat16 on the direct AMX path; Winograd's bfloat16 keeps
+ * STYLIZE_CONV_BF16_MIN_CHANNELS. Initially STYLIZE_CONV_BF16_MIN_CHANNELS;
+ * stylize_precision_select sets it for its work (stylize/nn/precision.h).
+ * Process-wide and not synchronised, as the default algorithm below: set
+ * it before creating convolutions; a convolution keeps its choice. */
+void stylize_conv_set_bf16_min_channels(int channels);
+int stylize_conv_get_bf16_min_channels(void);
 
 /* The algorithm's name: "im2col", "winograd", "winograd2", "winograd-bf16",
  * "winograd2-bf16" (static storage); parse returns 0 and sets *out for one

@@ -80,9 +80,11 @@ stylize_status stylize_precision_check(stylize_precision p, stylize_error *err);
 /* Checks p, resolves it for work and makes it the convolutions' default
  * algorithm: stylize_precision_algo(resolved, the current default), through
  * stylize_conv_set_default_algo, which is process-wide and not synchronised
- * (so runs with different precisions must not overlap in one process);
- * *resolved (may be NULL) receives fp32 or bf16. On failure nothing
- * changes. */
+ * (so runs with different precisions must not overlap in one process), and
+ * sets the work's narrowest bfloat16 layer (stylize_conv_set_bf16_min_channels:
+ * STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS to apply, else
+ * STYLIZE_CONV_BF16_MIN_CHANNELS); *resolved (may be NULL) receives fp32
+ * or bf16. On failure nothing changes. */
 stylize_status stylize_precision_select(stylize_precision p, stylize_work work,
                                         stylize_precision *resolved, stylize_error *err);
 
