@@ -23,14 +23,19 @@ static inline unsigned stylize_bf16_pair(float lo, float hi)
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define BF16_INLINE static inline __attribute__((always_inline))
 
-/* 16 words (r0[j], r1[j]) from 16 floats of each row (r1 NULL: zeros),
- * with vcvtneps2bf16 (nearest even, as stylize_bf16_round but denormal
- * inputs become 0). */
+/* 16 words (r0[j], r1[j]) from 16 floats of each row (as vectors, or from
+ * memory with r1 NULL for zeros), with vcvtneps2bf16 (nearest even, as
+ * stylize_bf16_round but denormal inputs become 0). */
+BF16_INLINE BF16_TARGET void stylize_bf16_pair16v(__m512 r0, __m512 r1, unsigned *dst)
+{
+    __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(r0));
+    __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(r1));
+    _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+}
+
 BF16_INLINE BF16_TARGET void stylize_bf16_pair16(const float *r0, const float *r1, unsigned *dst)
 {
-    __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0)));
-    __m512i hi = r1 ? _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1))) : _mm512_setzero_si512();
-    _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    stylize_bf16_pair16v(_mm512_loadu_ps(r0), r1 ? _mm512_loadu_ps(r1) : _mm512_setzero_ps(), dst);
 }
 
 /* The palette-1 configuration: all eight tiles 16 rows of 64 bytes. */

@@ -1,7 +1,7 @@
 /* Convolution over CHW float32 tensors: the object, geometry checks,
  * workspace sizing and the entry points (stylize/nn/conv.h).
  *
- * A convolution runs one of three paths, chosen at creation from its
+ * A convolution runs one of these paths, chosen at creation from its
  * geometry and the algorithm asked for:
  *   - 3x3, stride 1, zero padding with STYLIZE_CONV_IM2COL: banded im2col +
  *     sgemm, input gradient through the flipped kernel (conv_im2col.c);
@@ -11,6 +11,9 @@
  *     Winograd algorithm: the same Winograd path, its input transform
  *     reading the padding (conv_padded.c: the input gradient over a copy
  *     with the padding written out);
+ *   - 3x3, stride 2 (any padding) with a bfloat16 algorithm where AMX runs
+ *     the direct layout: the forward on the tiles (conv_amx.c), the
+ *     gradients on the general path below;
  *   - any other geometry: the general im2col path, input gradient through
  *     col2im (conv_im2col.c), with direct paths for 1x1 and thin large
  *     kernels (conv_direct.c).
@@ -71,6 +74,14 @@ static int geom_is_padded_3x3(const stylize_conv_geom *g)
     return g->k == 3 && g->stride == 1 && g->pad != STYLIZE_PAD_ZERO;
 }
 
+/* 1 for 3x3, stride 2 (any padding): with a bfloat16 algorithm on the
+ * direct AMX layout, its forward runs on AMX tiles (conv_amx.c), its
+ * gradients on the general path; otherwise all of it there. */
+static int geom_is_3x3_s2(const stylize_conv_geom *g)
+{
+    return g->k == 3 && g->stride == 2;
+}
+
 /* The algorithm a convolution of geometry g runs when algo is asked for. */
 static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
@@ -80,14 +91,24 @@ static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv
     /* the float32 counterpart where bfloat16 does not run */
     if (stylize_conv_algo_bf16(algo) && (narrow || !stylize_cpu()->avx512_bf16))
         algo = algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_WINOGRAD_F2;
+    if (geom_is_3x3_s2(g))
+        return stylize_conv_algo_bf16(algo) && stylize_conv_bf16_layout_for_cpu() == STYLIZE_CONV_BF16_DIRECT
+                   ? algo
+                   : STYLIZE_CONV_IM2COL;
     int wino = (geom_is_3x3(g) || geom_is_padded_3x3(g)) && stylize_conv_algo_tile(algo);
     return wino ? algo : STYLIZE_CONV_IM2COL;
 }
 
-/* 1 when a convolution of g run with algo keeps a kernel cache. */
-static int has_cache(const stylize_conv_geom *g, stylize_conv_algo algo)
+/* 1 when g's forward runs on the AMX tiles at stride 2 with the effective algorithm eff. */
+static int amx_s2(const stylize_conv_geom *g, stylize_conv_algo eff)
 {
-    return geom_is_3x3(g) || (geom_is_padded_3x3(g) && stylize_conv_algo_tile(algo));
+    return geom_is_3x3_s2(g) && stylize_conv_algo_bf16(eff);
+}
+
+/* 1 when a convolution of g run with the effective algorithm eff keeps a kernel cache. */
+static int has_cache(const stylize_conv_geom *g, stylize_conv_algo eff)
+{
+    return geom_is_3x3(g) || (geom_is_padded_3x3(g) && stylize_conv_algo_tile(eff)) || amx_s2(g, eff);
 }
 
 /* ---- geometry ----------------------------------------------------------- */
@@ -165,9 +186,11 @@ stylize_status stylize_conv_geom_check(const stylize_conv_geom *g, int h, int w,
 
 size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
-    if (!g || geom_check_shape(g, NULL) != STYLIZE_OK || !has_cache(g, algo))
+    if (!g || geom_check_shape(g, NULL) != STYLIZE_OK)
         return 0;
     algo = effective_algo(g, algo);
+    if (!has_cache(g, algo))
+        return 0;
     int m = stylize_conv_algo_tile(algo);
     if (stylize_conv_algo_bf16(algo)) /* packed slices each way: (cout x cin) and (cin x cout) */
         return stylize_conv_winograd_bf16_kernel_bytes(stylize_conv_bf16_layout_for_cpu(), m, g->cin, g->cout);
@@ -337,6 +360,10 @@ static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int h
 {
     if (!g || h <= 0 || w <= 0 || geom_check_shape(g, NULL) != STYLIZE_OK)
         return 0;
+    if (amx_s2(g, eff)) { /* the forward's bands; the gradients' im2col */
+        size_t d = stylize_conv_amx_min_floats(g->cin, w, 2), n = stylize_conv_general_floats(g, h, w);
+        return d > n ? d : n;
+    }
     if (!geom_is_3x3(g) && !has_cache(g, eff))
         return stylize_conv_general_floats(g, h, w);
     size_t n = geom_is_3x3(g) ? algo_ws(eff, g->cin, g->cout, h, w)
@@ -377,6 +404,11 @@ static void conv_forward(const stylize_conv *conv, float *out, const float *in, 
     stylize_conv_algo a = conv->algo;
     int m = stylize_conv_algo_tile(a);
     stylize_wino_pass pass = relu ? STYLIZE_WINO_FORWARD_RELU : STYLIZE_WINO_FORWARD;
+    if (amx_s2(g, a)) {
+        stylize_conv_amx(out, in, (const unsigned char *)conv->cache + STYLIZE_CONV_BF16_HEADER, conv->bias, relu,
+                         0, g->pad, 2, g->cin, g->cout, h, w, ws, ws_floats(g, a, h, w, 0));
+        return;
+    }
     if (!conv->fast3 && m)
         stylize_conv_padded_forward(g, conv->cache, conv->bias, a, pass, out, in, h, w, ws);
     else if (m)
@@ -413,7 +445,7 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
     const stylize_conv_geom *g = &conv->g;
     stylize_conv_algo a = conv->algo;
     int m = stylize_conv_algo_tile(a);
-    if (!conv->fast3 && m)
+    if (!conv->fast3 && m && !amx_s2(g, a))
         stylize_conv_padded_backward(g, conv->cache, a, gin, gout, h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);

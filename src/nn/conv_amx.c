@@ -18,7 +18,13 @@
  * x0..) is four float32 tiles summed over the 9 taps and cin / 32 blocks,
  * then stored in place (rows = channels, h w floats apart), with the bias
  * and the ReLU applied to the block while it is in L1. Each output is one
- * tile element's sum in a fixed order: the same bits whatever the threads. */
+ * tile element's sum in a fixed order: the same bits whatever the threads.
+ *
+ * Stride 2 (forward only): output pixel x of tap dx reads input column
+ * 2x + dx - 1, so each packed row holds two phases, E[x] = column 2x - 1
+ * and O[x] = column 2x, of We = ow rounded up to 32, plus 16, words each
+ * (Wp = 2 We); taps dx = 0, 1, 2 read E at x, O at x and E at x + 1, and
+ * output row y reads packed rows 2 y + dy: again whole tiles in place. */
 #include <string.h>
 
 #include "nn/conv_internal.h"
@@ -34,10 +40,17 @@ static int amx_pairs(int c)
     return ((c + 1) / 2 + KQ - 1) / KQ * KQ;
 }
 
-/* Words per packed row: w rounded up to 32 (whole blocks) plus 16 (the taps' dx reach). */
-static int amx_row_words(int w)
+/* Output side of input side n at stride s (3x3, one pixel of padding). */
+static int amx_out_side(int n, int s)
 {
-    return (w + 31) / 32 * 32 + 16;
+    return (n - 1) / s + 1;
+}
+
+/* Words of one phase of a packed row: the output width rounded up to 32
+ * (whole blocks) plus 16 (the taps' dx reach). */
+static int amx_phase_words(int w, int s)
+{
+    return (amx_out_side(w, s) + 31) / 32 * 32 + 16;
 }
 
 size_t stylize_conv_amx_kernel_bytes(int cin, int cout)
@@ -45,9 +58,9 @@ size_t stylize_conv_amx_kernel_bytes(int cin, int cout)
     return 9 * (stylize_bf16_pack_a_bytes(cout, cin) + stylize_bf16_pack_a_bytes(cin, cout));
 }
 
-size_t stylize_conv_amx_min_floats(int cin, int w)
+size_t stylize_conv_amx_min_floats(int cin, int w, int stride)
 {
-    return (size_t)3 * (size_t)amx_pairs(cin) * (size_t)amx_row_words(w);
+    return (size_t)3 * (size_t)amx_pairs(cin) * (size_t)(stride * amx_phase_words(w, stride));
 }
 
 typedef struct {
@@ -85,51 +98,97 @@ void stylize_conv_amx_kernel(void *slabs, const float *weight, int cin, int cout
 
 typedef struct {
     const float *in;    /* (cin, h, w) */
-    float *out;         /* (cout, h, w) */
+    float *out;         /* (cout, oh, ow) */
     const unsigned short *slabs; /* 9 packed A (cout x cin), a slab apart */
     size_t slab;        /* bf16 elements per slab */
     const float *bias;  /* (cout) or NULL */
     int relu;
     stylize_pad_mode pad;
-    int cin, cout, h, w;
-    int nq, wp;         /* P's pairs and row words */
-    unsigned *P;        /* (rows + 2, nq, wp) words: the band */
+    int cin, cout, h, w, s, oh, ow; /* s: the stride */
+    int nq, we, wp;     /* P's pairs, words per phase and per row (s phases) */
+    unsigned *P;        /* (s (rows - 1) + 3, nq, wp) words: the band */
     int y0, rows;       /* the band: output rows y0 .. y0 + rows - 1 */
     int ntasks;
 } amx_job;
 
-/* Packed row r of the band for pair q: 16 pixels at a time by vector. */
-AMX_TARGET static void pack_row(const amx_job *j, int r, int q)
+/* The pair of input pixels (r0[x], r1[x]) under the padding (r1 NULL: zero). */
+static unsigned pad_pair(const amx_job *j, const float *r0, const float *r1, int x)
 {
-    unsigned *dst = j->P + ((size_t)r * j->nq + q) * j->wp;
-    int iy = stylize_conv_pad_index(j->y0 - 1 + r, j->h, j->pad), c0 = 2 * q, w = j->w;
-    if (iy < 0 || c0 >= j->cin) {
-        memset(dst, 0, (size_t)j->wp * 4);
-        return;
-    }
-    size_t plane = (size_t)j->h * (size_t)w;
-    const float *r0 = j->in + (size_t)c0 * plane + (size_t)iy * w;
-    const float *r1 = c0 + 1 < j->cin ? r0 + plane : NULL;
-    int x = 0;
+    int c = stylize_conv_pad_index(x, j->w, j->pad);
+    return c < 0 ? 0 : stylize_bf16_pair(r0[c], r1 ? r1[c] : 0.0f);
+}
+
+/* Stride 1: the row's pixels at dst[1..w], its padding at 0 and w + 1. */
+AMX_TARGET static void pack_row1(const amx_job *j, unsigned *dst, const float *r0, const float *r1)
+{
+    int x = 0, w = j->w;
     for (; x + 16 <= w; x += 16)
         stylize_bf16_pair16(r0 + x, r1 ? r1 + x : NULL, dst + 1 + x);
     for (; x < w; x++)
         dst[1 + x] = stylize_bf16_pair(r0[x], r1 ? r1[x] : 0.0f);
-    int xl = stylize_conv_pad_index(-1, w, j->pad), xr = stylize_conv_pad_index(w, w, j->pad);
-    dst[0] = xl < 0 ? 0 : stylize_bf16_pair(r0[xl], r1 ? r1[xl] : 0.0f);
-    dst[w + 1] = xr < 0 ? 0 : stylize_bf16_pair(r0[xr], r1 ? r1[xr] : 0.0f);
+    dst[0] = pad_pair(j, r0, r1, -1);
+    dst[w + 1] = pad_pair(j, r0, r1, w);
     memset(dst + w + 2, 0, (size_t)(j->wp - w - 2) * 4);
+}
+
+/* Stride 2: phase E (dst[x] = column 2x - 1, x <= ow) and phase O
+ * (dst[we + x] = column 2x, x < ow); 32 columns split by vector at a time. */
+AMX_TARGET static void pack_row2(const amx_job *j, unsigned *dst, const float *r0, const float *r1)
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    unsigned *e = dst, *o = dst + j->we;
+    int x = 0, w = j->w, ow = j->ow;
+    for (; 2 * x + 32 <= w; x += 16) {
+        __m512 a0 = _mm512_loadu_ps(r0 + 2 * x), a1 = _mm512_loadu_ps(r0 + 2 * x + 16);
+        __m512 b0 = r1 ? _mm512_loadu_ps(r1 + 2 * x) : _mm512_setzero_ps();
+        __m512 b1 = r1 ? _mm512_loadu_ps(r1 + 2 * x + 16) : _mm512_setzero_ps();
+        stylize_bf16_pair16v(_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(b0, even, b1), o + x);
+        stylize_bf16_pair16v(_mm512_permutex2var_ps(a0, odd, a1), _mm512_permutex2var_ps(b0, odd, b1), e + 1 + x);
+    }
+    for (int k = x; k < ow; k++)
+        o[k] = stylize_bf16_pair(r0[2 * k], r1 ? r1[2 * k] : 0.0f);
+    for (int k = x + 1; k <= ow; k++)
+        e[k] = pad_pair(j, r0, r1, 2 * k - 1); /* 2 ow - 1 = w for odd w: the padding */
+    e[0] = pad_pair(j, r0, r1, -1);
+    memset(e + ow + 1, 0, (size_t)(j->we - ow - 1) * 4);
+    memset(o + ow, 0, (size_t)(j->we - ow) * 4);
+}
+
+/* Packed row r of the band for pair q: input row s y0 - 1 + r. */
+AMX_TARGET static void pack_row(const amx_job *j, int r, int q)
+{
+    unsigned *dst = j->P + ((size_t)r * j->nq + q) * j->wp;
+    int iy = stylize_conv_pad_index(j->s * j->y0 - 1 + r, j->h, j->pad), c0 = 2 * q;
+    if (iy < 0 || c0 >= j->cin) {
+        memset(dst, 0, (size_t)j->wp * 4);
+        return;
+    }
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    const float *r0 = j->in + (size_t)c0 * plane + (size_t)iy * j->w;
+    const float *r1 = c0 + 1 < j->cin ? r0 + plane : NULL;
+    if (j->s == 1)
+        pack_row1(j, dst, r0, r1);
+    else
+        pack_row2(j, dst, r0, r1);
+}
+
+/* Packed rows of a band of rows output rows. */
+static int band_packs(const amx_job *j, int rows)
+{
+    return j->s * (rows - 1) + 3;
 }
 
 static void pack_task(void *user, int t)
 {
     const amx_job *j = user;
-    long long n = (long long)(j->rows + 2) * j->nq;
+    long long n = (long long)band_packs(j, j->rows) * j->nq;
     for (long long i = n * t / j->ntasks; i < n * (t + 1) / j->ntasks; i++)
         pack_row(j, (int)(i / j->nq), (int)(i % j->nq));
 }
 
-/* Tiles 0..3 = the 32 x 32 block (channels co0.., pixels x0.. of band row r):
+/* Tiles 0..3 = the 32 x 32 block (channels co0.., pixels x0.. of output
+ * row r of the band):
  * sum over taps and channel blocks of A (2 tiles) times B (2 tiles). */
 AMX_TARGET static void block(const amx_job *j, int co0, int r, int x0)
 {
@@ -138,7 +197,8 @@ AMX_TARGET static void block(const amx_job *j, int co0, int r, int x0)
     for (int t = 0; t < 9; t++) {
         const unsigned short *a0 = j->slabs + (size_t)t * j->slab + (size_t)(co0 / 16) * nkb * 512;
         const unsigned short *a1 = a0 + (size_t)nkb * 512;
-        const unsigned *b = j->P + ((size_t)(r + t / 3) * j->nq) * j->wp + x0 + t % 3;
+        int dx = t % 3, col = j->s == 1 ? x0 + dx : dx == 1 ? j->we + x0 : x0 + dx / 2;
+        const unsigned *b = j->P + ((size_t)(j->s * r + t / 3) * j->nq) * j->wp + col;
         for (int kb = 0; kb < nkb; kb++, a0 += 512, a1 += 512, b += (size_t)KQ * j->wp)
             stylize_amx_step(a0, a1, b, (long)j->wp * 4);
     }
@@ -163,7 +223,7 @@ AMX_TARGET static void conv_task(void *user, int t)
 {
     const amx_job *j = user;
     float blk[32 * 32] __attribute__((aligned(64)));
-    size_t plane = (size_t)j->h * (size_t)j->w;
+    size_t plane = (size_t)j->oh * (size_t)j->ow;
     int ra = j->rows * t / j->ntasks, rb = j->rows * (t + 1) / j->ntasks;
     /* P and the slabs were written before this task started (the pool's
      * join orders them); the barrier keeps the compiler from moving
@@ -172,9 +232,9 @@ AMX_TARGET static void conv_task(void *user, int t)
     stylize_amx_begin();
     for (int co0 = 0; co0 < j->cout; co0 += 32)
         for (int r = ra; r < rb; r++)
-            for (int x0 = 0; x0 < j->w; x0 += 32) {
-                int rows = j->cout - co0 < 32 ? j->cout - co0 : 32, cols = j->w - x0 < 32 ? j->w - x0 : 32;
-                float *o = j->out + (size_t)co0 * plane + (size_t)(j->y0 + r) * j->w + x0;
+            for (int x0 = 0; x0 < j->ow; x0 += 32) {
+                int rows = j->cout - co0 < 32 ? j->cout - co0 : 32, cols = j->ow - x0 < 32 ? j->ow - x0 : 32;
+                float *o = j->out + (size_t)co0 * plane + (size_t)(j->y0 + r) * j->ow + x0;
                 block(j, co0, r, x0);
                 if (rows == 32 && cols == 32) {
                     stylize_amx_store_c(o, (long)plane);
@@ -188,22 +248,24 @@ AMX_TARGET static void conv_task(void *user, int t)
 }
 
 void stylize_conv_amx(float *out, const float *in, const void *slabs, const float *bias, int relu, int backward,
-                      stylize_pad_mode pad, int cin, int cout, int h, int w, float *ws, size_t ws_floats)
+                      stylize_pad_mode pad, int stride, int cin, int cout, int h, int w, float *ws,
+                      size_t ws_floats)
 {
     if (h <= 0 || w <= 0)
         return;
-    int nq = amx_pairs(cin), wp = amx_row_words(w), nthr = stylize_parallel_threads();
-    size_t per_row = (size_t)nq * (size_t)wp;
-    long long fit = (long long)(ws_floats / per_row) - 2; /* output rows per band */
-    int band = fit < 1 ? 1 : fit > h ? h : (int)fit;
+    int s = backward ? 1 : stride, nthr = stylize_parallel_threads();
+    int we = amx_phase_words(w, s), oh = amx_out_side(h, s);
     /* the input gradient's slabs follow the forward's 9 (cin x cout of this call) */
     size_t fwd = stylize_bf16_pack_a_bytes(backward ? cin : cout, backward ? cout : cin) / 2;
     amx_job j = {in, out, (const unsigned short *)slabs + (backward ? 9 * fwd : 0),
-                 stylize_bf16_pack_a_bytes(cout, cin) / 2, bias, relu, pad, cin, cout, h, w, nq, wp,
-                 (unsigned *)ws, 0, 0, 1};
-    for (j.y0 = 0; j.y0 < h; j.y0 += band) {
-        j.rows = h - j.y0 < band ? h - j.y0 : band;
-        long long packs = (long long)(j.rows + 2) * nq;
+                 stylize_bf16_pack_a_bytes(cout, cin) / 2, bias, relu, pad, cin, cout, h, w, s, oh,
+                 amx_out_side(w, s), amx_pairs(cin), we, s * we, (unsigned *)ws, 0, 0, 1};
+    long long fit = (long long)(ws_floats / ((size_t)j.nq * (size_t)j.wp)); /* packed rows */
+    long long band = fit < 3 ? 1 : (fit - 3) / s + 1; /* output rows per band */
+    band = band > oh ? oh : band;
+    for (j.y0 = 0; j.y0 < oh; j.y0 += (int)band) {
+        j.rows = oh - j.y0 < band ? oh - j.y0 : (int)band;
+        long long packs = (long long)band_packs(&j, j.rows) * j.nq;
         j.ntasks = packs < nthr ? (int)packs : nthr;
         stylize_parallel_run(j.ntasks, pack_task, &j);
         j.ntasks = j.rows < nthr ? j.rows : nthr;
@@ -212,9 +274,11 @@ void stylize_conv_amx(float *out, const float *in, const void *slabs, const floa
 }
 #else
 void stylize_conv_amx(float *out, const float *in, const void *slabs, const float *bias, int relu, int backward,
-                      stylize_pad_mode pad, int cin, int cout, int h, int w, float *ws, size_t ws_floats)
+                      stylize_pad_mode pad, int stride, int cin, int cout, int h, int w, float *ws,
+                      size_t ws_floats)
 {
-    (void)out, (void)in, (void)slabs, (void)bias, (void)relu, (void)backward, (void)pad, (void)cin, (void)cout;
+    (void)out, (void)in, (void)slabs, (void)bias, (void)relu, (void)backward, (void)pad, (void)stride;
+    (void)cin, (void)cout;
     (void)h, (void)w, (void)ws, (void)ws_floats; /* never called: no AMX */
 }
 #endif

@@ -144,11 +144,12 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
  * transform of weight (cout, cin, 3, 3) into it (on the pool). A
  * convolution keeps the layout it was created with. */
 #define STYLIZE_CONV_BF16_DIRECT 2
+#define STYLIZE_CONV_BF16_HEADER 64 /* bytes before the slots */
 int stylize_conv_bf16_layout_for_cpu(void);
 size_t stylize_conv_winograd_bf16_kernel_bytes(int layout, int m, int cin, int cout);
 void stylize_conv_winograd_kernel_bf16(void *packs, int layout, const float *weight, int cin, int cout, int m);
 
-/* ---- 3x3, stride 1, bfloat16 on AMX tiles, direct (conv_amx.c) ---------- */
+/* ---- 3x3, bfloat16 on AMX tiles, direct (conv_amx.c) ------------------- */
 
 /* The direct path's kernel: 9 packed A (cout x cin, the AMX layout of
  * stylize/nn/gemm_bf16.h), tap t = (dy, dx) holding weight[co][ci][t],
@@ -157,15 +158,18 @@ void stylize_conv_winograd_kernel_bf16(void *packs, int layout, const float *wei
  * zeroed buffer: the padding is not written). */
 size_t stylize_conv_amx_kernel_bytes(int cin, int cout);
 void stylize_conv_amx_kernel(void *slabs, const float *weight, int cin, int cout);
-/* Floats of the smallest workspace it runs in (one output row's band). */
-size_t stylize_conv_amx_min_floats(int cin, int w);
-/* out (cout, h, w) = conv(in (cin, h, w)) with the slabs (backward: the
- * input gradient's half; cin, cout are this call's), bias (cout) or NULL,
- * relu after it, pad the input's one-pixel padding (any mode), through ws
- * (ws_floats floats: bands of rows as many as fit, at least
+/* Floats of the smallest workspace it runs in at stride 1 or 2 (a band of
+ * one output row). */
+size_t stylize_conv_amx_min_floats(int cin, int w, int stride);
+/* out (cout, oh, ow) = conv(in (cin, h, w)) at stride 1 or 2 (oh = (h - 1)
+ * / stride + 1, likewise ow) with the slabs (backward: the input
+ * gradient's half, stride 1 only; cin, cout are this call's), bias (cout)
+ * or NULL, relu after it, pad the input's one-pixel padding (any mode),
+ * through ws (ws_floats floats: bands of rows as many as fit, at least
  * stylize_conv_amx_min_floats). Only where AMX is usable. */
 void stylize_conv_amx(float *out, const float *in, const void *slabs, const float *bias, int relu, int backward,
-                      stylize_pad_mode pad, int cin, int cout, int h, int w, float *ws, size_t ws_floats);
+                      stylize_pad_mode pad, int stride, int cin, int cout, int h, int w, float *ws,
+                      size_t ws_floats);
 /* Test hook: 0 makes the bfloat16 convolutions created from now on use the
  * Winograd path on AMX instead of the direct one (1, the default). */
 void stylize_conv_testing_amx_direct(int on);

@@ -66,7 +66,7 @@ static const int pi2[4] = {3, 1, 2, 0};
  * int): a stylize_bf16_kernel (the Winograd slots packed for that GEMM
  * kernel), or STYLIZE_CONV_BF16_DIRECT (conv_amx.c's taps); the slots
  * follow. */
-#define WINO_BF16_HEADER 64
+#define WINO_BF16_HEADER STYLIZE_CONV_BF16_HEADER
 #define WINO_BF16_DIRECT STYLIZE_CONV_BF16_DIRECT
 
 static int amx_direct = 1; /* stylize_conv_testing_amx_direct */
@@ -263,7 +263,7 @@ size_t stylize_conv_winograd_floats(stylize_conv_algo algo, int cin, int cout, i
     int nt = (int)wino_block_tiles(m, stylize_conv_algo_bf16(algo), cin, cout, h, w);
     size_t n = aa * (wino_kstride(cin, nt) + wino_kstride(cout, nt)) + wino_pack_floats(algo, cin, cout, nt);
     if (stylize_conv_algo_bf16(algo)) { /* the direct path on AMX, either direction */
-        size_t d = stylize_conv_amx_min_floats(cin > cout ? cin : cout, w);
+        size_t d = stylize_conv_amx_min_floats(cin > cout ? cin : cout, w, 1);
         n = d > n ? d : n;
     }
     return n;
@@ -917,7 +917,7 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
         memcpy(&layout, kern, sizeof layout);
     if (layout == WINO_BF16_DIRECT) {
         stylize_conv_amx(out, in, (const unsigned char *)kern + WINO_BF16_HEADER, bias,
-                         pass == STYLIZE_WINO_FORWARD_RELU, backward, pad, cin, cout, h, w, ws,
+                         pass == STYLIZE_WINO_FORWARD_RELU, backward, pad, 1, cin, cout, h, w, ws,
                          stylize_conv_winograd_floats(algo, cin, cout, h, w));
         return;
     }

@@ -17,7 +17,11 @@
  * direct (conv_amx.c), which rounds w and x themselves: there
  *   |y - y_exact| <= (2^-7 + 2^-16 + 9 K 2^-24) sum |w| |x|.
  * Every case runs on each path the CPU has: direct on AMX, Winograd with
- * AMX GEMMs (a test hook), Winograd on vdpbf16ps (AMX hidden).
+ * AMX GEMMs (a test hook), Winograd on vdpbf16ps (AMX hidden). The 3x3
+ * stride-2 layers (the residual net's downsampling) take the direct path's
+ * forward on AMX, the general path elsewhere. The direct path's code also
+ * runs over a software model of the tiles (amx_emul.h), strides 1 and 2,
+ * so that its packing and bands are checked on CPUs without AMX too.
  * The result must also differ from
  * float32's beyond float32 rounding somewhere (bfloat16 is really used),
  * and be the same with 1 and 2 threads (the float32 fallback of narrow
@@ -617,6 +621,178 @@ done:
     free(wt), free(x), free(gout), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]);
 }
 
+/* 3x3 at stride 2 (the residual generator's downsampling) under a bfloat16
+ * algorithm: where kernels take the direct AMX layout and both channel
+ * counts reach the minimum, its forward runs on the tiles (within the
+ * direct path's bound of stylize_conv_direct, bfloat16 visible, 1 and 2
+ * threads identical, forward_relu = relu(forward)) and its input and
+ * weight gradients are the float32 general path's bit for bit; elsewhere
+ * all of it is the general path's (reported as im2col). */
+static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad, stylize_conv_algo algo)
+{
+    stylize_conv_geom g = {cin, cout, 3, 2, pad};
+    int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
+    size_t nin = (size_t)cin * h * w, nout = (size_t)cout * oh * ow, nw = (size_t)cin * cout * 9;
+    float *wt = tc_floats(nw), *aw = tc_floats(nw), *bias = tc_floats((size_t)cout), *x = tc_floats(nin);
+    float *ax = tc_floats(nin), *gout = tc_floats(nout), *want = tc_floats(nout), *mag = tc_floats(nout);
+    float *y[2] = {tc_floats(nout), tc_floats(nout)}, *y1 = tc_floats(nout), *gi[2] = {tc_floats(nin), tc_floats(nin)};
+    float *gw[2] = {calloc(nw, sizeof(float)), calloc(nw, sizeof(float))};
+    float *gb[2] = {calloc((size_t)cout, sizeof(float)), calloc((size_t)cout, sizeof(float))};
+    stylize_conv *conv[2] = {NULL, NULL};
+    tu_fill(wt, nw, (uint64_t)cin * 7 + cout, -0.2f, 0.2f);
+    tu_fill(bias, (size_t)cout, 3, -0.5f, 0.5f);
+    tu_fill(x, nin, (uint64_t)h * 13 + w, 0.0f, 1.0f);
+    tu_fill(gout, nout, (uint64_t)w * 3 + cout, -1.0f, 1.0f);
+    for (int v = 0; v < 2; v++)
+        CHECK(stylize_conv_create_ex(&conv[v], &g, wt, bias, v ? STYLIZE_CONV_IM2COL : algo, NULL, NULL) ==
+              STYLIZE_OK);
+    if (!conv[0] || !conv[1] || !gw[0] || !gw[1] || !gb[0] || !gb[1])
+        goto done;
+    int min = direct_expected() ? stylize_conv_get_bf16_min_channels() : STYLIZE_CONV_BF16_MIN_CHANNELS;
+    int tiles = direct_expected() && cin >= min && cout >= min;
+    CHECK_MSG(stylize_conv_get_algo(conv[0]) == (tiles ? algo : STYLIZE_CONV_IM2COL),
+              "stride 2 %d -> %d: algorithm %d", cin, cout, (int)stylize_conv_get_algo(conv[0]));
+    size_t nws = stylize_conv_workspace_floats_ex(conv[0], h, w, 1), n1 = stylize_conv_workspace_floats_ex(conv[1], h, w, 1);
+    nws = nws > n1 ? nws : n1;
+    float *ws = ws_alloc(nws);
+    for (int v = 0; v < 2; v++) {
+        stylize_conv_forward(conv[v], y[v], x, h, w, ws);
+        stylize_conv_backward(conv[v], gi[v], gout, h, w, ws);
+        stylize_conv_backward_weights(conv[v], gw[v], gb[v], x, gout, h, w, ws);
+    }
+    stylize_set_threads(1);
+    stylize_conv_forward(conv[0], y1, x, h, w, ws);
+    stylize_set_threads(2);
+    for (size_t i = 0; i < nin; i++)
+        ax[i] = fabsf(x[i]);
+    for (size_t i = 0; i < nw; i++)
+        aw[i] = fabsf(wt[i]);
+    stylize_conv_direct(want, x, wt, bias, &g, h, w);
+    stylize_conv_direct(mag, ax, aw, NULL, &g, h, w);
+    double worst = 0, k = 0x1p-7 + 0x1p-16 + 9 * cin * 0x1p-24;
+    int visible = 0;
+    for (size_t i = 0; i < nout; i++) {
+        double err = fabs(y[0][i] - want[i]);
+        worst = fmax(worst, err / (k * mag[i] + 1e-6)), visible |= err > 1e-5 * mag[i] + 1e-7;
+    }
+    printf("stride 2 %3d -> %3d %2dx%-2d pad %d %s: worst %.3f of the bound\n", cin, cout, h, w, (int)pad,
+           tiles ? "on the tiles" : "general path", worst);
+    CHECK_MSG(worst <= 1.0, "stride 2 %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, worst);
+    CHECK_MSG(tiles ? visible : memcmp(y[0], y[1], nout * sizeof(float)) == 0,
+              "stride 2 %d -> %d %dx%d: %s", cin, cout, h, w,
+              tiles ? "never beyond float32 rounding" : "differs from the float32 general path");
+    /* (OpenBLAS's float32 may change its last bits with the threads: the tiles may not) */
+    CHECK_MSG(!tiles || memcmp(y[0], y1, nout * sizeof(float)) == 0, "stride 2 %d -> %d: 1 and 2 threads differ",
+              cin, cout);
+    CHECK_MSG(fused_relu_differs(conv[0], x, h, w, y[0], nout, ws) == 0, "stride 2 %d -> %d: forward_relu", cin,
+              cout);
+    CHECK_MSG(memcmp(gi[0], gi[1], nin * sizeof(float)) == 0 && memcmp(gw[0], gw[1], nw * sizeof(float)) == 0 &&
+                  memcmp(gb[0], gb[1], (size_t)cout * sizeof(float)) == 0,
+              "stride 2 %d -> %d: gradients differ from the float32 general path's", cin, cout);
+    CHECK_MSG(ws_guard_intact(ws, nws), "stride 2 %d -> %d: wrote past its workspace", cin, cout);
+    free(ws);
+done:
+    stylize_conv_free(conv[0]), stylize_conv_free(conv[1]);
+    free(wt), free(aw), free(bias), free(x), free(ax), free(gout), free(want), free(mag), free(y[0]), free(y[1]);
+    free(y1), free(gi[0]), free(gi[1]), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]);
+}
+
+/* ---- conv_amx.c over the tile model (conv_amx_emul.c, amx_emul.h) ------ */
+
+size_t stylize_conv_amx_kernel_bytes_emul(int cin, int cout);
+void stylize_conv_amx_kernel_emul(void *slabs, const float *weight, int cin, int cout);
+size_t stylize_conv_amx_min_floats_emul(int cin, int w, int stride);
+void stylize_conv_amx_emul(float *out, const float *in, const void *slabs, const float *bias, int relu,
+                           int backward, stylize_pad_mode pad, int stride, int cin, int cout, int h, int w,
+                           float *ws, size_t ws_floats);
+int stylize_conv_amx_emul_misuse(void);
+
+/* One call of the direct path over the model: out (cout, oh, ow) of x (cin,
+ * h, w) at stride s (backward: the input gradient, stride 1, zero padding,
+ * of x = gout (cout, h, w) into out (cin, h, w)), in bands of `band` output
+ * rows' workspace (0: the whole image), against stylize_conv_direct in
+ * double within (2^-7 + 2^-16 + 9 K 2^-24) sum |w| |x|, K the reduction's
+ * channels; 1 and 2 threads bit-identical; nothing written past the output
+ * or the workspace. */
+static void check_model_case(int cin, int cout, int h, int w, int s, stylize_pad_mode pad, int backward, int relu,
+                             int band)
+{
+    int oh = (h - 1) / s + 1, ow = (w - 1) / s + 1;
+    int ci = backward ? cout : cin, co = backward ? cin : cout; /* the call's channels */
+    size_t nin = (size_t)ci * h * w, nout = (size_t)co * oh * ow, nw = (size_t)cin * cout * 9;
+    float *wt = tc_floats(nw), *wf = tc_floats(nw), *bias = tc_floats((size_t)cout), *x = tc_floats(nin);
+    float *ax = tc_floats(nin), *aw = tc_floats(nw), *want = tc_floats(nout), *mag = tc_floats(nout);
+    float *got = tc_floats(nout + CANARY), *got1 = tc_floats(nout + CANARY);
+    void *slabs = tc_alloc(stylize_conv_amx_kernel_bytes_emul(cin, cout));
+    size_t row = stylize_conv_amx_min_floats_emul(ci, w, s) / 3 * s; /* floats per output row of a band */
+    size_t nws = band ? stylize_conv_amx_min_floats_emul(ci, w, s) + (size_t)(band - 1) * row
+                      : stylize_conv_amx_min_floats_emul(ci, w, s) + (size_t)oh * row;
+    float *ws = ws_alloc(nws);
+    tu_fill(wt, nw, (uint64_t)cin * 131 + cout, -0.2f, 0.2f);
+    tu_fill(bias, (size_t)cout, 11, -0.5f, 0.5f);
+    tu_fill(x, nin, (uint64_t)h * 19 + w, backward ? -1.0f : 0.0f, 1.0f);
+    memset(slabs, 0, stylize_conv_amx_kernel_bytes_emul(cin, cout));
+    stylize_conv_amx_kernel_emul(slabs, wt, cin, cout);
+    flip_weights(wf, wt, cin, cout);
+    for (size_t i = 0; i < nin; i++)
+        ax[i] = fabsf(x[i]);
+    for (size_t i = 0; i < nw; i++)
+        aw[i] = fabsf(backward ? wf[i] : wt[i]);
+    stylize_conv_geom g = {ci, co, 3, s, backward ? STYLIZE_PAD_ZERO : pad};
+    stylize_conv_direct(want, x, backward ? wf : wt, backward ? NULL : bias, &g, h, w);
+    stylize_conv_direct(mag, ax, aw, NULL, &g, h, w);
+    for (int t = 1; t <= 2; t++) {
+        float *dst = t == 1 ? got1 : got;
+        for (int i = 0; i < CANARY; i++)
+            dst[nout + i] = -12345.0f;
+        stylize_set_threads(t);
+        stylize_conv_amx_emul(dst, x, slabs, backward ? NULL : bias, relu, backward, g.pad, s, ci, co, h, w, ws,
+                              nws);
+        stylize_set_threads(2);
+        CHECK_MSG(canary_intact(dst + nout), "model %d -> %d %dx%d s%d: wrote past its output", ci, co, h, w, s);
+    }
+    double worst = 0, k = 0x1p-7 + 0x1p-16 + 9 * ci * 0x1p-24;
+    int negatives = 0;
+    for (size_t i = 0; i < nout; i++) {
+        float ref = relu && want[i] < 0 ? 0.0f : want[i];
+        negatives += want[i] < 0;
+        worst = fmax(worst, fabs(got[i] - ref) / (k * mag[i] + 1e-6));
+    }
+    printf("model %3d -> %3d %2dx%-2d stride %d pad %d %s band %d: worst %.3f of the bound\n", ci, co, h, w, s,
+           (int)g.pad, backward ? "input gradient" : relu ? "forward+relu  " : "forward       ", band, worst);
+    CHECK_MSG(worst <= 1.0, "model %d -> %d %dx%d stride %d pad %d: error %.3g of the bound", ci, co, h, w, s,
+              (int)g.pad, worst);
+    CHECK_MSG(!relu || negatives > 0, "model %d -> %d: no negative output for the ReLU to clip", ci, co);
+    CHECK_MSG(memcmp(got, got1, nout * sizeof *got) == 0, "model %d -> %d %dx%d s%d: 1 and 2 threads differ", ci,
+              co, h, w, s);
+    CHECK_MSG(ws_guard_intact(ws, nws), "model %d -> %d %dx%d s%d: wrote past its workspace", ci, co, h, w, s);
+    free(wt), free(wf), free(bias), free(x), free(ax), free(aw), free(want), free(mag), free(got), free(got1);
+    free(slabs), free(ws);
+}
+
+/* The direct path's shapes over the model: stride 1 both directions (as
+ * the AMX hardware runs them in the cases above, pinning the model), and
+ * stride 2, the residual generator's downsampling (32 -> 64, 64 -> 128),
+ * odd and even sizes, output widths past one 32-pixel block, every
+ * padding mode, bands of one and two output rows and the whole image. */
+static void check_amx_model(void)
+{
+    /* {cin, cout, h, w, stride, pad, backward, relu, band} */
+    static const int cases[][9] = {
+        {64, 64, 7, 9, 1, 0, 0, 0, 0},    {64, 96, 6, 33, 1, 1, 0, 1, 1},  {70, 35, 5, 40, 1, 3, 0, 0, 2},
+        {64, 96, 6, 33, 1, 0, 1, 0, 1},   {35, 70, 5, 40, 1, 0, 1, 0, 0},  {32, 64, 9, 17, 2, 1, 0, 0, 0},
+        {32, 64, 9, 17, 2, 1, 0, 1, 1},   {64, 128, 8, 66, 2, 0, 0, 0, 2}, {64, 128, 10, 65, 2, 1, 0, 0, 1},
+        {33, 40, 7, 7, 2, 2, 0, 1, 0},    {64, 64, 2, 3, 2, 3, 0, 0, 0},   {40, 33, 1, 1, 2, 0, 0, 0, 1},
+        {64, 64, 12, 130, 2, 2, 0, 1, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int *c = cases[i];
+        check_model_case(c[0], c[1], c[2], c[3], c[4], (stylize_pad_mode)c[5], c[6], c[7], c[8]);
+    }
+    CHECK_MSG(stylize_conv_amx_emul_misuse() == 0, "%d tile operations outside a configuration",
+              stylize_conv_amx_emul_misuse());
+}
+
 /* Per bfloat16 algorithm: the packed kernel's layout, the weight gradient. */
 static void check_algo_extras(stylize_conv_algo algo)
 {
@@ -637,6 +813,7 @@ int main(void)
         printf("SKIP: this CPU has no AVX512-BF16; the bfloat16 convolutions run in float32 here\n");
         return TEST_SUMMARY() ? 1 : 77;
     }
+    check_amx_model();
     /* {cin, cout, h, w, padding} */
     static const int shapes[][5] = {
         {3, 64, 20, 17, 0},   {64, 64, 12, 13, 0},  {64, 128, 12, 9, 0}, {128, 128, 9, 10, 0},
@@ -672,7 +849,15 @@ int main(void)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                                       (stylize_pad_mode)shapes[s][4], algos[ai]);
-        stylize_conv_set_bf16_min_channels(STYLIZE_CONV_BF16_MIN_CHANNELS);
+        /* the residual net's downsampling, as applying runs it (32 -> 64 on
+         * the tiles), then as training does (from 64: 64 -> 128 only) */
+        for (int apply = 1; apply >= 0; apply--) {
+            check_stride2(32, 64, 9, 17, STYLIZE_PAD_REFLECT, algos[apply]);
+            check_stride2(64, 128, 8, 66, STYLIZE_PAD_ZERO, algos[apply]);
+            check_stride2(64, 64, 7, 7, STYLIZE_PAD_REPLICATE, algos[1 - apply]);
+            check_stride2(16, 32, 10, 12, STYLIZE_PAD_CIRCULAR, algos[apply]);
+            stylize_conv_set_bf16_min_channels(STYLIZE_CONV_BF16_MIN_CHANNELS);
+        }
         if (pass == 0) {
             visible += check_case(48, 48, 9, 11, STYLIZE_PAD_REPLICATE, algos[1]);
             visible += check_case(32, 64, 6, 7, STYLIZE_PAD_CIRCULAR, algos[0]);

@@ -134,9 +134,11 @@ typedef struct stylize_conv stylize_conv; /* opaque */
  * and bias (cout) or NULL, both borrowed: the caller keeps them alive until
  * stylize_conv_free, and may change them between calls (then call
  * stylize_conv_refresh). algo is used when the geometry allows it (the
- * Winograd algorithms and the 3x3 im2col need k 3, stride 1, zero padding),
- * otherwise the general im2col path is used (stylize_conv_get_algo then
- * reports STYLIZE_CONV_IM2COL). The kernel cache the algorithm needs
+ * Winograd algorithms and the 3x3 im2col need k 3, stride 1, zero padding;
+ * a bfloat16 algorithm also takes 3x3 at stride 2, any padding, where AMX
+ * runs the convolutions directly: its forward on the tiles, its gradients
+ * on the general path), otherwise the general im2col path is used
+ * (stylize_conv_get_algo then reports STYLIZE_CONV_IM2COL). The kernel cache the algorithm needs
  * (Winograd transform, flipped kernel, or nothing: stylize_conv_kernel_bytes)
  * is requested through mem (NULL: plain allocation, uncounted). On a dry plan
  * (stylize_mem_is_dry) no kernel is allocated or computed and weight may be
@@ -165,8 +167,8 @@ const stylize_conv_geom *stylize_conv_get_geom(const stylize_conv *conv);
 /* Selects the algorithm (default: the one given at create). Makes the kernel
  * the new algorithm needs, through the convolution's memory plan, and frees
  * the old one (if the allocation fails the algorithm stays unchanged: see
- * stylize_conv_get_algo). The general path (a geometry other than 3x3,
- * stride 1, zero padding) ignores the call and stays STYLIZE_CONV_IM2COL.
+ * stylize_conv_get_algo). The general path (a geometry other than those
+ * create_ex names) ignores the call and stays STYLIZE_CONV_IM2COL.
  * The workspace need changes with the algorithm: query
  * stylize_conv_workspace_floats again after this call. */
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo);
