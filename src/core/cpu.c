@@ -82,6 +82,10 @@ static void detect(void)
 #else
     (void)tiles;
 #endif
+#ifdef STYLIZE_AMX_MODEL /* a developers' build: the tiles are modelled in software (CMakeLists.txt) */
+    f->amx_bf16 = f->avx512_bf16;
+    f->amx_usable = f->avx512_bf16 && !bf16_refused() && !amx_refused();
+#endif
 }
 #else
 static void detect(void)

@@ -63,20 +63,28 @@ static inline void amx_emul_stored(int t, void *base, long stride)
         memcpy((unsigned char *)base + r * stride, amx_emul_tiles[t][r], 64);
 }
 
+/* The bfloat16 pairs of a tile as 16 x 32 floats. */
+static inline void amx_emul_widen(float out[16][32], int t)
+{
+    for (int r = 0; r < 16; r++)
+        for (int i = 0; i < 32; i++)
+            out[r][i] = amx_emul_bf16(&amx_emul_tiles[t][r][2 * i]);
+}
+
 static inline void amx_emul_dpbf16ps(int c, int a, int b)
 {
     amx_emul_check();
+    float A[16][32], B[16][32], C[16][16];
+    amx_emul_widen(A, a);
+    amx_emul_widen(B, b);
+    memcpy(C, amx_emul_tiles[c], sizeof C);
     for (int m = 0; m < 16; m++)
-        for (int n = 0; n < 16; n++) {
-            float acc;
-            memcpy(&acc, &amx_emul_tiles[c][m][4 * n], sizeof acc);
-            for (int k = 0; k < 16; k++) {
-                acc += amx_emul_bf16(&amx_emul_tiles[a][m][4 * k]) * amx_emul_bf16(&amx_emul_tiles[b][k][4 * n]);
-                acc += amx_emul_bf16(&amx_emul_tiles[a][m][4 * k + 2]) *
-                       amx_emul_bf16(&amx_emul_tiles[b][k][4 * n + 2]);
+        for (int k = 0; k < 16; k++)
+            for (int n = 0; n < 16; n++) {
+                C[m][n] += A[m][2 * k] * B[k][2 * n];
+                C[m][n] += A[m][2 * k + 1] * B[k][2 * n + 1];
             }
-            memcpy(&amx_emul_tiles[c][m][4 * n], &acc, sizeof acc);
-        }
+    memcpy(amx_emul_tiles[c], C, sizeof C);
 }
 
 #undef _tile_zero
