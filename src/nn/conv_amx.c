@@ -1,4 +1,4 @@
-/* 3x3, stride-1 convolutions in bfloat16 on AMX tiles, directly: no
+/* 3x3 convolutions (stride 1; stride 2 forward) in bfloat16 on AMX tiles, directly: no
  * Winograd transforms (conv_internal.h). Where AMX multiplies 14x faster
  * than float32 FMAs, the transforms, not the products, bounded the bf16
  * Winograd path (a third of its time went to the GEMMs); the direct
