@@ -232,9 +232,10 @@ static stylize_status switch_cache(stylize_conv *c, stylize_conv_algo algo, styl
     size_t bytes = stylize_conv_kernel_bytes(&c->g, algo);
     char what[96];
     snprintf(what, sizeof what, "the %d x %d %s kernel of a convolution", c->g.cin, c->g.cout,
-             algo == STYLIZE_CONV_IM2COL   ? "backward"
-             : stylize_conv_algo_bf16(algo) ? "bfloat16 Winograd"
-                                            : "Winograd");
+             algo == STYLIZE_CONV_IM2COL ? "backward"
+             : !stylize_conv_algo_bf16(algo) ? "Winograd"
+             : stylize_conv_bf16_layout_for_cpu() == STYLIZE_CONV_BF16_DIRECT ? "bfloat16 direct"
+                                                                              : "bfloat16 Winograd");
     void *p = NULL;
     stylize_status st = stylize_mem_alloc(c->mem, &p, bytes, what, err);
     if (st != STYLIZE_OK)
