@@ -5,7 +5,7 @@
  * convolution does 2.25x the multiplications of F(4x4, 3x3) but reads the
  * image in place as the tiles' B operand, so nothing else remains.
  *
- * The image is packed once per band of rows into P, bfloat16 pairs of
+ * At stride 1 the image is packed once per band of rows into P, bfloat16 pairs of
  * channels: P[(r nq + q) Wp + xx] = (in[2q][y0 - 1 + r][xx - 1],
  * in[2q + 1][...]) with the padding mode's pixels at the border (zero
  * outside the image, beyond cin and beyond the row's end), nq = the
@@ -16,7 +16,7 @@
  * kernel of tap t is a packed A (stylize/nn/gemm_bf16.h, AMX layout) of
  * (cout x cin); a 32 x 32 block of the output (channels co0.., pixels
  * x0..) is four float32 tiles summed over the 9 taps and cin / 32 blocks,
- * then stored in place (rows = channels, h w floats apart), with the bias
+ * then stored in place (rows = channels, oh ow floats apart), with the bias
  * and the ReLU applied to the block while it is in L1. Each output is one
  * tile element's sum in a fixed order: the same bits whatever the threads.
  *
@@ -24,7 +24,8 @@
  * 2x + dx - 1, so each packed row holds two phases, E[x] = column 2x - 1
  * and O[x] = column 2x, of We = ow rounded up to 32, plus 16, words each
  * (Wp = 2 We); taps dx = 0, 1, 2 read E at x, O at x and E at x + 1, and
- * output row y reads packed rows 2 y + dy: again whole tiles in place. */
+ * output row y reads packed rows 2 y + dy (input row 2 y + dy - 1): again
+ * whole tiles in place. The kernel's input-gradient half goes unused there. */
 #include <string.h>
 
 #include "nn/conv_internal.h"
@@ -47,7 +48,7 @@ static int amx_out_side(int n, int s)
 }
 
 /* Words of one phase of a packed row: the output width rounded up to 32
- * (whole blocks) plus 16 (the taps' dx reach). */
+ * (whole blocks) plus 16 (the taps' dx reach: 2 at stride 1, 1 at 2). */
 static int amx_phase_words(int w, int s)
 {
     return (amx_out_side(w, s) + 31) / 32 * 32 + 16;

@@ -6,11 +6,13 @@
  * _tile_zero, _tile_loadd, _tile_stored and _tile_dpbf16ps by the functions
  * below, each thread with its own tiles (as the hardware's).
  *
- * tdpbf16ps as the SDM gives it: C[m][n] (float32) += A[m][2k] B[k][2n]
- * + A[m][2k + 1] B[k][2n + 1] for k = 0..15, the two products added in that
- * order, k ascending. Each product of two bfloat16 is exact in float32, so
- * only the order of the additions is modelled; the hardware's treatment of
- * denormals (flushed) is not: the tests' values are normal. */
+ * tdpbf16ps as Intel's Intrinsics Guide writes it: C[m][n] (float32) +=
+ * A[m][2k] B[k][2n], then += A[m][2k + 1] B[k][2n + 1], for k = 0..15
+ * ascending. Each product of two bfloat16 is exact in float32, so only the
+ * order of the additions can differ from the hardware's (the SDM's
+ * description sums the even and odd products apart and adds them to C
+ * once), and denormals are not flushed here: the tests compare with
+ * tolerances that cover either order, never bits with the hardware. */
 #ifndef STYLIZE_TESTS_AMX_EMUL_H
 #define STYLIZE_TESTS_AMX_EMUL_H
 

@@ -517,7 +517,12 @@ static void check_precision(void)
     double speed = stylize_precision_bf16_speed();
     printf("bf16 speed on this CPU: %.3f of float32's multiply-add rate (auto %s bf16)\n", speed,
            speed >= STYLIZE_BF16_MIN_SPEED ? "picks" : "does not pick");
-    CHECK_MSG(stylize_precision_bf16_available() ? speed > 0.05 && speed < 40 : speed == 0.0,
+#ifdef STYLIZE_AMX_MODEL /* the probe times the software tiles there: any positive rate */
+    const double slowest = 0.0;
+#else
+    const double slowest = 0.05;
+#endif
+    CHECK_MSG(stylize_precision_bf16_available() ? speed > slowest && speed < 40 : speed == 0.0,
               "bf16 speed %g", speed);
     CHECK(stylize_precision_bf16_speed() == speed);
     stylize_precision gen = speed >= STYLIZE_BF16_MIN_SPEED ? STYLIZE_PRECISION_BF16 : STYLIZE_PRECISION_FP32;
@@ -671,10 +676,13 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
     stylize_conv_direct(mag, ax, aw, NULL, &g, h, w);
     double worst = 0, k = 0x1p-7 + 0x1p-16 + 9 * cin * 0x1p-24;
     int visible = 0;
+    size_t bad = 0; /* outputs not finite (fmax would pass over them) */
     for (size_t i = 0; i < nout; i++) {
         double err = fabs(y[0][i] - want[i]);
         worst = fmax(worst, err / (k * mag[i] + 1e-6)), visible |= err > 1e-5 * mag[i] + 1e-7;
+        bad += !isfinite(y[0][i]);
     }
+    CHECK_MSG(bad == 0, "stride 2 %d -> %d %dx%d: %zu outputs not finite", cin, cout, h, w, bad);
     printf("stride 2 %3d -> %3d %2dx%-2d pad %d %s: worst %.3f of the bound\n", cin, cout, h, w, (int)pad,
            tiles ? "on the tiles" : "general path", worst);
     CHECK_MSG(worst <= 1.0, "stride 2 %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, worst);
@@ -727,6 +735,8 @@ static void check_model_case(int cin, int cout, int h, int w, int s, stylize_pad
     size_t row = stylize_conv_amx_min_floats_emul(ci, w, s) / 3 * s; /* floats per output row of a band */
     size_t nws = band ? stylize_conv_amx_min_floats_emul(ci, w, s) + (size_t)(band - 1) * row
                       : stylize_conv_amx_min_floats_emul(ci, w, s) + (size_t)oh * row;
+    if (band == 2 && s == 2)
+        nws += row / 2; /* a spare packed row that no band uses */
     float *ws = ws_alloc(nws);
     tu_fill(wt, nw, (uint64_t)cin * 131 + cout, -0.2f, 0.2f);
     tu_fill(bias, (size_t)cout, 11, -0.5f, 0.5f);
@@ -753,11 +763,13 @@ static void check_model_case(int cin, int cout, int h, int w, int s, stylize_pad
     }
     double worst = 0, k = 0x1p-7 + 0x1p-16 + 9 * ci * 0x1p-24;
     int negatives = 0;
+    size_t bad = 0; /* outputs not finite (fmax would pass over them) */
     for (size_t i = 0; i < nout; i++) {
         float ref = relu && want[i] < 0 ? 0.0f : want[i];
-        negatives += want[i] < 0;
+        negatives += want[i] < 0, bad += !isfinite(got[i]);
         worst = fmax(worst, fabs(got[i] - ref) / (k * mag[i] + 1e-6));
     }
+    CHECK_MSG(bad == 0, "model %d -> %d %dx%d s%d: %zu outputs not finite", ci, co, h, w, s, bad);
     printf("model %3d -> %3d %2dx%-2d stride %d pad %d %s band %d: worst %.3f of the bound\n", ci, co, h, w, s,
            (int)g.pad, backward ? "input gradient" : relu ? "forward+relu  " : "forward       ", band, worst);
     CHECK_MSG(worst <= 1.0, "model %d -> %d %dx%d stride %d pad %d: error %.3g of the bound", ci, co, h, w, s,
@@ -771,10 +783,11 @@ static void check_model_case(int cin, int cout, int h, int w, int s, stylize_pad
 }
 
 /* The direct path's shapes over the model: stride 1 both directions (as
- * the AMX hardware runs them in the cases above, pinning the model), and
- * stride 2, the residual generator's downsampling (32 -> 64, 64 -> 128),
- * odd and even sizes, output widths past one 32-pixel block, every
- * padding mode, bands of one and two output rows and the whole image. */
+ * the AMX hardware runs them in the cases above), and stride 2, the
+ * residual generator's downsampling (32 -> 64, 64 -> 128), odd and even
+ * sizes, output widths past one 32-pixel block, every padding mode, bands
+ * of one and two output rows (a short last band; a spare packed row) and
+ * the whole image. */
 static void check_amx_model(void)
 {
     /* {cin, cout, h, w, stride, pad, backward, relu, band} */
@@ -783,7 +796,7 @@ static void check_amx_model(void)
         {64, 96, 6, 33, 1, 0, 1, 0, 1},   {35, 70, 5, 40, 1, 0, 1, 0, 0},  {32, 64, 9, 17, 2, 1, 0, 0, 0},
         {32, 64, 9, 17, 2, 1, 0, 1, 1},   {64, 128, 8, 66, 2, 0, 0, 0, 2}, {64, 128, 10, 65, 2, 1, 0, 0, 1},
         {33, 40, 7, 7, 2, 2, 0, 1, 0},    {64, 64, 2, 3, 2, 3, 0, 0, 0},   {40, 33, 1, 1, 2, 0, 0, 0, 1},
-        {64, 64, 12, 130, 2, 2, 0, 1, 2},
+        {64, 64, 12, 130, 2, 2, 0, 1, 2}, {32, 64, 9, 17, 2, 3, 0, 0, 2},  {31, 128, 11, 97, 2, 1, 0, 1, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int *c = cases[i];
@@ -850,7 +863,9 @@ int main(void)
                 visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                                       (stylize_pad_mode)shapes[s][4], algos[ai]);
         /* the residual net's downsampling, as applying runs it (32 -> 64 on
-         * the tiles), then as training does (from 64: 64 -> 128 only) */
+         * the tiles), then as training does (from 64: 64 -> 128 only); in
+         * the workspace conv.c plans, 32 -> 64 at 9x17 runs in two bands,
+         * 64 -> 64 at 7x7 in four */
         for (int apply = 1; apply >= 0; apply--) {
             check_stride2(32, 64, 9, 17, STYLIZE_PAD_REFLECT, algos[apply]);
             check_stride2(64, 128, 8, 66, STYLIZE_PAD_ZERO, algos[apply]);

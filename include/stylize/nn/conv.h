@@ -136,8 +136,9 @@ typedef struct stylize_conv stylize_conv; /* opaque */
  * stylize_conv_refresh). algo is used when the geometry allows it (the
  * Winograd algorithms and the 3x3 im2col need k 3, stride 1, zero padding;
  * a bfloat16 algorithm also takes 3x3 at stride 2, any padding, where AMX
- * runs the convolutions directly: its forward on the tiles, its gradients
- * on the general path), otherwise the general im2col path is used
+ * runs the convolutions directly and both channel counts reach the bf16
+ * minimum: its forward on the tiles, its gradients on the general path),
+ * otherwise the general im2col path is used
  * (stylize_conv_get_algo then reports STYLIZE_CONV_IM2COL). The kernel cache the algorithm needs
  * (Winograd transform, flipped kernel, or nothing: stylize_conv_kernel_bytes)
  * is requested through mem (NULL: plain allocation, uncounted). On a dry plan
