@@ -142,7 +142,8 @@ void stylize_conv_winograd_kernel(float *u, const float *weight, int cin, int co
  * this CPU packs now (AMX's direct one where the tiles are granted, unless
  * the test hook below says otherwise), the bytes of a layout, and the
  * transform of weight (cout, cin, 3, 3) into it (on the pool). A
- * convolution keeps the layout it was created with. */
+ * convolution keeps the layout its kernel was last packed in (at creation
+ * or an algorithm switch), whatever the CPU reads later. */
 #define STYLIZE_CONV_BF16_DIRECT 2
 #define STYLIZE_CONV_BF16_HEADER 64 /* bytes before the slots */
 int stylize_conv_bf16_layout_for_cpu(void);
