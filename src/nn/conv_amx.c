@@ -59,9 +59,15 @@ size_t stylize_conv_amx_kernel_bytes(int cin, int cout)
     return 9 * (stylize_bf16_pack_a_bytes(cout, cin) + stylize_bf16_pack_a_bytes(cin, cout));
 }
 
+/* Packed input rows a band of `rows` output rows reads at stride s. */
+static int band_packs(int s, int rows)
+{
+    return s * (rows - 1) + 3;
+}
+
 size_t stylize_conv_amx_min_floats(int cin, int w, int stride)
 {
-    return (size_t)3 * (size_t)amx_pairs(cin) * (size_t)(stride * amx_phase_words(w, stride));
+    return (size_t)band_packs(stride, 1) * (size_t)amx_pairs(cin) * (size_t)(stride * amx_phase_words(w, stride));
 }
 
 typedef struct {
@@ -174,16 +180,10 @@ AMX_TARGET static void pack_row(const amx_job *j, int r, int q)
         pack_row2(j, dst, r0, r1);
 }
 
-/* Packed rows of a band of rows output rows. */
-static int band_packs(const amx_job *j, int rows)
-{
-    return j->s * (rows - 1) + 3;
-}
-
 static void pack_task(void *user, int t)
 {
     const amx_job *j = user;
-    long long n = (long long)band_packs(j, j->rows) * j->nq;
+    long long n = (long long)band_packs(j->s, j->rows) * j->nq;
     for (long long i = n * t / j->ntasks; i < n * (t + 1) / j->ntasks; i++)
         pack_row(j, (int)(i / j->nq), (int)(i % j->nq));
 }
@@ -261,12 +261,12 @@ void stylize_conv_amx(float *out, const float *in, const void *slabs, const floa
     amx_job j = {in, out, (const unsigned short *)slabs + (backward ? 9 * fwd : 0),
                  stylize_bf16_pack_a_bytes(cout, cin) / 2, bias, relu, pad, cin, cout, h, w, s, oh,
                  amx_out_side(w, s), amx_pairs(cin), we, s * we, (unsigned *)ws, 0, 0, 1};
-    long long fit = (long long)(ws_floats / ((size_t)j.nq * (size_t)j.wp)); /* packed rows */
-    long long band = fit < 3 ? 1 : (fit - 3) / s + 1; /* output rows per band */
+    long long fit = (long long)(ws_floats / ((size_t)j.nq * (size_t)j.wp)), one = band_packs(s, 1); /* packed rows */
+    long long band = fit < one ? 1 : (fit - one) / s + 1; /* output rows per band: band_packs(s, band) <= fit */
     band = band > oh ? oh : band;
     for (j.y0 = 0; j.y0 < oh; j.y0 += (int)band) {
         j.rows = oh - j.y0 < band ? oh - j.y0 : (int)band;
-        long long packs = (long long)band_packs(&j, j.rows) * j.nq;
+        long long packs = (long long)band_packs(s, j.rows) * j.nq;
         j.ntasks = packs < nthr ? (int)packs : nthr;
         stylize_parallel_run(j.ntasks, pack_task, &j);
         j.ntasks = j.rows < nthr ? j.rows : nthr;
