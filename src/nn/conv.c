@@ -9,8 +9,8 @@
  *     F(2x2, 3x3) over the transformed kernel (conv_winograd.c);
  *   - 3x3, stride 1 with reflect, replicate or circular padding and a
  *     Winograd algorithm: the same Winograd path, its input transform
- *     reading the padding (conv_padded.c: the input gradient over a copy
- *     with the padding written out);
+ *     reading the padding (conv_padded.c: the input gradient zero-padded
+ *     inside, its border ring folded back onto the pixels the padding read);
  *   - 3x3, stride 2 (any padding) with a bfloat16 algorithm where AMX runs
  *     the direct layout: the forward on the tiles (conv_amx.c), the
  *     gradients on the general path below;
@@ -68,7 +68,7 @@ static int geom_is_3x3(const stylize_conv_geom *g)
 }
 
 /* 1 for 3x3, stride 1 with reflect, replicate or circular padding: with a
- * Winograd algorithm, the Winograd path over a padded copy (conv_padded.c). */
+ * Winograd algorithm, the Winograd path with the padding (conv_padded.c). */
 static int geom_is_padded_3x3(const stylize_conv_geom *g)
 {
     return g->k == 3 && g->stride == 1 && g->pad != STYLIZE_PAD_ZERO;
@@ -184,6 +184,31 @@ stylize_status stylize_conv_geom_check(const stylize_conv_geom *g, int h, int w,
 
 /* ---- kernel cache ------------------------------------------------------- */
 
+/* Bytes of the cache's first part (an effective algo with a cache): the
+ * Winograd kernel, the packed bfloat16 slices in layout bf16_layout, or
+ * the flipped kernel. */
+static size_t main_cache_bytes(const stylize_conv_geom *g, stylize_conv_algo algo, int bf16_layout)
+{
+    int m = stylize_conv_algo_tile(algo);
+    if (stylize_conv_algo_bf16(algo)) /* packed slices each way: (cout x cin) and (cin x cout) */
+        return stylize_conv_winograd_bf16_kernel_bytes(bf16_layout, m, g->cin, g->cout);
+    size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
+    return stylize_mem_mul((size_t)g->cin * (size_t)g->cout, per_pair, sizeof(float));
+}
+
+/* Byte offset of the padded 3x3 paths' ring kernel in the cache: after the
+ * first part, on a 64-byte boundary. */
+static size_t ring_offset(size_t main_bytes)
+{
+    return (main_bytes + 63) & ~(size_t)63;
+}
+
+/* 1 when g's cache under the effective algorithm eff ends with the ring kernel. */
+static int has_ring(const stylize_conv_geom *g, stylize_conv_algo eff)
+{
+    return geom_is_padded_3x3(g) && stylize_conv_algo_tile(eff);
+}
+
 size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
     if (!g || geom_check_shape(g, NULL) != STYLIZE_OK)
@@ -191,11 +216,19 @@ size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo a
     algo = effective_algo(g, algo);
     if (!has_cache(g, algo))
         return 0;
-    int m = stylize_conv_algo_tile(algo);
-    if (stylize_conv_algo_bf16(algo)) /* packed slices each way: (cout x cin) and (cin x cout) */
-        return stylize_conv_winograd_bf16_kernel_bytes(stylize_conv_bf16_layout_for_cpu(), m, g->cin, g->cout);
-    size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
-    return stylize_mem_mul((size_t)g->cin * (size_t)g->cout, per_pair, sizeof(float));
+    size_t bytes = main_cache_bytes(g, algo, stylize_conv_bf16_layout_for_cpu());
+    if (!has_ring(g, algo) || bytes == SIZE_MAX)
+        return bytes;
+    size_t ring = stylize_mem_mul(stylize_conv_padded_ring_floats(g->cin, g->cout), sizeof(float), 1);
+    return ring == SIZE_MAX || ring > SIZE_MAX - 64 - bytes ? SIZE_MAX : ring_offset(bytes) + ring;
+}
+
+/* The ring kernel of a padded 3x3 convolution with a cache (else NULL). */
+static float *ring_kernel(const stylize_conv *conv)
+{
+    if (!conv->cache || !has_ring(&conv->g, conv->algo))
+        return NULL;
+    return (float *)((char *)conv->cache + ring_offset(main_cache_bytes(&conv->g, conv->algo, conv->bf16_layout)));
 }
 
 void stylize_conv_flip_kernel(float *wf, const float *weight, int cin, int cout, int k)
@@ -222,6 +255,9 @@ void stylize_conv_refresh(stylize_conv *conv)
         stylize_conv_winograd_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, m);
     else
         stylize_conv_flip_kernel(conv->cache, conv->weight, conv->g.cin, conv->g.cout, 3);
+    float *ring = ring_kernel(conv);
+    if (ring)
+        stylize_conv_padded_ring_kernel(ring, conv->weight, conv->g.cin, conv->g.cout);
 }
 
 /* Switches a 3x3 convolution to algo: requests its kernel cache through
@@ -447,7 +483,7 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
     stylize_conv_algo a = conv->algo;
     int m = stylize_conv_algo_tile(a);
     if (!conv->fast3 && m && !amx_s2(g, a))
-        stylize_conv_padded_backward(g, conv->cache, a, gin, gout, h, w, ws);
+        stylize_conv_padded_backward(g, conv->cache, ring_kernel(conv), a, gin, gout, h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);
     else if (m)

@@ -709,6 +709,59 @@ static void check_grads_3x3_algos(void)
     }
 }
 
+/* The padded modes' input gradient (the zero-padded Winograd gradient
+ * inside, the border ring folded back) against the double reference: every
+ * mode and Winograd algorithm, planes down to one pixel wide or tall
+ * (where the ring's lines overlap: one row is both the top's and the
+ * bottom's), and 40 -> 36 channels, where the ring runs in two tasks;
+ * gin overwritten (NaN first), 1 and 2 threads bit-identical, guards
+ * intact. */
+static void check_padded_input_grad(void)
+{
+    static const int sizes[][2] = {{1, 1}, {1, 7}, {7, 1}, {2, 2}, {2, 3}, {3, 2}, {5, 9}, {13, 11}};
+    static const int chans[][2] = {{3, 4}, {36, 40}};
+    uint64_t seed = 1300;
+    for (int pad = 1; pad < 4; pad++)
+        for (size_t ci = 0; ci < 2; ci++)
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                int h = sizes[si][0], w = sizes[si][1], cin = chans[ci][0], cout = chans[ci][1];
+                shape s = make_shape(cin, cout, 3, 1, (stylize_pad_mode)pad, h, w);
+                if (!tpad_legal(h, 3, s.g.pad) || !tpad_legal(w, 3, s.g.pad))
+                    continue;
+                float *wt = FALLOC(n_wt(&s)), *r = FALLOC(n_out(&s));
+                float *gin[2] = {FALLOC(n_in(&s)), FALLOC(n_in(&s))};
+                double *ref = DALLOC(n_in(&s));
+                tu_fill(wt, n_wt(&s), seed, -1, 1);
+                tu_fill(r, n_out(&s), seed + 1, -1, 1);
+                seed += 2;
+                ref_input_grad(ref, r, wt, &s);
+                for (int ai = 1; ai < NALGO; ai++) {
+                    stylize_conv *conv = make(&s, wt, NULL, algos[ai]);
+                    if (!conv)
+                        continue;
+                    size_t nws = stylize_conv_workspace_floats(conv, h, w);
+                    float *ws = ws_alloc(nws);
+                    for (int v = 0; v < 2; v++) {
+                        stylize_set_threads(v + 1);
+                        fill_nan(gin[v], n_in(&s));
+                        stylize_conv_backward(conv, gin[v], r, h, w, ws);
+                    }
+                    stylize_set_threads(2);
+                    double e = max_rel_err(gin[1], ref, n_in(&s));
+                    if (verbose)
+                        printf("padded gin %-9s %-9s %2d->%-2d %2dx%-2d: %.2e\n", algo_names[ai], pad_names[pad], cin,
+                               cout, h, w, e);
+                    CHECK_MSG(e <= wino_tol[ai] && memcmp(gin[0], gin[1], n_in(&s) * sizeof(float)) == 0 &&
+                                  ws_guard_intact(ws, nws),
+                              "padded input gradient %s %s %d->%d %dx%d: rel err %g (or threads differ, or guard)",
+                              algo_names[ai], pad_names[pad], cin, cout, h, w, e);
+                    free(ws);
+                    stylize_conv_free(conv);
+                }
+                free(wt), free(r), free(gin[0]), free(gin[1]), free(ref);
+            }
+}
+
 /* The Winograd weight gradient where it has several blocks of tiles (48 +
  * 64 channels: blocks of 260 tiles in F(4x4), 585 in F(2x2); 48 -> 64 so
  * that a swap of the channel axes fails), against the double reference, accumulating onto gw and gb, with
@@ -1018,9 +1071,17 @@ static double conv_error(stylize_conv *conv, const shape *s, const float *wt, co
  * path has no cache and is right either way. */
 static void check_refresh(void)
 {
-    for (int ai = 0; ai <= NALGO; ai++) {
-        int general = ai == NALGO;
-        shape s = make_shape(5, 6, general ? 5 : 3, 1, general ? STYLIZE_PAD_REFLECT : STYLIZE_PAD_ZERO, 11, 13);
+    /* cases: the algorithms zero-padded, the Winograd ones replicate-padded
+     * (the ring kernel of the input gradient is in the cache too), the
+     * general path */
+    for (int ci = 0; ci < 2 * NALGO; ci++) {
+        int general = ci == 2 * NALGO - 1, padded = ci >= NALGO && !general;
+        int ai = padded ? ci - NALGO + 1 : ci;
+        shape s = make_shape(5, 6, general ? 5 : 3, 1,
+                             general  ? STYLIZE_PAD_REFLECT
+                             : padded ? STYLIZE_PAD_REPLICATE
+                                      : STYLIZE_PAD_ZERO,
+                             11, 13);
         float *wt = FALLOC(n_wt(&s)), *b = FALLOC(6), *x = FALLOC(n_in(&s)),
               *r = FALLOC(n_out(&s)); /* general: 5x5 reflect (3x3 reflect runs Winograd) */
         tu_fill(wt, n_wt(&s), 31, -1, 1);
@@ -1028,7 +1089,8 @@ static void check_refresh(void)
         tu_fill(x, n_in(&s), 33, -1, 1);
         tu_fill(r, n_out(&s), 34, -1, 1);
         stylize_conv *conv = make(&s, wt, b, general ? STYLIZE_CONV_WINOGRAD : algos[ai]);
-        const char *name = general ? "general" : algo_names[ai];
+        char name[32];
+        snprintf(name, sizeof name, "%s%s", general ? "general" : algo_names[ai], padded ? " replicate" : "");
         double tol = general ? TOL_IM2COL : wino_tol[ai];
         if (conv) {
             CHECK_MSG(conv_error(conv, &s, wt, b, x, r) <= tol, "%s before the change", name);
@@ -1071,6 +1133,8 @@ static void check_mem_plan(void)
             size_t pairs = (size_t)g->cin * g->cout;
             size_t per = ai == 0 ? 9 : ai == 1 ? 36 : 16;
             size_t expect = is_3x3(g) || (is_padded_3x3(g) && ai > 0) ? pairs * per * 4 : 0;
+            if (is_padded_3x3(g) && ai > 0) /* the ring kernel (9 taps) on the next 64 bytes */
+                expect = ((expect + 63) / 64 * 64) + pairs * 9 * 4;
             CHECK_MSG(kb == expect, "kernel bytes geom %zu %s: %zu, expected %zu", gi,
                       algo_names[ai], kb, expect);
             CHECK(!is_3x3(g) || kb < stylize_conv_owned_bytes(algos[ai], g->cin, g->cout));
@@ -1285,6 +1349,7 @@ int main(void)
     check_padded_forward_algos();
     check_avx512_input_bits();
     check_grads_3x3_algos();
+    check_padded_input_grad();
     check_wino_weights_large(48, 64, STYLIZE_PAD_ZERO, 130, 70, 81);
     check_wino_weights_large(64, 48, STYLIZE_PAD_REFLECT, 66, 75, 82);
     check_wino_weights_large(48, 64, STYLIZE_PAD_REPLICATE, 70, 67, 88);

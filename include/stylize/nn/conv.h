@@ -187,10 +187,10 @@ size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w);
  * output row of the im2col matrix, channels * k * k * ow floats (im2col
  * paths, channels = cin for the general path and the weight gradient, the
  * larger of cin and cout for the 3x3 im2col), or one tile's transforms,
- * (m + 2)^2 * (cin + cout) floats (Winograd). Two paths add whole-image
- * buffers on top: the padded 3x3 modes' input gradient, (cin + cout)
- * (h + 2) (w + 2) floats, and the thin kernels' forward and weight
- * gradient, the padded input (cin (h + k - 1) (w + k - 1)). With weight_grad == 0 and a
+ * (m + 2)^2 * (cin + cout) floats (Winograd), or the padded 3x3 modes'
+ * input gradient at its border ring, 2 cout h + 3 cin max(h, w) floats.
+ * The thin kernels' forward and weight gradient add a whole-image buffer
+ * on top, the padded input (cin (h + k - 1) (w + k - 1)). With weight_grad == 0 and a
  * 3x3, stride 1, zero-padding geometry it equals
  * stylize_conv_algo_workspace_floats: frozen networks need no more memory. */
 size_t stylize_conv_workspace_floats_ex(const stylize_conv *conv, int h, int w, int weight_grad);
