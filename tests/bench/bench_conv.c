@@ -3,6 +3,7 @@
  * convolution algorithm, plus a large sgemm as the machine's reference.
  *
  *   bench_conv [-s SIZE]... [-r REPS] [-t THREADS] [-a ALGO]... [-q] [-l] [-c]
+ *   bench_conv -g CIN,COUT,PAD[,BATCH] [-s SIZE]... [-r REPS] [-t THREADS] [-a ALGO]... [-c]
  *   bench_conv -H
  *
  * SIZE: square image side (default 256 and 512); REPS: timed evaluations,
@@ -20,7 +21,13 @@
  * per convolution, twice for forward + backward. Every algorithm after the
  * first is also compared with the first: RMS of the difference relative to
  * the RMS of the first's relu5_1 features and input gradient. Output is
- * plain text; lines starting with '#' are context. */
+ * plain text; lines starting with '#' are context.
+ *
+ * -g: instead, one 3x3, stride 1 layer CIN -> COUT with padding PAD (zero,
+ * reflect, replicate or circular) over BATCH images (default 4) per size
+ * and algorithm, as a generator's training step runs it: median seconds
+ * of the batch's forward (with the ReLU), input gradient and weight
+ * gradient, and the workspace. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
@@ -188,20 +195,74 @@ static int bench_layers(const stylize_weights *w, int depth, int size, stylize_c
     return 0;
 }
 
+/* One 3x3, stride 1 layer of geometry g at size x size over a batch of
+ * images, alone: median seconds of the batch's forward (with the ReLU),
+ * input gradient and weight gradient; one line. Returns 0, or 1 when a
+ * buffer cannot be had. */
+static int bench_shape(const stylize_conv_geom *g, int batch, int size, stylize_conv_algo algo, int reps,
+                       const char *pad)
+{
+    size_t plane = (size_t)size * size, nin = (size_t)g->cin * plane * batch, nout = (size_t)g->cout * plane * batch;
+    size_t nw = (size_t)g->cin * g->cout * 9;
+    float *wt = malloc(nw * sizeof(float)), *gw = calloc(nw, sizeof(float)), *b = calloc(g->cout, sizeof(float));
+    float *gb = calloc(g->cout, sizeof(float)), *x = malloc(nin * sizeof(float)), *gx = malloc(nin * sizeof(float));
+    float *y = malloc(nout * sizeof(float));
+    stylize_conv *c = NULL;
+    int bad = !wt || !gw || !b || !gb || !x || !gx || !y ||
+              stylize_conv_create_ex(&c, g, wt ? wt : b, b, algo, NULL, NULL) != STYLIZE_OK;
+    size_t nws = bad ? 0 : stylize_conv_workspace_floats_ex(c, size, size, 1);
+    float *ws = bad ? NULL : malloc((nws ? nws : 1) * sizeof(float));
+    if (!bad && ws) {
+        uint64_t s = 9;
+        for (size_t k = 0; k < nw; k++)
+            wt[k] = uniform(&s) - 0.5f;
+        stylize_conv_refresh(c);
+        for (size_t k = 0; k < nin; k++)
+            x[k] = uniform(&s);
+        double t[3][MAX_REPS];
+        for (int r = -1; r < reps; r++) { /* r = -1: the warm-up */
+            double t0 = now();
+            for (int i = 0; i < batch; i++)
+                stylize_conv_forward_relu(c, y + (size_t)i * g->cout * plane, x + (size_t)i * g->cin * plane, size, size, ws);
+            double t1 = now();
+            for (int i = 0; i < batch; i++)
+                stylize_conv_backward(c, gx + (size_t)i * g->cin * plane, y + (size_t)i * g->cout * plane, size, size, ws);
+            double t2 = now();
+            for (int i = 0; i < batch; i++)
+                stylize_conv_backward_weights(c, gw, gb, x + (size_t)i * g->cin * plane, y + (size_t)i * g->cout * plane,
+                                              size, size, ws);
+            double t3 = now();
+            if (r >= 0)
+                t[0][r] = t1 - t0, t[1][r] = t2 - t1, t[2][r] = t3 - t2;
+        }
+        printf("  %-6d %-10s %4d->%-4d %-9s x%d  fwd %8.4f s  gin %8.4f s  gw %8.4f s  workspace %.1f MB\n", size,
+               stylize_conv_algo_name(stylize_conv_get_algo(c)), g->cin, g->cout, pad, batch, bench_median(t[0], reps),
+               bench_median(t[1], reps), bench_median(t[2], reps), nws * 4e-6);
+        fflush(stdout);
+    }
+    int ret = bad || !ws;
+    stylize_conv_free(c);
+    free(wt), free(gw), free(b), free(gb), free(x), free(gx), free(y), free(ws);
+    return ret;
+}
+
 #define algo_name stylize_conv_algo_name
 
 static int usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-s SIZE]... [-r REPS] [-t THREADS] [-a im2col|winograd|winograd2|winograd-bf16|winograd2-bf16]... [-q] [-l] [-c]\n"
+            "       %s -g CIN,COUT,zero|reflect|replicate|circular[,BATCH] [-s SIZE]... [-r REPS] [-t THREADS] [-a ALGO]... [-c]\n"
             "       %s -H\n",
-            prog, prog);
+            prog, prog, prog);
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    int sizes[MAX_SIZES], nsizes = 0, reps = 5, threads = 0, skip_sgemm = 0, layers = 0;
+    int sizes[MAX_SIZES], nsizes = 0, reps = 5, threads = 0, skip_sgemm = 0, layers = 0, shape = 0, batch = 4;
+    static const char *const pads[] = {"zero", "reflect", "replicate", "circular"};
+    stylize_conv_geom g = {0, 0, 3, 1, STYLIZE_PAD_ZERO};
     stylize_conv_algo algos[MAX_ALGOS];
     int nalgos = 0;
     for (int i = 1; i < argc; i++) {
@@ -233,6 +294,16 @@ int main(int argc, char **argv)
             reps = atoi(v);
         } else if (!strcmp(o, "-t")) {
             threads = atoi(v);
+        } else if (!strcmp(o, "-g")) {
+            char pad[16];
+            int n = sscanf(v, "%d,%d,%15[a-z],%d", &g.cin, &g.cout, pad, &batch);
+            int p = 0;
+            while (n >= 3 && p < 4 && strcmp(pad, pads[p]))
+                p++;
+            if (n < 3 || p == 4 || g.cin < 1 || g.cout < 1 || batch < 1)
+                return usage(argv[0]);
+            g.pad = (stylize_pad_mode)p;
+            shape = 1;
         } else if (!strcmp(o, "-a") && nalgos < MAX_ALGOS) {
             if (stylize_conv_algo_parse(v, &algos[nalgos]) != 0)
                 return usage(argv[0]);
@@ -253,6 +324,17 @@ int main(int argc, char **argv)
     }
     if (threads > 0)
         stylize_set_threads(threads);
+    if (shape) {
+        printf("# threads %d, one 3x3 layer, median of %d batches, %s\n", stylize_get_threads(), reps,
+               bench_clock == CLOCK_MONOTONIC ? "wall-clock seconds" : "CPU seconds (all threads)");
+        for (int si = 0; si < nsizes; si++)
+            for (int ai = 0; ai < nalgos; ai++)
+                if (bench_shape(&g, batch, sizes[si], algos[ai], reps, pads[g.pad])) {
+                    fprintf(stderr, "bench_conv: out of memory for the layer at %d px\n", sizes[si]);
+                    return 1;
+                }
+        return 0;
+    }
 
     stylize_error err = {0};
     stylize_weights *w = NULL;

@@ -201,8 +201,9 @@ static int is_3x3(const stylize_conv_geom *g)
     return g->k == 3 && g->stride == 1 && g->pad == STYLIZE_PAD_ZERO;
 }
 
-/* 3x3, stride 1 with another padding: Winograd over a padded copy when a
- * Winograd algorithm is asked for (algorithm index ai > 0), else general. */
+/* 3x3, stride 1 with another padding: Winograd with the padding (the input
+ * gradient's border ring apart) when a Winograd algorithm is asked for
+ * (algorithm index ai > 0), else general. */
 static int is_padded_3x3(const stylize_conv_geom *g)
 {
     return g->k == 3 && g->stride == 1 && g->pad != STYLIZE_PAD_ZERO;
