@@ -20,8 +20,10 @@
  * The weight gradient of a 3x3, stride-1 Winograd convolution runs in the
  * Winograd domain (conv_winograd.c), every other one where the geometry's
  * forward runs (im2col, 1x1 or thin). The
- * kernel cache of the first two paths (flipped or transformed kernel) is
- * requested through the memory plan given at creation. */
+ * kernel cache of the first three paths and of the stride-2 AMX one
+ * (flipped or transformed kernel; the padded modes add the ring kernel of
+ * their input gradient) is requested through the memory plan given at
+ * creation. */
 #include "nn/conv_internal.h"
 
 #include <limits.h>
@@ -145,8 +147,9 @@ static stylize_status geom_check_shape(const stylize_conv_geom *g, stylize_error
         return stylize_error_set(err, STYLIZE_ERR_LIMIT,
                                  "conv: too many channels (cin %d, cout %d) for a %dx%d kernel",
                                  g->cin, g->cout, g->k, g->k);
-    /* the weight and the largest kernel cache (36 floats per channel pair) */
-    size_t per_pair = (size_t)(kk < 36 ? 36 : kk) * sizeof(float);
+    /* the weight and the largest kernel cache (the padded modes' F(4x4):
+     * 36 + 9 floats per channel pair, and 64 bytes; 46 bounds it) */
+    size_t per_pair = (size_t)(kk < 46 ? 46 : kk) * sizeof(float);
     if (stylize_mem_mul((size_t)g->cin, (size_t)g->cout, per_pair) == SIZE_MAX)
         return stylize_error_set(err, STYLIZE_ERR_LIMIT,
                                  "conv: weight too large (cin %d, cout %d, %dx%d)", g->cin,
@@ -219,8 +222,9 @@ size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo a
     size_t bytes = main_cache_bytes(g, algo, stylize_conv_bf16_layout_for_cpu());
     if (!has_ring(g, algo) || bytes == SIZE_MAX)
         return bytes;
-    size_t ring = stylize_mem_mul(stylize_conv_padded_ring_floats(g->cin, g->cout), sizeof(float), 1);
-    return ring == SIZE_MAX || ring > SIZE_MAX - 64 - bytes ? SIZE_MAX : ring_offset(bytes) + ring;
+    size_t ring = stylize_mem_mul(stylize_conv_padded_ring_kernel_floats(g->cin, g->cout), sizeof(float), 1);
+    return ring == SIZE_MAX || bytes > SIZE_MAX - 64 || ring > SIZE_MAX - 64 - bytes ? SIZE_MAX
+                                                                                : ring_offset(bytes) + ring;
 }
 
 /* The ring kernel of a padded 3x3 convolution with a cache (else NULL). */

@@ -23,7 +23,9 @@ struct stylize_conv {
                               * fast3 Winograd F(m): (a * a, cout, cin), a = m + 2;
                               * bfloat16 Winograd: packed slices (below);
                               * padded 3x3 (reflect, replicate, circular): the
-                              * Winograd kernel, then the ring kernel (9, cin, cout)
+                              * above for its algorithm (float32 Winograd kernel,
+                              * packed bfloat16 slices or AMX taps), then the ring
+                              * kernel (9, cin, cout), float32 in every algorithm,
                               * at the next multiple of 64 bytes (conv_padded.c);
                               * general path: none */
     size_t cache_bytes;      /* bytes counted in mem for cache (0 when none) */
@@ -243,7 +245,7 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
 size_t stylize_conv_padded_floats(stylize_conv_algo algo, int cin, int cout, int h, int w);
 /* Floats of the ring kernel that the input gradient reads at the border,
  * kept in the convolution's cache after the Winograd kernel. */
-size_t stylize_conv_padded_ring_floats(int cin, int cout);
+size_t stylize_conv_padded_ring_kernel_floats(int cin, int cout);
 /* rw (9, cin, cout): rw[t][ci][co] = weight[co][ci][t] for the taps t = 3 ky + kx
  * of weight (cout, cin, 3, 3). */
 void stylize_conv_padded_ring_kernel(float *rw, const float *weight, int cin, int cout);

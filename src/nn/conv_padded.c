@@ -28,7 +28,7 @@
 
 #include "nn/conv_internal.h"
 
-size_t stylize_conv_padded_ring_floats(int cin, int cout)
+size_t stylize_conv_padded_ring_kernel_floats(int cin, int cout)
 {
     return (size_t)9 * (size_t)cin * (size_t)cout;
 }
@@ -44,7 +44,7 @@ void stylize_conv_padded_ring_kernel(float *rw, const float *weight, int cin, in
 
 /* The ring's workspace: gout's first and last columns (2, cout, h) and the
  * three tap products of one side (3, cin, max(h, w)). */
-static size_t ring_floats(int cin, int cout, int h, int w)
+static size_t ring_ws_floats(int cin, int cout, int h, int w)
 {
     size_t n = (size_t)(h > w ? h : w);
     return 2 * (size_t)cout * (size_t)h + 3 * (size_t)cin * n;
@@ -52,7 +52,7 @@ static size_t ring_floats(int cin, int cout, int h, int w)
 
 size_t stylize_conv_padded_floats(stylize_conv_algo algo, int cin, int cout, int h, int w)
 {
-    size_t wino = stylize_conv_winograd_floats(algo, cin, cout, h, w), ring = ring_floats(cin, cout, h, w);
+    size_t wino = stylize_conv_winograd_floats(algo, cin, cout, h, w), ring = ring_ws_floats(cin, cout, h, w);
     return wino > ring ? wino : ring;
 }
 

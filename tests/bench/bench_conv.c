@@ -246,6 +246,42 @@ static int bench_shape(const stylize_conv_geom *g, int batch, int size, stylize_
     return ret;
 }
 
+static const char *const pad_names[] = {"zero", "reflect", "replicate", "circular"};
+
+/* -g's value CIN,COUT,PAD[,BATCH] into g (3x3, stride 1) and *batch: 0, or 1 when malformed. */
+static int parse_shape(const char *v, stylize_conv_geom *g, int *batch)
+{
+    char pad[16];
+    int n = sscanf(v, "%d,%d,%15[a-z],%d", &g->cin, &g->cout, pad, batch), p = 0;
+    while (n >= 3 && p < 4 && strcmp(pad, pad_names[p]))
+        p++;
+    if (n < 3 || p == 4 || *batch < 1 || stylize_conv_geom_check(&(stylize_conv_geom){g->cin, g->cout, 3, 1,
+                                                                 (stylize_pad_mode)p}, 8, 8, NULL) != STYLIZE_OK)
+        return 1;
+    g->pad = (stylize_pad_mode)p;
+    return 0;
+}
+
+/* -g: bench_shape for every size and algorithm; the exit status. */
+static int bench_shapes(const stylize_conv_geom *g, int batch, const int *sizes, int nsizes,
+                        const stylize_conv_algo *algos, int nalgos, int reps)
+{
+    printf("# threads %d, one 3x3 layer, median of %d batches, %s\n", stylize_get_threads(), reps,
+           bench_clock == CLOCK_MONOTONIC ? "wall-clock seconds" : "CPU seconds (all threads)");
+    for (int si = 0; si < nsizes; si++) {
+        if (stylize_conv_geom_check(g, sizes[si], sizes[si], NULL) != STYLIZE_OK) {
+            fprintf(stderr, "bench_conv: -s %d: too small or too large for this layer\n", sizes[si]);
+            return 2;
+        }
+        for (int ai = 0; ai < nalgos; ai++)
+            if (bench_shape(g, batch, sizes[si], algos[ai], reps, pad_names[g->pad])) {
+                fprintf(stderr, "bench_conv: out of memory for the layer at %d px\n", sizes[si]);
+                return 1;
+            }
+    }
+    return 0;
+}
+
 #define algo_name stylize_conv_algo_name
 
 static int usage(const char *prog)
@@ -261,7 +297,6 @@ static int usage(const char *prog)
 int main(int argc, char **argv)
 {
     int sizes[MAX_SIZES], nsizes = 0, reps = 5, threads = 0, skip_sgemm = 0, layers = 0, shape = 0, batch = 4;
-    static const char *const pads[] = {"zero", "reflect", "replicate", "circular"};
     stylize_conv_geom g = {0, 0, 3, 1, STYLIZE_PAD_ZERO};
     stylize_conv_algo algos[MAX_ALGOS];
     int nalgos = 0;
@@ -295,14 +330,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(o, "-t")) {
             threads = atoi(v);
         } else if (!strcmp(o, "-g")) {
-            char pad[16];
-            int n = sscanf(v, "%d,%d,%15[a-z],%d", &g.cin, &g.cout, pad, &batch);
-            int p = 0;
-            while (n >= 3 && p < 4 && strcmp(pad, pads[p]))
-                p++;
-            if (n < 3 || p == 4 || g.cin < 1 || g.cout < 1 || batch < 1)
+            if (parse_shape(v, &g, &batch))
                 return usage(argv[0]);
-            g.pad = (stylize_pad_mode)p;
             shape = 1;
         } else if (!strcmp(o, "-a") && nalgos < MAX_ALGOS) {
             if (stylize_conv_algo_parse(v, &algos[nalgos]) != 0)
@@ -324,17 +353,8 @@ int main(int argc, char **argv)
     }
     if (threads > 0)
         stylize_set_threads(threads);
-    if (shape) {
-        printf("# threads %d, one 3x3 layer, median of %d batches, %s\n", stylize_get_threads(), reps,
-               bench_clock == CLOCK_MONOTONIC ? "wall-clock seconds" : "CPU seconds (all threads)");
-        for (int si = 0; si < nsizes; si++)
-            for (int ai = 0; ai < nalgos; ai++)
-                if (bench_shape(&g, batch, sizes[si], algos[ai], reps, pads[g.pad])) {
-                    fprintf(stderr, "bench_conv: out of memory for the layer at %d px\n", sizes[si]);
-                    return 1;
-                }
-        return 0;
-    }
+    if (shape)
+        return bench_shapes(&g, batch, sizes, nsizes, algos, nalgos, reps);
 
     stylize_error err = {0};
     stylize_weights *w = NULL;

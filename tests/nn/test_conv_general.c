@@ -714,12 +714,12 @@ static void check_grads_3x3_algos(void)
  * inside, the border ring folded back) against the double reference: every
  * mode and Winograd algorithm, planes down to one pixel wide or tall
  * (where the ring's lines overlap: one row is both the top's and the
- * bottom's), and 40 -> 36 channels, where the ring runs in two tasks;
- * gin overwritten (NaN first), 1 and 2 threads bit-identical, guards
- * intact. */
-static void check_padded_input_grad(void)
+ * bottom's) and a wide, thin 2 x 97, and 36 -> 40 channels, where the ring
+ * runs in two tasks; gin overwritten (NaN first), 1 and 2 threads
+ * bit-identical, guards intact. */
+static void check_padded_input_grad_blocks(void)
 {
-    static const int sizes[][2] = {{1, 1}, {1, 7}, {7, 1}, {2, 2}, {2, 3}, {3, 2}, {5, 9}, {13, 11}};
+    static const int sizes[][2] = {{1, 1}, {1, 7}, {7, 1}, {2, 2}, {2, 3}, {3, 2}, {5, 9}, {13, 11}, {2, 97}};
     static const int chans[][2] = {{3, 4}, {36, 40}};
     uint64_t seed = 1300;
     for (int pad = 1; pad < 4; pad++)
@@ -761,6 +761,18 @@ static void check_padded_input_grad(void)
                 }
                 free(wt), free(r), free(gin[0]), free(gin[1]), free(ref);
             }
+}
+
+/* The above in the Winograd block the plan picks, then in blocks of one
+ * tile: there the ring's workspace is the larger need, so the guard checks
+ * its size. */
+static void check_padded_input_grad(void)
+{
+    for (int one_tile = 0; one_tile < 2; one_tile++) {
+        stylize_conv_testing_wino_block_tiles(one_tile);
+        check_padded_input_grad_blocks();
+    }
+    stylize_conv_testing_wino_block_tiles(0);
 }
 
 /* The Winograd weight gradient where it has several blocks of tiles (48 +

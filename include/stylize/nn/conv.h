@@ -140,7 +140,9 @@ typedef struct stylize_conv stylize_conv; /* opaque */
  * minimum: its forward on the tiles, its gradients on the general path),
  * otherwise the general im2col path is used
  * (stylize_conv_get_algo then reports STYLIZE_CONV_IM2COL). The kernel cache the algorithm needs
- * (Winograd transform, flipped kernel, or nothing: stylize_conv_kernel_bytes)
+ * (Winograd transform, flipped kernel, or nothing; the padded modes add the
+ * float32 taps their input gradient reads at the border:
+ * stylize_conv_kernel_bytes)
  * is requested through mem (NULL: plain allocation, uncounted). On a dry plan
  * (stylize_mem_is_dry) no kernel is allocated or computed and weight may be
  * NULL: the object only answers size queries and must be freed (only the
