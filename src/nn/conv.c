@@ -220,11 +220,10 @@ size_t stylize_conv_kernel_bytes(const stylize_conv_geom *g, stylize_conv_algo a
     if (!has_cache(g, algo))
         return 0;
     size_t bytes = main_cache_bytes(g, algo, stylize_conv_bf16_layout_for_cpu());
-    if (!has_ring(g, algo) || bytes == SIZE_MAX)
+    if (!has_ring(g, algo))
         return bytes;
-    size_t ring = stylize_mem_mul(stylize_conv_padded_ring_kernel_floats(g->cin, g->cout), sizeof(float), 1);
-    return ring == SIZE_MAX || bytes > SIZE_MAX - 64 || ring > SIZE_MAX - 64 - bytes ? SIZE_MAX
-                                                                                : ring_offset(bytes) + ring;
+    /* within geom_check_shape's bound of 46 floats per channel pair: no overflow */
+    return ring_offset(bytes) + stylize_conv_padded_ring_kernel_floats(g->cin, g->cout) * sizeof(float);
 }
 
 /* The ring kernel of a padded 3x3 convolution with a cache (else NULL). */

@@ -208,17 +208,16 @@ static int bench_shape(const stylize_conv_geom *g, int batch, int size, stylize_
     float *gb = calloc(g->cout, sizeof(float)), *x = malloc(nin * sizeof(float)), *gx = malloc(nin * sizeof(float));
     float *y = malloc(nout * sizeof(float));
     stylize_conv *c = NULL;
-    int bad = !wt || !gw || !b || !gb || !x || !gx || !y ||
-              stylize_conv_create_ex(&c, g, wt ? wt : b, b, algo, NULL, NULL) != STYLIZE_OK;
+    int bad = !wt || !gw || !b || !gb || !x || !gx || !y;
+    uint64_t s = 9;
+    for (size_t k = 0; !bad && k < nw; k++)
+        wt[k] = uniform(&s) - 0.5f;
+    for (size_t k = 0; !bad && k < nin; k++)
+        x[k] = uniform(&s);
+    bad = bad || stylize_conv_create_ex(&c, g, wt, b, algo, NULL, NULL) != STYLIZE_OK;
     size_t nws = bad ? 0 : stylize_conv_workspace_floats_ex(c, size, size, 1);
     float *ws = bad ? NULL : malloc((nws ? nws : 1) * sizeof(float));
     if (!bad && ws) {
-        uint64_t s = 9;
-        for (size_t k = 0; k < nw; k++)
-            wt[k] = uniform(&s) - 0.5f;
-        stylize_conv_refresh(c);
-        for (size_t k = 0; k < nin; k++)
-            x[k] = uniform(&s);
         double t[3][MAX_REPS];
         for (int r = -1; r < reps; r++) { /* r = -1: the warm-up */
             double t0 = now();
