@@ -64,7 +64,7 @@ fi
 rm -f "$build/probe"
 
 # ---- build -------------------------------------------------------------------
-pkgs="openblas libcjson stb"
+pkgs="openblas libcjson stb zlib"
 read -r -a pkg_cflags <<< "$(pkg-config --cflags $pkgs)"
 read -r -a pkg_libs <<< "$(pkg-config --libs $pkgs)"
 common=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_POSIX_C_SOURCE=200809L
@@ -89,9 +89,10 @@ lib_objs=()
 mapfile -t lib_srcs < <(find "$root/src" -name '*.c' -not -path "$root/src/cli/*" | sort)
 for src in "${lib_srcs[@]}"; do
     obj=$build/obj/$(basename "$src" .c).o
-    if [ "$(basename "$src")" = stb_image_impl.c ]; then
-        # stb_image's decoders (Debian's header): coverage and AddressSanitizer,
-        # but not UBSan, whose reports there are about third-party code.
+    if [ "$(basename "$src")" = stb_image_impl.c ] || [ "$(basename "$src")" = stb_write_impl.c ]; then
+        # stb_image's decoders and encoders (Debian's header): coverage and
+        # AddressSanitizer, but not UBSan, whose reports there are about
+        # third-party code.
         compile "$src" "$obj" -fsanitize=address,fuzzer-no-link -w
     else
         compile "$src" "$obj" "${san[@]}" -fsanitize=fuzzer-no-link

@@ -1,6 +1,8 @@
-/* Images: decoding and encoding with stb (the implementations come from
- * Debian's libstb), resizing with stb_image_resize, atomic saving through
- * fileutil, and conversion to and from a network's input convention.
+/* Images: decoding and encoding with stb (Debian's libstb-dev headers:
+ * stb_image compiled in stb_image_impl.c, stb_image_write with zlib's
+ * deflate in stb_write_impl.c), resizing with stb_image_resize (libstb),
+ * atomic saving through fileutil, and conversion to and from a network's
+ * input convention.
  *
  * Every decode first reads the header (stbi_info_from_memory) and checks the
  * dimensions against STYLIZE_IMAGE_MAX_SIDE / MAX_PIXELS, so an image
@@ -19,9 +21,9 @@
 
 #include <stb_image.h>
 #include <stb_image_resize.h>
-#include <stb_image_write.h>
 
 #include "core/fileutil.h"
+#include "io/stb_write.h"
 
 /* Largest encoded file read by stylize_image_load (stb takes an int length). */
 #define IMAGE_FILE_MAX_BYTES ((size_t)1 << 30)
@@ -690,8 +692,8 @@ stylize_status stylize_image_save(const stylize_image *img, const char *path, in
         rgb[3 * i + 2] = to_u8(b[i]);
     }
     membuf m = {NULL, 0, 0, 0};
-    int ok = fmt == FMT_PNG ? stbi_write_png_to_func(membuf_write, &m, w, h, 3, rgb, 3 * w)
-                            : stbi_write_jpg_to_func(membuf_write, &m, w, h, 3, rgb, jpeg_quality);
+    int ok = fmt == FMT_PNG ? stylize_encode_png(membuf_write, &m, w, h, rgb)
+                            : stylize_encode_jpg(membuf_write, &m, w, h, rgb, jpeg_quality);
     free(rgb);
     if (!ok || m.failed || m.len == 0) {
         free(m.data);

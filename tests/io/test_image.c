@@ -880,6 +880,46 @@ static void test_orient_exact(void)
     CHECK(stylize_image_orient(&im, 6, &err) == STYLIZE_ERR_ARG);
 }
 
+/* PNG is written with zlib's deflate at level 1 (src/io/stb_write_impl.c):
+ * the first IDAT's zlib header says "fastest" (0x78 0x01; stb's own
+ * deflate writes 0x78 0x5e), stb_image's independent inflate reads the
+ * pixels back exactly, and a photo-like image comes out smaller than
+ * libstb's own encoder makes it (the reason for the change). */
+static void test_png_deflate(void)
+{
+    enum { W = 96, H = 64 };
+    stylize_image a, b;
+    stylize_error err = {0};
+    CHECK(stylize_image_alloc(&a, W, H, &err) == STYLIZE_OK);
+    static unsigned char rgb[W * H * 3], buf[W * H * 4];
+    uint64_t state = 7;
+    for (int c = 0; c < 3 && a.data; c++) /* gradients plus a little noise, exact in 8 bits */
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                state = state * 6364136223846793005ull + 1442695040888963407ull;
+                int q = (x * (c + 1) + 2 * y + (int)(state >> 61)) % 256;
+                a.data[((size_t)c * H + y) * W + x] = (float)q / 255.0f;
+                rgb[(y * W + x) * 3 + c] = (unsigned char)q;
+            }
+    CHECK_MSG(a.data && stylize_image_save(&a, tmp("deflate.png"), 0, &err) == STYLIZE_OK, "%s", err.msg);
+    long n = read_bytes(tmp("deflate.png"), buf, sizeof buf);
+    /* signature (8), IHDR (4 + 4 + 13 + 4), then the first IDAT's length and type */
+    CHECK(n > 45 && memcmp(buf + 37, "IDAT", 4) == 0);
+    if (n > 45)
+        CHECK_MSG(buf[41] == 0x78 && buf[42] == 0x01, "zlib header %02x %02x", buf[41], buf[42]);
+    CHECK(stylize_image_load(&b, tmp("deflate.png"), &err) == STYLIZE_OK);
+    int same = b.data && b.width == W && b.height == H;
+    for (size_t i = 0; same && i < (size_t)3 * W * H; i++)
+        same = b.data[i] == a.data[i];
+    CHECK(same);
+    bytes stb = {NULL, 0, 0};
+    CHECK(stbi_write_png_to_func(bytes_write, &stb, W, H, 3, rgb, 3 * W) != 0);
+    CHECK_MSG(n > 0 && (size_t)n < stb.n, "zlib level 1: %ld bytes, stb: %zu", n, stb.n);
+    free(stb.p);
+    stylize_image_free(&b);
+    stylize_image_free(&a);
+}
+
 int main(void)
 {
     const char *base = tu_tmpdir();
@@ -894,6 +934,7 @@ int main(void)
     }
     test_alloc();
     test_png_round_trip();
+    test_png_deflate();
     test_jpeg_round_trip();
     test_grey_and_alpha();
     test_16bit();
