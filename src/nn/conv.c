@@ -38,6 +38,7 @@
 
 static stylize_conv_algo g_default_algo = STYLIZE_CONV_WINOGRAD;
 static int g_bf16_min_channels = STYLIZE_CONV_BF16_MIN_CHANNELS;
+static int g_bf16_thin;
 
 static const char *const algo_names[] = {"im2col", "winograd", "winograd2", "winograd-bf16",
                                          "winograd2-bf16"};
@@ -62,6 +63,14 @@ void stylize_conv_set_default_algo(stylize_conv_algo algo) { g_default_algo = al
 stylize_conv_algo stylize_conv_get_default_algo(void) { return g_default_algo; }
 void stylize_conv_set_bf16_min_channels(int channels) { g_bf16_min_channels = channels; }
 int stylize_conv_get_bf16_min_channels(void) { return g_bf16_min_channels; }
+void stylize_conv_set_bf16_thin(int on) { g_bf16_thin = on != 0; }
+int stylize_conv_get_bf16_thin(void) { return g_bf16_thin; }
+
+/* 1 when a convolution of geometry g asked for algo runs the thin bfloat16 forward. */
+static int thin_bf16(const stylize_conv_geom *g, stylize_conv_algo algo)
+{
+    return g_bf16_thin && stylize_conv_is_thin(g) && stylize_conv_algo_bf16(algo) && stylize_cpu()->avx512_bf16;
+}
 
 /* 1 when g is the geometry of the algorithm paths: 3x3, stride 1, zero padding. */
 static int geom_is_3x3(const stylize_conv_geom *g)
@@ -311,6 +320,7 @@ stylize_status stylize_conv_create_ex(stylize_conv **out, const stylize_conv_geo
     c->bias = bias;
     c->mem = mem;
     c->fast3 = geom_is_3x3(g);
+    c->thin_bf16 = thin_bf16(g, algo);
     c->algo = STYLIZE_CONV_IM2COL;
     stylize_parallel_init();
     stylize_conv_blas_warm();
@@ -349,12 +359,14 @@ const stylize_conv_geom *stylize_conv_get_geom(const stylize_conv *conv) { retur
 
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo)
 {
+    conv->thin_bf16 = thin_bf16(&conv->g, algo);
     algo = effective_algo(&conv->g, algo);
     if (algo != conv->algo)
         (void)switch_cache(conv, algo, NULL); /* out of memory: keep the current algorithm */
 }
 
 stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv) { return conv->algo; }
+int stylize_conv_thin_bf16(const stylize_conv *conv) { return conv->thin_bf16; }
 
 size_t stylize_conv_owned_bytes(stylize_conv_algo algo, int cin, int cout)
 {
@@ -454,6 +466,8 @@ static void conv_forward(const stylize_conv *conv, float *out, const float *in, 
     else if (m)
         stylize_conv_winograd(out, in, conv->cache, conv->bias, a, pass, STYLIZE_PAD_ZERO, g->cin, g->cout,
                               h, w, ws);
+    else if (conv->thin_bf16)
+        stylize_conv_thin_forward_bf16(g, conv->weight, conv->bias, out, in, h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_forward(g, conv->weight, conv->bias, out, in, h, w, ws);
     else

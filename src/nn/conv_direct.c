@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "nn/bf16_internal.h"
 #include "nn/conv_internal.h"
 #include "stylize/core/cpu.h"
 
@@ -61,7 +62,8 @@ size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w)
     /* forward and weight gradient: the padded input; input gradient: its band */
     size_t bwd;
     thin_band_rows(g, h, w, &bwd);
-    size_t fwd = thin_fwd_floats(g->cin, g->k, h, w);
+    size_t fwd = thin_fwd_floats(g->cin, g->k, h, w), bf16 = stylize_conv_thin_bf16_words(g, h, w);
+    fwd = bf16 > fwd ? bf16 : fwd; /* the bfloat16 forward's words (of a float's size) */
     return bwd > fwd ? bwd : fwd;
 }
 
@@ -255,6 +257,147 @@ void stylize_conv_thin_forward(const stylize_conv_geom *g, const float *weight, 
     thin_job j = {g, in, weight, bias, ws, out, h, w, h < nthr ? h : nthr};
     stylize_parallel_run(g->cin, thin_pad_task, &j);
     stylize_parallel_run(j.ntasks, thin_rows_task, &j);
+}
+
+/* ---- thin, large kernels: the forward in bfloat16 ---------------------------
+ * The same blocks as above over pairs of input channels: Q (np, H, W)
+ * words, np = ceil(cin / 2), word (P[2q][y][x], P[2q + 1][y][x]) in
+ * bfloat16 (zero past cin), and the kernel as words (weight[co][2q][t],
+ * weight[co][2q + 1][t]), (cout, np, k, k). Each vdpbf16ps adds both
+ * channels' products of 16 columns into float32 accumulators: half the
+ * multiply instructions of the float32 block, and no separate add (ISO C
+ * keeps the float32 blocks' a * b + c unfused). Every output is one
+ * accumulator lane's sum in the order (q, ky, kx), whatever the block:
+ * the same bits for any block shape and thread count. */
+typedef struct {
+    const stylize_conv_geom *g;
+    const float *in, *weight, *bias;
+    unsigned *Q, *Wq;
+    float *out;
+    int h, w, np, ntasks;
+} thin_bf16_job;
+
+size_t stylize_conv_thin_bf16_words(const stylize_conv_geom *g, int h, int w)
+{
+    int p = g->k / 2;
+    size_t np = (size_t)(g->cin + 1) / 2; /* + 16: a block's last columns read past the last row */
+    return np * (size_t)(h + 2 * p) * (size_t)(w + 2 * p) + 16 + (size_t)g->cout * np * (size_t)g->k * (size_t)g->k;
+}
+
+/* Q[q] = the channel pair q of in with p pixels of padding on every side. */
+static void thin_bf16_pad_task(void *arg, int q)
+{
+    const thin_bf16_job *j = arg;
+    int p = j->g->k / 2, H = j->h + 2 * p, W = j->w + 2 * p;
+    size_t plane = (size_t)j->h * (size_t)j->w;
+    const float *c0 = j->in + (size_t)(2 * q) * plane, *c1 = 2 * q + 1 < j->g->cin ? c0 + plane : NULL;
+    unsigned *dst = j->Q + (size_t)q * H * W;
+    for (int y = 0; y < H; y++) {
+        int sy = stylize_conv_pad_index(y - p, j->h, j->g->pad);
+        for (int x = 0; x < W; x++) {
+            int sx = stylize_conv_pad_index(x - p, j->w, j->g->pad);
+            size_t i = (size_t)sy * (size_t)j->w + (size_t)sx;
+            dst[(size_t)y * W + x] = sy >= 0 && sx >= 0 ? stylize_bf16_pair(c0[i], c1 ? c1[i] : 0.0f) : 0;
+        }
+    }
+}
+
+/* Wq[co][q][t] = (weight[co][2q][t], weight[co][2q + 1][t]), task t a band of co. */
+static void thin_bf16_kernel_task(void *arg, int t)
+{
+    const thin_bf16_job *j = arg;
+    const stylize_conv_geom *g = j->g;
+    int kk = g->k * g->k;
+    for (int co = g->cout * t / j->ntasks; co < g->cout * (t + 1) / j->ntasks; co++)
+        for (int q = 0; q < j->np; q++)
+            for (int i = 0; i < kk; i++) {
+                const float *w0 = j->weight + ((size_t)co * g->cin + 2 * q) * kk + i;
+                j->Wq[((size_t)co * j->np + q) * kk + i] = stylize_bf16_pair(*w0, 2 * q + 1 < g->cin ? w0[kk] : 0.0f);
+            }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* CB output channels x NV x 16 columns from x0 (the last 16 may hold xn
+ * < 16 columns inside the row). */
+#define THIN_BF16_BLOCK(NAME, CB, NV)                                                                   \
+    BF16_TARGET static void NAME(const thin_bf16_job *j, int y, int co0, int x0, int xn)               \
+    {                                                                                                  \
+        int k = j->g->k, W = j->w + 2 * (k / 2), H = j->h + 2 * (k / 2);                               \
+        size_t cstride = (size_t)j->np * k * k;                                                        \
+        __m512 acc[CB][NV];                                                                            \
+        for (int c = 0; c < CB; c++)                                                                   \
+            for (int v = 0; v < NV; v++)                                                               \
+                acc[c][v] = _mm512_set1_ps(j->bias ? j->bias[co0 + c] : 0.0f);                         \
+        for (int q = 0; q < j->np; q++)                                                                \
+            for (int ky = 0; ky < k; ky++) {                                                           \
+                const unsigned *row = j->Q + ((size_t)q * H + y + ky) * W + x0;                        \
+                const unsigned *wk = j->Wq + (size_t)co0 * cstride + ((size_t)q * k + ky) * k;         \
+                for (int kx = 0; kx < k; kx++) {                                                       \
+                    __m512i r[NV];                                                                     \
+                    for (int v = 0; v < NV; v++) {                                                     \
+                        r[v] = _mm512_loadu_si512(row + kx + 16 * v);                                  \
+                        THIN_KEEP_REG(r[v]);                                                           \
+                    }                                                                                  \
+                    for (int c = 0; c < CB; c++) {                                                     \
+                        __m512bh wv = (__m512bh)_mm512_set1_epi32((int)wk[(size_t)c * cstride + kx]);  \
+                        for (int v = 0; v < NV; v++)                                                   \
+                            acc[c][v] = _mm512_dpbf16_ps(acc[c][v], (__m512bh)r[v], wv);               \
+                    }                                                                                  \
+                }                                                                                      \
+            }                                                                                          \
+        for (int c = 0; c < CB; c++)                                                                   \
+            for (int v = 0; v < NV; v++) {                                                             \
+                float *dst = j->out + ((size_t)(co0 + c) * j->h + y) * j->w + x0 + 16 * v;            \
+                _mm512_mask_storeu_ps(dst, v < NV - 1 || xn >= 16 ? (__mmask16)0xffff                  \
+                                                                 : (__mmask16)((1u << xn) - 1),        \
+                                      acc[c][v]);                                                      \
+            }                                                                                          \
+    }
+THIN_BF16_BLOCK(thin_bf16_4x2, 4, 2)
+THIN_BF16_BLOCK(thin_bf16_3x4, 3, 4)
+THIN_BF16_BLOCK(thin_bf16_2x4, 2, 4)
+THIN_BF16_BLOCK(thin_bf16_1x4, 1, 4)
+THIN_BF16_BLOCK(thin_bf16_4x1, 4, 1)
+THIN_BF16_BLOCK(thin_bf16_3x1, 3, 1)
+THIN_BF16_BLOCK(thin_bf16_2x1, 2, 1)
+THIN_BF16_BLOCK(thin_bf16_1x1, 1, 1)
+
+typedef void thin_bf16_fn(const thin_bf16_job *j, int y, int co0, int x0, int xn);
+static thin_bf16_fn *const thin_bf16_wide[5] = {NULL, thin_bf16_1x4, thin_bf16_2x4, thin_bf16_3x4, thin_bf16_4x2};
+static thin_bf16_fn *const thin_bf16_one[5] = {NULL, thin_bf16_1x1, thin_bf16_2x1, thin_bf16_3x1, thin_bf16_4x1};
+
+/* Output rows of share t, in blocks of up to 4 channels: 64 columns (32
+ * with 4 channels) while they fit in the row, then 16 (the last partial). */
+static void thin_bf16_rows_task(void *arg, int t)
+{
+    const thin_bf16_job *j = arg;
+    int y0 = (int)((long)j->h * t / j->ntasks), y1 = (int)((long)j->h * (t + 1) / j->ntasks);
+    for (int y = y0; y < y1; y++)
+        for (int co0 = 0; co0 < j->g->cout; co0 += 4) {
+            int cb = j->g->cout - co0 < 4 ? j->g->cout - co0 : 4, span = cb == 4 ? 32 : 64, x0 = 0;
+            for (; x0 + span <= j->w; x0 += span)
+                thin_bf16_wide[cb](j, y, co0, x0, 16);
+            for (; x0 < j->w; x0 += 16)
+                thin_bf16_one[cb](j, y, co0, x0, j->w - x0 < 16 ? j->w - x0 : 16);
+        }
+}
+#endif
+
+void stylize_conv_thin_forward_bf16(const stylize_conv_geom *g, const float *weight, const float *bias,
+                                    float *out, const float *in, int h, int w, float *ws)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    int p = g->k / 2, np = (g->cin + 1) / 2, nthr = stylize_parallel_threads();
+    unsigned *Q = (unsigned *)ws; /* (np, h + 2p, w + 2p) words + 16, then Wq (cout, np, k, k) */
+    unsigned *Wq = Q + (size_t)np * (size_t)(h + 2 * p) * (size_t)(w + 2 * p) + 16;
+    thin_bf16_job j = {g, in, weight, bias, Q, Wq, out, h, w, np, g->cout < nthr ? g->cout : nthr};
+    stylize_parallel_run(j.ntasks, thin_bf16_kernel_task, &j);
+    stylize_parallel_run(np, thin_bf16_pad_task, &j);
+    j.ntasks = h < nthr ? h : nthr;
+    stylize_parallel_run(j.ntasks, thin_bf16_rows_task, &j);
+#else
+    stylize_conv_thin_forward(g, weight, bias, out, in, h, w, ws); /* never chosen off x86-64 */
+#endif
 }
 
 /* ---- thin, large kernels: the gradients -------------------------------------- */

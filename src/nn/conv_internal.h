@@ -18,6 +18,7 @@ struct stylize_conv {
     const float *bias;       /* (cout) or NULL, borrowed */
     stylize_conv_algo algo;  /* selected; STYLIZE_CONV_IM2COL on the general path */
     int fast3;               /* 1: 3x3, stride 1, zero padding: algo's own path; 0: general */
+    int thin_bf16;           /* 1: a thin geometry whose forward runs in bfloat16 (conv_direct.c) */
     float *cache;            /* kernel cache through mem (NULL on a dry plan or when none):
                               * fast3 im2col: (cin, cout, 3, 3), weight flipped, channels swapped;
                               * fast3 Winograd F(m): (a * a, cout, cin), a = m + 2;
@@ -281,6 +282,12 @@ void stylize_conv_pointwise_weights(const stylize_conv_geom *g, float *gw, float
 /* out (cout, h, w) = conv(in (cin, h, w)) for a thin geometry, through ws. */
 void stylize_conv_thin_forward(const stylize_conv_geom *g, const float *weight, const float *bias,
                                float *out, const float *in, int h, int w, float *ws);
+/* The same forward with bfloat16 operands (pairs of input channels through
+ * AVX512-BF16 dot products, float32 sums); only where the CPU has
+ * AVX512-BF16. Its workspace words (within stylize_conv_thin_floats). */
+void stylize_conv_thin_forward_bf16(const stylize_conv_geom *g, const float *weight, const float *bias,
+                                    float *out, const float *in, int h, int w, float *ws);
+size_t stylize_conv_thin_bf16_words(const stylize_conv_geom *g, int h, int w);
 /* gin (cin, h, w) = dL/din (overwritten) from gout (cout, h, w). */
 void stylize_conv_thin_backward(const stylize_conv_geom *g, const float *weight, float *gin,
                                 const float *gout, int h, int w, float *ws);

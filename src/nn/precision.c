@@ -207,5 +207,6 @@ stylize_status stylize_precision_select(stylize_precision p, stylize_work work,
     stylize_conv_set_default_algo(stylize_precision_algo(r, stylize_conv_get_default_algo()));
     stylize_conv_set_bf16_min_channels(work == STYLIZE_WORK_APPLY ? STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS
                                                                   : STYLIZE_CONV_BF16_MIN_CHANNELS);
+    stylize_conv_set_bf16_thin(work == STYLIZE_WORK_APPLY);
     return STYLIZE_OK;
 }

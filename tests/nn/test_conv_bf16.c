@@ -566,8 +566,9 @@ static void check_precision(void)
     stylize_cpu_testing_disable_bf16(0);
     /* the work's narrowest bfloat16 layer on the direct path, whatever the precision */
     CHECK(stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS);
+    CHECK(stylize_conv_get_bf16_thin()); /* applying: the thin layers' forward in bfloat16 */
     CHECK(stylize_precision_select(STYLIZE_PRECISION_FP32, STYLIZE_WORK_TRAIN, &p, NULL) == STYLIZE_OK &&
-          stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_MIN_CHANNELS);
+          stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_MIN_CHANNELS && !stylize_conv_get_bf16_thin());
     if (stylize_precision_bf16_available()) {
         CHECK(stylize_precision_select(STYLIZE_PRECISION_BF16, STYLIZE_WORK_APPLY, &p, NULL) == STYLIZE_OK &&
               stylize_conv_get_bf16_min_channels() == STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS);
@@ -703,6 +704,83 @@ done:
     stylize_conv_free(conv[0]), stylize_conv_free(conv[1]);
     free(wt), free(aw), free(bias), free(x), free(ax), free(gout), free(want), free(mag), free(y[0]), free(y[1]);
     free(y1), free(gi[0]), free(gi[1]), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]);
+}
+
+/* The thin layers (k >= 5, 4 or fewer channels on one side: the residual
+ * net's 9x9 first and last) with bfloat16 on for them (applying a model):
+ * the forward within (2^-7 + 2^-16 + K 2^-24) sum |w| |x| of the exact
+ * one, K = cin k^2 products per output, and beyond float32 rounding
+ * somewhere; 1 and 2 threads bit-identical; the fused ReLU; the gradients
+ * bit for bit the float32 thin path's; nothing written past the
+ * workspace. Off (training), the layer is the float32 path. */
+static void check_thin(int cin, int cout, int k, int h, int w, stylize_pad_mode pad)
+{
+    stylize_conv_geom g = {cin, cout, k, 1, pad};
+    size_t nin = (size_t)cin * h * w, nout = (size_t)cout * h * w, nw = (size_t)cin * cout * k * k;
+    float *wt = tc_floats(nw), *aw = tc_floats(nw), *bias = tc_floats((size_t)cout), *x = tc_floats(nin);
+    float *ax = tc_floats(nin), *gout = tc_floats(nout), *want = tc_floats(nout), *mag = tc_floats(nout);
+    float *y[3] = {tc_floats(nout), tc_floats(nout), tc_floats(nout)}, *gi[2] = {tc_floats(nin), tc_floats(nin)};
+    float *gw[2] = {calloc(nw, sizeof(float)), calloc(nw, sizeof(float))};
+    stylize_conv *conv[3] = {NULL, NULL, NULL}; /* bfloat16 on; float32 (im2col asked for); bfloat16 off */
+    tu_fill(wt, nw, (uint64_t)cin * 11 + cout, -0.2f, 0.2f);
+    tu_fill(bias, (size_t)cout, 5, -0.5f, 0.5f);
+    tu_fill(x, nin, (uint64_t)h * 17 + w, -1.0f, 1.0f);
+    tu_fill(gout, nout, (uint64_t)w * 5 + cout, -1.0f, 1.0f);
+    for (int v = 0; v < 3; v++) {
+        stylize_conv_set_bf16_thin(v == 0);
+        CHECK(stylize_conv_create_ex(&conv[v], &g, wt, bias, v == 1 ? STYLIZE_CONV_IM2COL : STYLIZE_CONV_WINOGRAD_BF16,
+                                     NULL, NULL) == STYLIZE_OK);
+    }
+    stylize_conv_set_bf16_thin(0);
+    if (!conv[0] || !conv[1] || !conv[2] || !gw[0] || !gw[1])
+        goto done;
+    CHECK_MSG(stylize_conv_thin_bf16(conv[0]) && !stylize_conv_thin_bf16(conv[1]) && !stylize_conv_thin_bf16(conv[2]),
+              "thin %d -> %d: which layers run bfloat16", cin, cout);
+    size_t nws = stylize_conv_workspace_floats_ex(conv[0], h, w, 1);
+    CHECK(nws == stylize_conv_workspace_floats_ex(conv[1], h, w, 1));
+    float *ws = ws_alloc(nws);
+    for (int v = 0; v < 3; v++) {
+        for (size_t i = 0; i < nout; i++)
+            y[v][i] = NAN;
+        stylize_conv_forward(conv[v], y[v], x, h, w, ws);
+    }
+    for (int v = 0; v < 2; v++) {
+        stylize_conv_backward(conv[v], gi[v], gout, h, w, ws);
+        stylize_conv_backward_weights(conv[v], gw[v], NULL, x, gout, h, w, ws);
+    }
+    for (size_t i = 0; i < nin; i++)
+        ax[i] = fabsf(x[i]);
+    for (size_t i = 0; i < nw; i++)
+        aw[i] = fabsf(wt[i]);
+    stylize_conv_direct(want, x, wt, bias, &g, h, w);
+    stylize_conv_direct(mag, ax, aw, NULL, &g, h, w);
+    double worst = 0, kb = 0x1p-7 + 0x1p-16 + (double)cin * k * k * 0x1p-24;
+    int visible = 0;
+    size_t bad = 0; /* outputs not finite (fmax would pass over them) */
+    for (size_t i = 0; i < nout; i++) {
+        double err = fabs(y[0][i] - want[i]);
+        worst = fmax(worst, err / (kb * mag[i] + 1e-6)), visible |= err > 1e-5 * mag[i] + 1e-7;
+        bad += !isfinite(y[0][i]);
+    }
+    printf("thin %d -> %d k %d %3dx%-3d pad %d: worst %.3f of the bound\n", cin, cout, k, h, w, (int)pad, worst);
+    CHECK_MSG(bad == 0, "thin %d -> %d %dx%d: %zu outputs not written or not finite", cin, cout, h, w, bad);
+    CHECK_MSG(worst <= 1.0, "thin %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, worst);
+    CHECK_MSG(visible, "thin %d -> %d: never beyond float32 rounding", cin, cout);
+    CHECK_MSG(memcmp(y[1], y[2], nout * sizeof(float)) == 0, "thin %d -> %d: off is not the float32 path", cin, cout);
+    stylize_set_threads(1);
+    stylize_conv_forward(conv[0], y[2], x, h, w, ws);
+    stylize_set_threads(2);
+    CHECK_MSG(memcmp(y[0], y[2], nout * sizeof(float)) == 0, "thin %d -> %d: 1 and 2 threads differ", cin, cout);
+    CHECK_MSG(fused_relu_differs(conv[0], x, h, w, y[0], nout, ws) == 0, "thin %d -> %d: forward_relu", cin, cout);
+    CHECK_MSG(memcmp(gi[0], gi[1], nin * sizeof(float)) == 0 && memcmp(gw[0], gw[1], nw * sizeof(float)) == 0,
+              "thin %d -> %d: gradients differ from the float32 path's", cin, cout);
+    CHECK_MSG(ws_guard_intact(ws, nws), "thin %d -> %d: wrote past its workspace", cin, cout);
+    free(ws);
+done:
+    for (int v = 0; v < 3; v++)
+        stylize_conv_free(conv[v]), free(y[v]);
+    free(wt), free(aw), free(bias), free(x), free(ax), free(gout), free(want), free(mag);
+    free(gi[0]), free(gi[1]), free(gw[0]), free(gw[1]);
 }
 
 /* ---- conv_amx.c over the tile model (conv_amx_emul.c, amx_emul.h) ------ */
@@ -890,6 +968,16 @@ int main(void)
     stylize_cpu_testing_disable_amx(0);
     stylize_conv_testing_amx_direct(1);
     amx_direct_on = 1;
+    /* the residual net's 9x9 first and last layers (wide blocks, then
+     * 16-column tails), an odd cin (a pair half zero), 4 + 1 channels */
+    static const int widths[] = {55, 64, 70, 143};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        check_thin(3, 32, 9, 11, widths[i], STYLIZE_PAD_REFLECT);
+        check_thin(32, 3, 9, 9, widths[i], STYLIZE_PAD_REFLECT);
+    }
+    check_thin(5, 2, 5, 6, 37, STYLIZE_PAD_REPLICATE);
+    check_thin(4, 5, 7, 7, 19, STYLIZE_PAD_ZERO);
+    check_thin(6, 1, 7, 5, 3, STYLIZE_PAD_CIRCULAR);
     check_bound();
     return TEST_SUMMARY();
 }

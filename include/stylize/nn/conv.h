@@ -83,6 +83,17 @@ typedef enum {
 void stylize_conv_set_bf16_min_channels(int channels);
 int stylize_conv_get_bf16_min_channels(void);
 
+/* Thin layers (stylize_conv_thin_bf16 below) created under a bfloat16
+ * algorithm on a CPU with AVX512-BF16 run their forward in bfloat16 while
+ * this is on; their gradients stay float32. Initially off;
+ * stylize_precision_select turns it on for applying a model only: the
+ * residual generator's 9x9 first and last layers then take 1.5x and 2x
+ * less time, and a 60-step residual model's images moved from float32's
+ * by 0.19-0.32 levels of 255 on average instead of 0.16-0.24 (README,
+ * Precision; 2026-12-04). Process-wide, as the above. */
+void stylize_conv_set_bf16_thin(int on);
+int stylize_conv_get_bf16_thin(void);
+
 /* The algorithm's name: "im2col", "winograd", "winograd2", "winograd-bf16",
  * "winograd2-bf16" (static storage); parse returns 0 and sets *out for one
  * of them, -1 otherwise. */
@@ -176,6 +187,9 @@ const stylize_conv_geom *stylize_conv_get_geom(const stylize_conv *conv);
  * stylize_conv_workspace_floats again after this call. */
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo);
 stylize_conv_algo stylize_conv_get_algo(const stylize_conv *conv);
+/* 1 when conv is a thin layer (k >= 5, stride 1, 4 or fewer channels on
+ * one side: the direct path) whose forward runs in bfloat16. */
+int stylize_conv_thin_bf16(const stylize_conv *conv);
 
 /* Floats of workspace that forward and backward need at input size h x w
  * with the algorithm currently selected (exact, not an estimate):
