@@ -3,8 +3,9 @@
  *
  * Why: stb's deflate is slow and compresses poorly. Writing a 1920x1080
  * stylised image took 346 ms and 5.06 MB; with zlib at level 1 (its fastest)
- * 173 ms and 4.01 MB (2026-12-04, AMD Zen 4). zlib's default level 6 would
- * take 560 ms for 2% less. The filters per row stay stb's choice. */
+ * 173 ms and 4.01 MB (2026-12-04, AMD Zen 4). On a 1920x1080 photo, level
+ * 1 took 149 ms, zlib's default level 6 559 ms for a file 5% smaller. The
+ * filters per row stay stb's choice. */
 #include "io/stb_write.h"
 
 #include <limits.h>

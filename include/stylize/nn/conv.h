@@ -182,7 +182,8 @@ const stylize_conv_geom *stylize_conv_get_geom(const stylize_conv *conv);
  * the new algorithm needs, through the convolution's memory plan, and frees
  * the old one (if the allocation fails the algorithm stays unchanged: see
  * stylize_conv_get_algo). The general path (a geometry other than those
- * create_ex names) ignores the call and stays STYLIZE_CONV_IM2COL.
+ * create_ex names) stays STYLIZE_CONV_IM2COL; a thin layer's bfloat16
+ * forward (stylize_conv_set_bf16_thin) follows algo, as at create.
  * The workspace need changes with the algorithm: query
  * stylize_conv_workspace_floats again after this call. */
 void stylize_conv_set_algo(stylize_conv *conv, stylize_conv_algo algo);
