@@ -284,6 +284,7 @@ size_t stylize_conv_thin_bf16_words(const stylize_conv_geom *g, int h, int w)
     return np * (size_t)(h + 2 * p) * (size_t)(w + 2 * p) + 16 + (size_t)g->cout * np * (size_t)g->k * (size_t)g->k;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
 /* Q[q] = the channel pair q of in with p pixels of padding on every side. */
 static void thin_bf16_pad_task(void *arg, int q)
 {
@@ -316,7 +317,6 @@ static void thin_bf16_kernel_task(void *arg, int t)
             }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
 /* CB output channels x NV x 16 columns from x0 (the last 16 may hold xn
  * < 16 columns inside the row). */
 #define THIN_BF16_BLOCK(NAME, CB, NV)                                                                   \
