@@ -627,6 +627,42 @@ done:
     free(wt), free(x), free(gout), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]);
 }
 
+/* The direct bfloat16 paths' verdict on y, the forward of geometry g at
+ * h x w: the worst error against stylize_conv_direct (double) as a
+ * fraction of (2^-7 + 2^-16 + K 2^-24) sum |w| |x|, K = cin k^2 products
+ * per output (weights and pixels rounded to bfloat16, float32 sums);
+ * whether any error exceeds float32 rounding (bfloat16 was used); and the
+ * outputs not finite (fmax would pass over them). */
+typedef struct {
+    double worst;
+    int visible;
+    size_t bad;
+} direct_verdict;
+
+static direct_verdict judge_direct(const stylize_conv_geom *g, int h, int w, const float *x, const float *wt,
+                                   const float *bias, const float *y)
+{
+    int oh = stylize_conv_out_side(h, g->k, g->stride), ow = stylize_conv_out_side(w, g->k, g->stride);
+    size_t nin = (size_t)g->cin * h * w, nw = (size_t)g->cin * g->cout * g->k * g->k;
+    size_t nout = (size_t)g->cout * oh * ow;
+    float *ax = tc_floats(nin), *aw = tc_floats(nw), *want = tc_floats(nout), *mag = tc_floats(nout);
+    for (size_t i = 0; i < nin; i++)
+        ax[i] = fabsf(x[i]);
+    for (size_t i = 0; i < nw; i++)
+        aw[i] = fabsf(wt[i]);
+    stylize_conv_direct(want, x, wt, bias, g, h, w);
+    stylize_conv_direct(mag, ax, aw, NULL, g, h, w);
+    double k = 0x1p-7 + 0x1p-16 + (double)g->cin * g->k * g->k * 0x1p-24;
+    direct_verdict v = {0, 0, 0};
+    for (size_t i = 0; i < nout; i++) {
+        double err = fabs(y[i] - want[i]);
+        v.worst = fmax(v.worst, err / (k * mag[i] + 1e-6)), v.visible |= err > 1e-5 * mag[i] + 1e-7;
+        v.bad += !isfinite(y[i]);
+    }
+    free(ax), free(aw), free(want), free(mag);
+    return v;
+}
+
 /* 3x3 at stride 2 (the residual generator's downsampling) under a bfloat16
  * algorithm: where kernels take the direct AMX layout and both channel
  * counts reach the minimum, its forward runs on the tiles (within the
@@ -639,8 +675,7 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
     stylize_conv_geom g = {cin, cout, 3, 2, pad};
     int oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
     size_t nin = (size_t)cin * h * w, nout = (size_t)cout * oh * ow, nw = (size_t)cin * cout * 9;
-    float *wt = tc_floats(nw), *aw = tc_floats(nw), *bias = tc_floats((size_t)cout), *x = tc_floats(nin);
-    float *ax = tc_floats(nin), *gout = tc_floats(nout), *want = tc_floats(nout), *mag = tc_floats(nout);
+    float *wt = tc_floats(nw), *bias = tc_floats((size_t)cout), *x = tc_floats(nin), *gout = tc_floats(nout);
     float *y[2] = {tc_floats(nout), tc_floats(nout)}, *y1 = tc_floats(nout), *gi[2] = {tc_floats(nin), tc_floats(nin)};
     float *gw[2] = {calloc(nw, sizeof(float)), calloc(nw, sizeof(float))};
     float *gb[2] = {calloc((size_t)cout, sizeof(float)), calloc((size_t)cout, sizeof(float))};
@@ -669,25 +704,12 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
     stylize_set_threads(1);
     stylize_conv_forward(conv[0], y1, x, h, w, ws);
     stylize_set_threads(2);
-    for (size_t i = 0; i < nin; i++)
-        ax[i] = fabsf(x[i]);
-    for (size_t i = 0; i < nw; i++)
-        aw[i] = fabsf(wt[i]);
-    stylize_conv_direct(want, x, wt, bias, &g, h, w);
-    stylize_conv_direct(mag, ax, aw, NULL, &g, h, w);
-    double worst = 0, k = 0x1p-7 + 0x1p-16 + 9 * cin * 0x1p-24;
-    int visible = 0;
-    size_t bad = 0; /* outputs not finite (fmax would pass over them) */
-    for (size_t i = 0; i < nout; i++) {
-        double err = fabs(y[0][i] - want[i]);
-        worst = fmax(worst, err / (k * mag[i] + 1e-6)), visible |= err > 1e-5 * mag[i] + 1e-7;
-        bad += !isfinite(y[0][i]);
-    }
-    CHECK_MSG(bad == 0, "stride 2 %d -> %d %dx%d: %zu outputs not finite", cin, cout, h, w, bad);
+    direct_verdict dv = judge_direct(&g, h, w, x, wt, bias, y[0]);
+    CHECK_MSG(dv.bad == 0, "stride 2 %d -> %d %dx%d: %zu outputs not finite", cin, cout, h, w, dv.bad);
     printf("stride 2 %3d -> %3d %2dx%-2d pad %d %s: worst %.3f of the bound\n", cin, cout, h, w, (int)pad,
-           tiles ? "on the tiles" : "general path", worst);
-    CHECK_MSG(worst <= 1.0, "stride 2 %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, worst);
-    CHECK_MSG(tiles ? visible : memcmp(y[0], y[1], nout * sizeof(float)) == 0,
+           tiles ? "on the tiles" : "general path", dv.worst);
+    CHECK_MSG(dv.worst <= 1.0, "stride 2 %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, dv.worst);
+    CHECK_MSG(tiles ? dv.visible : memcmp(y[0], y[1], nout * sizeof(float)) == 0,
               "stride 2 %d -> %d %dx%d: %s", cin, cout, h, w,
               tiles ? "never beyond float32 rounding" : "differs from the float32 general path");
     /* (OpenBLAS's float32 may change its last bits with the threads: the tiles may not) */
@@ -702,7 +724,7 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
     free(ws);
 done:
     stylize_conv_free(conv[0]), stylize_conv_free(conv[1]);
-    free(wt), free(aw), free(bias), free(x), free(ax), free(gout), free(want), free(mag), free(y[0]), free(y[1]);
+    free(wt), free(bias), free(x), free(gout), free(y[0]), free(y[1]);
     free(y1), free(gi[0]), free(gi[1]), free(gw[0]), free(gw[1]), free(gb[0]), free(gb[1]);
 }
 
@@ -717,8 +739,7 @@ static void check_thin(int cin, int cout, int k, int h, int w, stylize_pad_mode 
 {
     stylize_conv_geom g = {cin, cout, k, 1, pad};
     size_t nin = (size_t)cin * h * w, nout = (size_t)cout * h * w, nw = (size_t)cin * cout * k * k;
-    float *wt = tc_floats(nw), *aw = tc_floats(nw), *bias = tc_floats((size_t)cout), *x = tc_floats(nin);
-    float *ax = tc_floats(nin), *gout = tc_floats(nout), *want = tc_floats(nout), *mag = tc_floats(nout);
+    float *wt = tc_floats(nw), *bias = tc_floats((size_t)cout), *x = tc_floats(nin), *gout = tc_floats(nout);
     float *y[3] = {tc_floats(nout), tc_floats(nout), tc_floats(nout)}, *gi[2] = {tc_floats(nin), tc_floats(nin)};
     float *gw[2] = {calloc(nw, sizeof(float)), calloc(nw, sizeof(float))};
     stylize_conv *conv[3] = {NULL, NULL, NULL}; /* bfloat16 on; float32 (im2col asked for); bfloat16 off */
@@ -748,24 +769,11 @@ static void check_thin(int cin, int cout, int k, int h, int w, stylize_pad_mode 
         stylize_conv_backward(conv[v], gi[v], gout, h, w, ws);
         stylize_conv_backward_weights(conv[v], gw[v], NULL, x, gout, h, w, ws);
     }
-    for (size_t i = 0; i < nin; i++)
-        ax[i] = fabsf(x[i]);
-    for (size_t i = 0; i < nw; i++)
-        aw[i] = fabsf(wt[i]);
-    stylize_conv_direct(want, x, wt, bias, &g, h, w);
-    stylize_conv_direct(mag, ax, aw, NULL, &g, h, w);
-    double worst = 0, kb = 0x1p-7 + 0x1p-16 + (double)cin * k * k * 0x1p-24;
-    int visible = 0;
-    size_t bad = 0; /* outputs not finite (fmax would pass over them) */
-    for (size_t i = 0; i < nout; i++) {
-        double err = fabs(y[0][i] - want[i]);
-        worst = fmax(worst, err / (kb * mag[i] + 1e-6)), visible |= err > 1e-5 * mag[i] + 1e-7;
-        bad += !isfinite(y[0][i]);
-    }
-    printf("thin %d -> %d k %d %3dx%-3d pad %d: worst %.3f of the bound\n", cin, cout, k, h, w, (int)pad, worst);
-    CHECK_MSG(bad == 0, "thin %d -> %d %dx%d: %zu outputs not written or not finite", cin, cout, h, w, bad);
-    CHECK_MSG(worst <= 1.0, "thin %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, worst);
-    CHECK_MSG(visible, "thin %d -> %d: never beyond float32 rounding", cin, cout);
+    direct_verdict dv = judge_direct(&g, h, w, x, wt, bias, y[0]);
+    printf("thin %d -> %d k %d %3dx%-3d pad %d: worst %.3f of the bound\n", cin, cout, k, h, w, (int)pad, dv.worst);
+    CHECK_MSG(dv.bad == 0, "thin %d -> %d %dx%d: %zu outputs not written or not finite", cin, cout, h, w, dv.bad);
+    CHECK_MSG(dv.worst <= 1.0, "thin %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, dv.worst);
+    CHECK_MSG(dv.visible, "thin %d -> %d: never beyond float32 rounding", cin, cout);
     CHECK_MSG(memcmp(y[1], y[2], nout * sizeof(float)) == 0, "thin %d -> %d: off is not the float32 path", cin, cout);
     stylize_set_threads(1);
     stylize_conv_forward(conv[0], y[2], x, h, w, ws);
@@ -779,7 +787,7 @@ static void check_thin(int cin, int cout, int k, int h, int w, stylize_pad_mode 
 done:
     for (int v = 0; v < 3; v++)
         stylize_conv_free(conv[v]), free(y[v]);
-    free(wt), free(aw), free(bias), free(x), free(ax), free(gout), free(want), free(mag);
+    free(wt), free(bias), free(x), free(gout);
     free(gi[0]), free(gi[1]), free(gw[0]), free(gw[1]);
 }
 
