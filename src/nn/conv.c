@@ -407,11 +407,15 @@ static int wino_weights(const stylize_conv_geom *g, stylize_conv_algo eff)
            stylize_conv_winograd_weights_ok(eff, g->cin, g->cout);
 }
 
-/* Workspace of geometry g with the effective algorithm eff. */
-static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int h, int w, int weight_grad)
+/* Workspace of geometry g with the effective algorithm eff (thin16: a
+ * thin layer's forward in bfloat16, thin_bf16). */
+static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int thin16, int h, int w,
+                        int weight_grad)
 {
     if (!g || h <= 0 || w <= 0 || geom_check_shape(g, NULL) != STYLIZE_OK)
         return 0;
+    if (stylize_conv_is_thin(g))
+        return stylize_conv_thin_floats(g, h, w, thin16, weight_grad);
     if (amx_s2(g, eff)) { /* the forward's bands; the gradients' im2col */
         size_t d = stylize_conv_amx_min_floats(g->cin, w, 2), n = stylize_conv_general_floats(g, h, w);
         return d > n ? d : n;
@@ -432,12 +436,12 @@ static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int h
 size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_conv_algo algo,
                                           int h, int w, int weight_grad)
 {
-    return g ? ws_floats(g, effective_algo(g, algo), h, w, weight_grad) : 0;
+    return g ? ws_floats(g, effective_algo(g, algo), thin_bf16(g, algo), h, w, weight_grad) : 0;
 }
 
 size_t stylize_conv_workspace_floats_ex(const stylize_conv *conv, int h, int w, int weight_grad)
 {
-    return ws_floats(&conv->g, conv->algo, h, w, weight_grad);
+    return ws_floats(&conv->g, conv->algo, conv->thin_bf16, h, w, weight_grad);
 }
 
 size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w)
@@ -458,7 +462,7 @@ static void conv_forward(const stylize_conv *conv, float *out, const float *in, 
     stylize_wino_pass pass = relu ? STYLIZE_WINO_FORWARD_RELU : STYLIZE_WINO_FORWARD;
     if (amx_s2(g, a)) {
         stylize_conv_amx(out, in, (const unsigned char *)conv->cache + STYLIZE_CONV_BF16_HEADER, conv->bias, relu,
-                         0, g->pad, 2, g->cin, g->cout, h, w, ws, ws_floats(g, a, h, w, 0));
+                         0, g->pad, 2, g->cin, g->cout, h, w, ws, ws_floats(g, a, 0, h, w, 0));
         return;
     }
     if (!conv->fast3 && m)

@@ -57,14 +57,17 @@ static int thin_band_rows(const stylize_conv_geom *g, int h, int w, size_t *floa
     return (int)rows;
 }
 
-size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w)
+size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w, int bf16_forward, int weight_grad)
 {
-    /* forward and weight gradient: the padded input; input gradient: its band */
-    size_t bwd;
-    thin_band_rows(g, h, w, &bwd);
-    size_t fwd = thin_fwd_floats(g->cin, g->k, h, w), bf16 = stylize_conv_thin_bf16_words(g, h, w);
-    fwd = bf16 > fwd ? bf16 : fwd; /* the bfloat16 forward's words (of a float's size) */
-    return bwd > fwd ? bwd : fwd;
+    /* input gradient: its band; the float32 forward and the weight
+     * gradient: the padded input; the bfloat16 forward: its words (of a
+     * float's size) */
+    size_t n;
+    thin_band_rows(g, h, w, &n);
+    size_t fwd = !bf16_forward || weight_grad ? thin_fwd_floats(g->cin, g->k, h, w) : 0;
+    size_t bf16 = bf16_forward ? stylize_conv_thin_bf16_words(g, h, w) : 0;
+    n = fwd > n ? fwd : n;
+    return bf16 > n ? bf16 : n;
 }
 
 /* ---- 1x1 ------------------------------------------------------------------ */

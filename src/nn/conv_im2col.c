@@ -258,7 +258,7 @@ size_t stylize_conv_general_floats(const stylize_conv_geom *g, int h, int w)
     if (stylize_conv_is_pointwise(g))
         return 0; /* straight sgemm on the tensors */
     if (stylize_conv_is_thin(g))
-        return stylize_conv_thin_floats(g, h, w); /* all three directions direct */
+        return stylize_conv_thin_floats(g, h, w, 0, 1); /* all three directions direct, float32 */
     return (size_t)s.cin * (size_t)s.k * (size_t)s.k * s.ld;
 }
 

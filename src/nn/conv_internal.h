@@ -269,8 +269,10 @@ void stylize_conv_padded_backward(const stylize_conv_geom *g, const void *kern, 
 int stylize_conv_is_pointwise(const stylize_conv_geom *g);
 /* k >= 5, stride 1, cin <= 4 or cout <= 4: direct forward and gradients. */
 int stylize_conv_is_thin(const stylize_conv_geom *g);
-/* Workspace floats of the thin paths (the largest of the three). */
-size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w);
+/* Workspace floats of the thin paths: the largest of the input gradient's,
+ * the forward's (float32, or bfloat16 with bf16_forward) and, with
+ * weight_grad or a float32 forward, the padded input's. */
+size_t stylize_conv_thin_floats(const stylize_conv_geom *g, int h, int w, int bf16_forward, int weight_grad);
 /* Over hw = h w positions: out (cout, hw) = W in (+ bias); gin = W^T gout;
  * gw += gout in^T, gb += row sums of gout. No workspace. */
 void stylize_conv_pointwise_forward(const stylize_conv_geom *g, const float *weight, const float *bias,

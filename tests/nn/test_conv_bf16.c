@@ -757,9 +757,27 @@ static void check_thin(int cin, int cout, int k, int h, int w, stylize_pad_mode 
         goto done;
     CHECK_MSG(stylize_conv_thin_bf16(conv[0]) && !stylize_conv_thin_bf16(conv[1]) && !stylize_conv_thin_bf16(conv[2]),
               "thin %d -> %d: which layers run bfloat16", cin, cout);
-    size_t nws = stylize_conv_workspace_floats_ex(conv[0], h, w, 1);
-    CHECK(nws == stylize_conv_workspace_floats_ex(conv[1], h, w, 1));
+    /* the forward alone in exactly its workspace; a wide layer's (32 -> 3)
+     * at 1920x1080 is the packed pairs', half the float32 padded copy */
+    size_t nws = stylize_conv_workspace_floats_ex(conv[0], h, w, 0);
     float *ws = ws_alloc(nws);
+    stylize_conv_forward(conv[0], y[0], x, h, w, ws);
+    CHECK_MSG(ws_guard_intact(ws, nws), "thin %d -> %d: the forward wrote past its workspace", cin, cout);
+    free(ws);
+    nws = stylize_conv_thin_bf16_words(&g, h, w); /* binding here: the input gradient's band is larger */
+    ws = ws_alloc(nws);
+    stylize_conv_thin_forward_bf16(&g, wt, bias, y[1], x, h, w, ws);
+    CHECK_MSG(ws_guard_intact(ws, nws) && memcmp(y[0], y[1], nout * sizeof(float)) == 0,
+              "thin %d -> %d: the bfloat16 forward in its own words", cin, cout);
+    free(ws);
+    size_t big16 = stylize_conv_workspace_floats_ex(conv[0], 1080, 1920, 0);
+    size_t big32 = stylize_conv_workspace_floats_ex(conv[1], 1080, 1920, 0);
+    CHECK_MSG(cin < 8 || (big16 < big32 * 0.55 && big16 > big32 * 0.45), "thin %d -> %d at 1080p: workspace %zu vs %zu",
+              cin, cout, big16, big32);
+    nws = stylize_conv_workspace_floats_ex(conv[0], h, w, 1);
+    size_t n1 = stylize_conv_workspace_floats_ex(conv[1], h, w, 1);
+    nws = nws > n1 ? nws : n1;
+    ws = ws_alloc(nws);
     for (int v = 0; v < 3; v++) {
         for (size_t i = 0; i < nout; i++)
             y[v][i] = NAN;
