@@ -23,14 +23,19 @@ static inline unsigned stylize_bf16_pair(float lo, float hi)
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define BF16_INLINE static inline __attribute__((always_inline))
 
-/* 16 words (r0[j], r1[j]) from 16 floats of each row (as vectors, or from
- * memory with r1 NULL for zeros), with vcvtneps2bf16 (nearest even, as
+/* 16 words (r0[j], r1[j]) from 16 floats of each row (returned; stored
+ * from vectors, or from memory with r1 NULL for zeros), with vcvtneps2bf16 (nearest even, as
  * stylize_bf16_round but denormal inputs become 0). */
-BF16_INLINE BF16_TARGET void stylize_bf16_pair16v(__m512 r0, __m512 r1, unsigned *dst)
+BF16_INLINE BF16_TARGET __m512i stylize_bf16_pairs16(__m512 r0, __m512 r1)
 {
     __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(r0));
     __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(r1));
-    _mm512_storeu_si512(dst, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+    return _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
+}
+
+BF16_INLINE BF16_TARGET void stylize_bf16_pair16v(__m512 r0, __m512 r1, unsigned *dst)
+{
+    _mm512_storeu_si512(dst, stylize_bf16_pairs16(r0, r1));
 }
 
 BF16_INLINE BF16_TARGET void stylize_bf16_pair16(const float *r0, const float *r1, unsigned *dst)

@@ -198,6 +198,12 @@ void stylize_conv_testing_amx_direct(int on);
  * Set it before planning workspaces: it changes their size. */
 void stylize_conv_testing_wino_block_tiles(int tiles);
 
+/* Test hook: 0 makes the bfloat16 F(4x4, 3x3) input transform write float32
+ * V and pack it per GEMM, as where the packed transform does not fit (1,
+ * the default: straight into the packed panels). The same words either way.
+ * Returns the calls that took the packed path since the hook's last call. */
+long stylize_conv_testing_wino_packed(int on);
+
 /* Workspace floats of stylize_conv_winograd for (cin, cout, h, w) with a
  * Winograd algo (as effective: a bfloat16 one only where the CPU has it):
  * the same in both directions. */

@@ -33,6 +33,7 @@
  * machine) simply takes fewer runs. The workspace does not depend on the
  * thread count. */
 #include "nn/conv_internal.h"
+#include "nn/bf16_internal.h"
 
 #include "stylize/core/cpu.h"
 #include "stylize/nn/gemm_bf16.h"
@@ -296,6 +297,7 @@ typedef struct {
     long long bs;      /* phased (float32): the block's first tile */
     int bn;            /* phased: its tiles */
     stylize_bf16_kernel kern; /* bfloat16: the GEMM kernel the packed slices are laid out for */
+    int kq;            /* packed: pairs of cin per panel row block (0: V is float32, packed per GEMM) */
 } wino_job;
 
 /* The transforms work on row segments of up to SEG tiles of one tile row:
@@ -757,6 +759,62 @@ static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
     wino_range(j, seg, j->in, j->cin, j->V, j->vstride, j->pad, t0, b0, n);
 }
 
+#if defined(HAVE_AVX512_INPUT)
+#define HAVE_PACKED_INPUT 1
+static int packed_input = 1;      /* stylize_conv_testing_wino_packed */
+static atomic_long packed_calls; /* calls that took the packed path, for the hook */
+
+/* bfloat16 F(4, 3): the input transform of tiles [t0, t0 + n), n <= NR,
+ * straight into one packed B panel per component (gemm_bf16.h's layout;
+ * component k's at pk + k * vstride words), instead of float32 V and a
+ * packing pass per GEMM: each pair of input channels is transformed into
+ * local SEG-lane rows and rounded to the words stylize_bf16_pack_b writes
+ * (the same vcvtneps2bf16), 16 words to a store: half the bytes V took
+ * to the cache. Columns past n and the pairs' padding to kq are zero. */
+BF16_TARGET static void wino4_input_packed(const wino_job *j, long long t0, unsigned *pk, int n)
+{
+    int kp = (j->cin + 1) / 2;
+    size_t plane = (size_t)j->h * (size_t)j->w, ks = j->vstride;
+    float v0[36 * SEG] __attribute__((aligned(64))), v1[36 * SEG] __attribute__((aligned(64)));
+    memset(v1, 0, sizeof v1); /* an odd channel count's last pair: zeros above */
+    for (int q = 0; q < kp; q++) {
+        const float *p0 = j->in + (size_t)(2 * q) * plane;
+        unsigned *row = pk + (size_t)q * STYLIZE_BF16_NR; /* pair q's words in component 0 */
+        for (int i = 0; i < n;) {
+            long long t = t0 + i;
+            int ty = (int)(t / j->tw), tx = (int)(t % j->tw);
+            int cnt = n - i < SEG ? n - i : SEG;
+            cnt = cnt > j->tw - tx ? j->tw - tx : cnt;
+            wino4_input_seg_avx512(v0, SEG, p0, j->h, j->w, ty, tx, cnt, j->pad);
+            if (2 * q + 1 < j->cin)
+                wino4_input_seg_avx512(v1, SEG, p0 + plane, j->h, j->w, ty, tx, cnt, j->pad);
+            __mmask16 keep = (__mmask16)((1u << cnt) - 1);
+            for (int k = 0; k < 36; k++)
+                _mm512_mask_storeu_epi32(row + (size_t)k * ks + (size_t)i, keep,
+                                         stylize_bf16_pairs16(_mm512_load_ps(v0 + k * SEG),
+                                                              _mm512_load_ps(v1 + k * SEG)));
+            i += cnt;
+        }
+        for (int k = 0; n < STYLIZE_BF16_NR && k < 36; k++)
+            memset(row + (size_t)k * ks + (size_t)n, 0, (size_t)(STYLIZE_BF16_NR - n) * sizeof *row);
+    }
+    for (int k = 0; k < 36; k++)
+        memset(pk + (size_t)k * ks + (size_t)kp * STYLIZE_BF16_NR, 0,
+               (size_t)(j->kq - kp) * STYLIZE_BF16_NR * sizeof *pk);
+}
+#endif
+
+long stylize_conv_testing_wino_packed(int on)
+{
+#ifdef HAVE_PACKED_INPUT
+    packed_input = on != 0;
+    return atomic_exchange(&packed_calls, 0);
+#else
+    (void)on;
+    return 0;
+#endif
+}
+
 /* Output transform of columns [b0, b0 + n) of M into tiles [t0, t0 + n),
  * every output channel: the m x m output tiles A^T M A + bias (and the
  * ReLU when the job fuses it). */
@@ -806,8 +864,12 @@ static void wino_gemms_bf16(const wino_job *j, int b0, int n)
     unsigned char *pb = j->pbuf + (size_t)(b0 / STYLIZE_BF16_NR) *
                                       stylize_bf16_pack_b_bytes(j->cin, STYLIZE_BF16_NR);
     for (int k = 0; k < aa; k++) {
-        stylize_bf16_pack_b(j->V + (size_t)k * j->vstride + (size_t)b0, j->nt, j->cin, n, pb);
-        stylize_gemm_bf16(j->kern, j->cout, n, j->cin, j->pk + (size_t)k * j->pkstride, pb,
+        const void *b = pb;
+        if (j->kq) /* the transform's own panel */
+            b = j->V + (size_t)k * j->vstride + (size_t)(b0 / STYLIZE_BF16_NR) * (size_t)j->kq * STYLIZE_BF16_NR;
+        else
+            stylize_bf16_pack_b(j->V + (size_t)k * j->vstride + (size_t)b0, j->nt, j->cin, n, pb);
+        stylize_gemm_bf16(j->kern, j->cout, n, j->cin, j->pk + (size_t)k * j->pkstride, b,
                           j->M + (size_t)k * j->mstride + (size_t)b0, j->nt, 0);
     }
 }
@@ -858,7 +920,13 @@ static void wino_task(void *vctx, int t)
         if (s >= j->tiles)
             break;
         int n = j->tiles - s < cap ? (int)(j->tiles - s) : cap;
-        wino_input_range(j, s, b0, n);
+#ifdef HAVE_PACKED_INPUT
+        if (j->kq)
+            wino4_input_packed(j, s, (unsigned *)j->V + (size_t)(b0 / STYLIZE_BF16_NR) * (size_t)j->kq *
+                                                            STYLIZE_BF16_NR, n);
+        else
+#endif
+            wino_input_range(j, s, b0, n);
         if (j->pk)
             wino_gemms_bf16(j, b0, n);
         for (int k = 0; j->pk == NULL && k < aa; k++)
@@ -916,6 +984,24 @@ static void wino_phased(wino_job *j)
     }
 }
 
+/* The packed input transform's kq (pairs of cin per panel) when it runs
+ * for this call, else 0: F(4, 3) on AVX-512, each task's runs one panel
+ * (cap NR, or one task's shorter block), and the ntasks panels fitting
+ * in each component's slice of V (vstride floats; cin * nt at least, so
+ * they fit from 32 channels on over a block of NR tiles or more). */
+static int packed_fits(int m, int cin, int ntasks, int cap, size_t vstride)
+{
+#ifdef HAVE_PACKED_INPUT
+    int kq = (int)(stylize_bf16_pack_b_bytes(cin, STYLIZE_BF16_NR) / (4 * STYLIZE_BF16_NR));
+    size_t need = (size_t)ntasks * (size_t)kq * STYLIZE_BF16_NR;
+    int one_panel = ntasks == 1 ? cap <= STYLIZE_BF16_NR : cap == STYLIZE_BF16_NR;
+    return packed_input && m == 4 && stylize_cpu()->avx512f && one_panel && need <= vstride ? kq : 0;
+#else
+    (void)m, (void)cin, (void)ntasks, (void)cap, (void)vstride;
+    return 0;
+#endif
+}
+
 void stylize_conv_winograd(float *out, const float *in, const void *kern, const float *bias,
                            stylize_conv_algo algo, stylize_wino_pass pass, stylize_pad_mode pad, int cin,
                            int cout, int h, int w, float *ws)
@@ -948,7 +1034,7 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
     wino_job j = {in, out, bf16 ? NULL : kern, bias, ws, M, vstride, mstride,
                   cin, cout, h, w, m, tw, (long long)th * tw, nt, pass == STYLIZE_WINO_FORWARD_RELU, pad,
                   ntasks, cap,
-                  backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0, 0, 0, STYLIZE_BF16_DPBF16};
+                  backward ? (m == 4 ? pi4 : pi2) : NULL, NULL, 0, NULL, 0, 0, 0, STYLIZE_BF16_DPBF16, 0};
     if (bf16) {
         /* the forward's kernel is (cout x cin) per slot here; the input
          * gradient's (cin x cout of the forward) = this call's (cout x cin) */
@@ -958,6 +1044,11 @@ void stylize_conv_winograd(float *out, const float *in, const void *kern, const 
         j.pk = (const unsigned char *)kern + WINO_BF16_HEADER + (backward ? (size_t)aa * fwd : 0);
         j.pkstride = slot;
         j.pbuf = (unsigned char *)(M + (size_t)aa * mstride);
+        j.kq = packed_fits(m, cin, ntasks, cap, vstride);
+#ifdef HAVE_PACKED_INPUT
+        if (j.kq)
+            atomic_fetch_add_explicit(&packed_calls, 1, memory_order_relaxed);
+#endif
     }
     atomic_init(&j.next, 0);
     if (!bf16 && nthr > 1 && (long long)cin * cout >= WINO_PHASED_MIN_KERNEL) {
@@ -1175,7 +1266,7 @@ void stylize_conv_winograd_weights(float *gw, float *gb, const float *in, const 
      * vstride, mstride apart; dU (a^2, cout, cin): the kernel's gradient */
     float *M = ws + (size_t)aa * vstride, *dU = M + (size_t)aa * mstride;
     wino_job j = {in, NULL, NULL, NULL, ws, M, vstride, mstride, cin, cout, h, w, m, tw,
-                  (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0, 0, 0, STYLIZE_BF16_DPBF16};
+                  (long long)th * tw, nt, 0, pad, 1, nt, NULL, NULL, 0, NULL, 0, 0, 0, STYLIZE_BF16_DPBF16, 0};
     wgrad_job g = {&j, gout, dU, gw, gb, 0, 0, 1};
     for (long long t0 = 0; t0 < j.tiles; t0 += nt) {
         g.t0 = t0;

@@ -911,6 +911,55 @@ static void check_amx_model(void)
 }
 
 /* Per bfloat16 algorithm: the packed kernel's layout, the weight gradient. */
+/* The F(4x4) bfloat16 input transform straight into the GEMMs' packed
+ * panels against float32 V packed per GEMM: the same words, so the same
+ * bits, forward and input gradient, on 1 and 2 threads; expect_packed:
+ * the packed path runs (else the layer falls back to packing: a block too
+ * small for the panels). */
+static void check_packed(int cin, int cout, int h, int w, stylize_pad_mode pad, int expect_packed)
+{
+    stylize_conv_geom g = {cin, cout, 3, 1, pad};
+    size_t nin = (size_t)cin * h * w, nout = (size_t)cout * h * w, nmax = nin > nout ? nin : nout;
+    float *wt = malloc((size_t)cin * cout * 9 * sizeof *wt), *bias = malloc((size_t)cout * sizeof *bias);
+    float *x = malloc(nin * sizeof *x), *gout = malloc(nout * sizeof *gout);
+    float *a = malloc(nmax * sizeof *a), *b = malloc(nmax * sizeof *b);
+    stylize_conv *conv = NULL;
+    float *ws = NULL;
+    if (!wt || !bias || !x || !gout || !a || !b) {
+        CHECK(!"out of memory");
+        goto done;
+    }
+    tu_fill(wt, (size_t)cin * cout * 9, (uint64_t)cin * 7 + cout, -0.2f, 0.2f);
+    tu_fill(bias, (size_t)cout, 3, -0.5f, 0.5f);
+    tu_fill(x, nin, (uint64_t)h * 3 + w, -1.0f, 1.0f);
+    tu_fill(gout, nout, (uint64_t)w * 11 + cout, -1.0f, 1.0f);
+    if (stylize_conv_create_ex(&conv, &g, wt, bias, STYLIZE_CONV_WINOGRAD_BF16, NULL, NULL) == STYLIZE_OK)
+        ws = malloc(stylize_conv_workspace_floats(conv, h, w) * sizeof *ws);
+    if (!conv || !ws) {
+        CHECK(!"out of memory or no convolution");
+        goto done;
+    }
+    CHECK(stylize_conv_get_algo(conv) == STYLIZE_CONV_WINOGRAD_BF16);
+    for (int dir = 0; dir < 2; dir++)
+        for (int threads = 1; threads <= 2; threads++) {
+            size_t n = dir ? nin : nout;
+            stylize_conv_testing_wino_packed(0);
+            run_dir(conv, dir, threads, a, x, gout, h, w, ws);
+            long unpacked = stylize_conv_testing_wino_packed(1);
+            run_dir(conv, dir, threads, b, x, gout, h, w, ws);
+            long packed = stylize_conv_testing_wino_packed(1);
+            CHECK_MSG(unpacked == 0 && (packed > 0) == expect_packed, "%d -> %d %dx%d: %ld packed calls "
+                      "(expected %s), %ld with the hook off", cin, cout, h, w, packed,
+                      expect_packed ? "some" : "none", unpacked);
+            CHECK_MSG(memcmp(a, b, n * sizeof *a) == 0, "%d -> %d %dx%d pad %d, %s, %d threads: packed and "
+                      "unpacked transforms differ", cin, cout, h, w, (int)pad, dir ? "input gradient" : "forward",
+                      threads);
+        }
+done:
+    stylize_conv_free(conv);
+    free(wt), free(bias), free(x), free(gout), free(a), free(b), free(ws);
+}
+
 static void check_algo_extras(stylize_conv_algo algo)
 {
     check_layout(64, 70, algo);
@@ -990,6 +1039,13 @@ int main(void)
         CHECK_MSG(visible > 0, "never beyond float32 rounding: bfloat16 is not used");
         for (int ai = 0; ai < 2; ai++)
             check_algo_extras(algos[ai]);
+        if (pass > 0) { /* the Winograd paths: several runs, an odd cin, rows that end mid-segment */
+            check_packed(64, 64, 40, 40, STYLIZE_PAD_ZERO, 1);
+            check_packed(65, 70, 13, 67, STYLIZE_PAD_REFLECT, 1);
+            check_packed(128, 96, 9, 70, STYLIZE_PAD_REPLICATE, 1);
+            check_packed(71, 97, 30, 31, STYLIZE_PAD_CIRCULAR, 1);
+            check_packed(64, 64, 3, 3, STYLIZE_PAD_ZERO, 0);
+        }
     }
     stylize_cpu_testing_disable_amx(0);
     stylize_conv_testing_amx_direct(1);
