@@ -759,6 +759,14 @@ static void wino_input_range(const wino_job *j, long long t0, int b0, int n)
     wino_range(j, seg, j->in, j->cin, j->V, j->vstride, j->pad, t0, b0, n);
 }
 
+/* The packed path's panel of the task whose columns start at b0, in
+ * component 0 (component k's is k * vstride words on): panel b0 / NR of
+ * each component's slice of V, kq pairs of NR words. */
+static unsigned *packed_panel(const wino_job *j, int b0)
+{
+    return (unsigned *)j->V + (size_t)(b0 / STYLIZE_BF16_NR) * (size_t)j->kq * STYLIZE_BF16_NR;
+}
+
 #if defined(HAVE_AVX512_INPUT)
 #define HAVE_PACKED_INPUT 1
 static int packed_input = 1;      /* stylize_conv_testing_wino_packed */
@@ -866,7 +874,7 @@ static void wino_gemms_bf16(const wino_job *j, int b0, int n)
     for (int k = 0; k < aa; k++) {
         const void *b = pb;
         if (j->kq) /* the transform's own panel */
-            b = j->V + (size_t)k * j->vstride + (size_t)(b0 / STYLIZE_BF16_NR) * (size_t)j->kq * STYLIZE_BF16_NR;
+            b = packed_panel(j, b0) + (size_t)k * j->vstride;
         else
             stylize_bf16_pack_b(j->V + (size_t)k * j->vstride + (size_t)b0, j->nt, j->cin, n, pb);
         stylize_gemm_bf16(j->kern, j->cout, n, j->cin, j->pk + (size_t)k * j->pkstride, b,
@@ -902,10 +910,9 @@ static void wino_sgemm(const wino_job *j, int k, int b0, int n)
 /* Task t owns columns [b0, b0 + cap) of V and M, cap = nt / ntasks for
  * every task but at most the run bound above (bfloat16: rounded down to
  * whole packed panels of NR columns). It takes runs of cap tiles from the
- * shared counter (so a thread that runs slow takes fewer) and walks each through its columns:
- * input transform, the a^2 sgemms (or bfloat16 GEMMs) on its columns,
- * output transform. Tasks
- * touch disjoint columns and disjoint output tiles, so they never wait for
+ * shared counter (so a thread that runs slow takes fewer) and walks each
+ * through its columns: input transform, the a^2 sgemms (or bfloat16
+ * GEMMs) on its columns, output transform. Tasks touch disjoint columns and disjoint output tiles, so they never wait for
  * each other. Every run starts at a multiple of cap and has the same length
  * whichever task takes it, so each tile meets the same sgemm shape and
  * column position on every call: results do not depend on the threads'
@@ -922,8 +929,7 @@ static void wino_task(void *vctx, int t)
         int n = j->tiles - s < cap ? (int)(j->tiles - s) : cap;
 #ifdef HAVE_PACKED_INPUT
         if (j->kq)
-            wino4_input_packed(j, s, (unsigned *)j->V + (size_t)(b0 / STYLIZE_BF16_NR) * (size_t)j->kq *
-                                                            STYLIZE_BF16_NR, n);
+            wino4_input_packed(j, s, packed_panel(j, b0), n);
         else
 #endif
             wino_input_range(j, s, b0, n);
