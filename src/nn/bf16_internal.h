@@ -23,9 +23,10 @@ static inline unsigned stylize_bf16_pair(float lo, float hi)
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define BF16_INLINE static inline __attribute__((always_inline))
 
-/* 16 words (r0[j], r1[j]) from 16 floats of each row (returned; stored
- * from vectors, or from memory with r1 NULL for zeros), with vcvtneps2bf16 (nearest even, as
- * stylize_bf16_round but denormal inputs become 0). */
+/* 16 words (r0[j], r1[j]) from 16 floats of each row, with vcvtneps2bf16
+ * (nearest even, as stylize_bf16_round but denormal inputs become 0):
+ * returned from vectors, or stored from vectors or from memory (r1 NULL
+ * for zeros). */
 BF16_INLINE BF16_TARGET __m512i stylize_bf16_pairs16(__m512 r0, __m512 r1)
 {
     __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(r0));

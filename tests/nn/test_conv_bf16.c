@@ -910,7 +910,6 @@ static void check_amx_model(void)
               stylize_conv_amx_emul_misuse());
 }
 
-/* Per bfloat16 algorithm: the packed kernel's layout, the weight gradient. */
 /* The F(4x4) bfloat16 input transform straight into the GEMMs' packed
  * panels against float32 V packed per GEMM: the same words, so the same
  * bits, forward and input gradient, on 1 and 2 threads; expect_packed:
@@ -960,6 +959,7 @@ done:
     free(wt), free(bias), free(x), free(gout), free(a), free(b), free(ws);
 }
 
+/* Per bfloat16 algorithm: the packed kernel's layout, the weight gradient. */
 static void check_algo_extras(stylize_conv_algo algo)
 {
     check_layout(64, 70, algo);
