@@ -11,8 +11,9 @@
  *     Winograd algorithm: the same Winograd path, its input transform
  *     reading the padding (conv_padded.c: the input gradient zero-padded
  *     inside, its border ring folded back onto the pixels the padding read);
- *   - 3x3, stride 2 (any padding) with a bfloat16 algorithm where AMX runs
- *     the direct layout: the forward on the tiles (conv_amx.c), the
+ *   - 3x3, stride 2 (any padding) with a bfloat16 algorithm: the forward
+ *     on the tiles where AMX runs the direct layout (conv_amx.c), else the
+ *     general path's im2col through bfloat16 GEMMs (conv_im2col.c); the
  *     gradients on the general path below;
  *   - any other geometry: the general im2col path, input gradient through
  *     col2im (conv_im2col.c), with direct paths for 1x1 and thin large
@@ -20,8 +21,9 @@
  * The weight gradient of a 3x3, stride-1 Winograd convolution runs in the
  * Winograd domain (conv_winograd.c), every other one where the geometry's
  * forward runs (im2col, 1x1 or thin). The
- * kernel cache of the first three paths and of the stride-2 AMX one
- * (flipped or transformed kernel; the padded modes add the ring kernel of
+ * kernel cache of the first three paths and of the stride-2 bfloat16 one
+ * (flipped or transformed kernel, the AMX taps or the weight packed as a
+ * GEMM's A; the padded modes add the ring kernel of
  * their input gradient) is requested through the memory plan given at
  * creation. */
 #include "nn/conv_internal.h"
@@ -85,9 +87,11 @@ static int geom_is_padded_3x3(const stylize_conv_geom *g)
     return g->k == 3 && g->stride == 1 && g->pad != STYLIZE_PAD_ZERO;
 }
 
-/* 1 for 3x3, stride 2 (any padding): with a bfloat16 algorithm on the
- * direct AMX layout, its forward runs on AMX tiles (conv_amx.c), its
- * gradients on the general path; otherwise all of it there. */
+/* 1 for 3x3, stride 2 (any padding): with a bfloat16 algorithm its
+ * forward runs in bfloat16, on the AMX tiles where the kernels take the
+ * direct layout (conv_amx.c), else through the general path's bfloat16
+ * GEMMs (conv_im2col.c); its gradients, and the whole of it in float32,
+ * on the general path. */
 static int geom_is_3x3_s2(const stylize_conv_geom *g)
 {
     return g->k == 3 && g->stride == 2;
@@ -96,22 +100,21 @@ static int geom_is_3x3_s2(const stylize_conv_geom *g)
 /* The algorithm a convolution of geometry g runs when algo is asked for. */
 static stylize_conv_algo effective_algo(const stylize_conv_geom *g, stylize_conv_algo algo)
 {
-    int min = stylize_conv_bf16_layout_for_cpu() == STYLIZE_CONV_BF16_DIRECT ? g_bf16_min_channels
-                                                                             : STYLIZE_CONV_BF16_MIN_CHANNELS;
+    /* the direct AMX path and stride 2 have no transform: only the operands are rounded */
+    int direct = stylize_conv_bf16_layout_for_cpu() == STYLIZE_CONV_BF16_DIRECT;
+    int min = direct || geom_is_3x3_s2(g) ? g_bf16_min_channels : STYLIZE_CONV_BF16_MIN_CHANNELS;
     int narrow = g->cin < min || g->cout < min;
     /* the float32 counterpart where bfloat16 does not run */
     if (stylize_conv_algo_bf16(algo) && (narrow || !stylize_cpu()->avx512_bf16))
         algo = algo == STYLIZE_CONV_WINOGRAD_BF16 ? STYLIZE_CONV_WINOGRAD : STYLIZE_CONV_WINOGRAD_F2;
     if (geom_is_3x3_s2(g))
-        return stylize_conv_algo_bf16(algo) && stylize_conv_bf16_layout_for_cpu() == STYLIZE_CONV_BF16_DIRECT
-                   ? algo
-                   : STYLIZE_CONV_IM2COL;
+        return stylize_conv_algo_bf16(algo) ? algo : STYLIZE_CONV_IM2COL;
     int wino = (geom_is_3x3(g) || geom_is_padded_3x3(g)) && stylize_conv_algo_tile(algo);
     return wino ? algo : STYLIZE_CONV_IM2COL;
 }
 
-/* 1 when g's forward runs on the AMX tiles at stride 2 with the effective algorithm eff. */
-static int amx_s2(const stylize_conv_geom *g, stylize_conv_algo eff)
+/* 1 when g's forward runs in bfloat16 at stride 2 with the effective algorithm eff. */
+static int bf16_s2(const stylize_conv_geom *g, stylize_conv_algo eff)
 {
     return geom_is_3x3_s2(g) && stylize_conv_algo_bf16(eff);
 }
@@ -119,7 +122,7 @@ static int amx_s2(const stylize_conv_geom *g, stylize_conv_algo eff)
 /* 1 when a convolution of g run with the effective algorithm eff keeps a kernel cache. */
 static int has_cache(const stylize_conv_geom *g, stylize_conv_algo eff)
 {
-    return geom_is_3x3(g) || (geom_is_padded_3x3(g) && stylize_conv_algo_tile(eff)) || amx_s2(g, eff);
+    return geom_is_3x3(g) || (geom_is_padded_3x3(g) && stylize_conv_algo_tile(eff)) || bf16_s2(g, eff);
 }
 
 /* ---- geometry ----------------------------------------------------------- */
@@ -202,6 +205,8 @@ stylize_status stylize_conv_geom_check(const stylize_conv_geom *g, int h, int w,
 static size_t main_cache_bytes(const stylize_conv_geom *g, stylize_conv_algo algo, int bf16_layout)
 {
     int m = stylize_conv_algo_tile(algo);
+    if (bf16_s2(g, algo) && bf16_layout != STYLIZE_CONV_BF16_DIRECT) /* the weight as packed A */
+        return STYLIZE_CONV_BF16_HEADER + stylize_bf16_pack_a_bytes(g->cout, g->cin * 9);
     if (stylize_conv_algo_bf16(algo)) /* packed slices each way: (cout x cin) and (cin x cout) */
         return stylize_conv_winograd_bf16_kernel_bytes(bf16_layout, m, g->cin, g->cout);
     size_t per_pair = m ? (size_t)(m + 2) * (size_t)(m + 2) : 9; /* Winograd u, or weight_t */
@@ -260,7 +265,12 @@ void stylize_conv_refresh(stylize_conv *conv)
     if (!conv->cache || !conv->weight)
         return; /* the general path, or a dry plan */
     int m = stylize_conv_algo_tile(conv->algo);
-    if (stylize_conv_algo_bf16(conv->algo))
+    if (bf16_s2(&conv->g, conv->algo) && conv->bf16_layout != STYLIZE_CONV_BF16_DIRECT) {
+        memset(conv->cache, 0, STYLIZE_CONV_BF16_HEADER);
+        memcpy(conv->cache, &conv->bf16_layout, sizeof conv->bf16_layout);
+        stylize_bf16_pack_a((stylize_bf16_kernel)conv->bf16_layout, conv->weight, conv->g.cin * 9, 0, conv->g.cout,
+                            conv->g.cin * 9, (char *)conv->cache + STYLIZE_CONV_BF16_HEADER);
+    } else if (stylize_conv_algo_bf16(conv->algo))
         stylize_conv_winograd_kernel_bf16(conv->cache, conv->bf16_layout, conv->weight, conv->g.cin, conv->g.cout,
                                           m);
     else if (m)
@@ -283,6 +293,7 @@ static stylize_status switch_cache(stylize_conv *c, stylize_conv_algo algo, styl
              algo == STYLIZE_CONV_IM2COL ? "backward"
              : !stylize_conv_algo_bf16(algo) ? "Winograd"
              : stylize_conv_bf16_layout_for_cpu() == STYLIZE_CONV_BF16_DIRECT ? "bfloat16 direct"
+             : bf16_s2(&c->g, algo)                                          ? "bfloat16 packed"
                                                                               : "bfloat16 Winograd");
     void *p = NULL;
     stylize_status st = stylize_mem_alloc(c->mem, &p, bytes, what, err);
@@ -408,16 +419,19 @@ static int wino_weights(const stylize_conv_geom *g, stylize_conv_algo eff)
 }
 
 /* Workspace of geometry g with the effective algorithm eff (thin16: a
- * thin layer's forward in bfloat16, thin_bf16). */
-static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int thin16, int h, int w,
+ * thin layer's forward in bfloat16, thin_bf16; layout: the bfloat16
+ * kernel's, for the stride-2 path it picks). */
+static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int layout, int thin16, int h, int w,
                         int weight_grad)
 {
     if (!g || h <= 0 || w <= 0 || geom_check_shape(g, NULL) != STYLIZE_OK)
         return 0;
     if (stylize_conv_is_thin(g))
         return stylize_conv_thin_floats(g, h, w, thin16, weight_grad);
-    if (amx_s2(g, eff)) { /* the forward's bands; the gradients' im2col */
-        size_t d = stylize_conv_amx_min_floats(g->cin, w, 2), n = stylize_conv_general_floats(g, h, w);
+    if (bf16_s2(g, eff)) { /* the forward's bands; the gradients' im2col */
+        size_t d = layout == STYLIZE_CONV_BF16_DIRECT ? stylize_conv_amx_min_floats(g->cin, w, 2)
+                                                      : stylize_conv_general_bf16_floats(g, h, w);
+        size_t n = stylize_conv_general_floats(g, h, w);
         return d > n ? d : n;
     }
     if (!geom_is_3x3(g) && !has_cache(g, eff))
@@ -436,12 +450,14 @@ static size_t ws_floats(const stylize_conv_geom *g, stylize_conv_algo eff, int t
 size_t stylize_conv_geom_workspace_floats(const stylize_conv_geom *g, stylize_conv_algo algo,
                                           int h, int w, int weight_grad)
 {
-    return g ? ws_floats(g, effective_algo(g, algo), thin_bf16(g, algo), h, w, weight_grad) : 0;
+    return g ? ws_floats(g, effective_algo(g, algo), stylize_conv_bf16_layout_for_cpu(), thin_bf16(g, algo), h, w,
+                         weight_grad)
+             : 0;
 }
 
 size_t stylize_conv_workspace_floats_ex(const stylize_conv *conv, int h, int w, int weight_grad)
 {
-    return ws_floats(&conv->g, conv->algo, conv->thin_bf16, h, w, weight_grad);
+    return ws_floats(&conv->g, conv->algo, conv->bf16_layout, conv->thin_bf16, h, w, weight_grad);
 }
 
 size_t stylize_conv_workspace_floats(const stylize_conv *conv, int h, int w)
@@ -460,12 +476,16 @@ static void conv_forward(const stylize_conv *conv, float *out, const float *in, 
     stylize_conv_algo a = conv->algo;
     int m = stylize_conv_algo_tile(a);
     stylize_wino_pass pass = relu ? STYLIZE_WINO_FORWARD_RELU : STYLIZE_WINO_FORWARD;
-    if (amx_s2(g, a)) {
-        stylize_conv_amx(out, in, (const unsigned char *)conv->cache + STYLIZE_CONV_BF16_HEADER, conv->bias, relu,
-                         0, g->pad, 2, g->cin, g->cout, h, w, ws, ws_floats(g, a, 0, h, w, 0));
+    const unsigned char *packed = (const unsigned char *)conv->cache + STYLIZE_CONV_BF16_HEADER;
+    int s2 = bf16_s2(g, a);
+    if (s2 && conv->bf16_layout == STYLIZE_CONV_BF16_DIRECT) {
+        stylize_conv_amx(out, in, packed, conv->bias, relu, 0, g->pad, 2, g->cin, g->cout, h, w, ws,
+                         ws_floats(g, a, conv->bf16_layout, 0, h, w, 0));
         return;
     }
-    if (!conv->fast3 && m)
+    if (s2)
+        stylize_conv_general_forward_bf16(g, conv->bf16_layout, packed, conv->bias, out, in, h, w, ws);
+    else if (!conv->fast3 && m)
         stylize_conv_padded_forward(g, conv->cache, conv->bias, a, pass, out, in, h, w, ws);
     else if (m)
         stylize_conv_winograd(out, in, conv->cache, conv->bias, a, pass, STYLIZE_PAD_ZERO, g->cin, g->cout,
@@ -476,7 +496,7 @@ static void conv_forward(const stylize_conv *conv, float *out, const float *in, 
         stylize_conv_general_forward(g, conv->weight, conv->bias, out, in, h, w, ws);
     else
         stylize_conv_im2col3x3(out, in, conv->weight, conv->bias, g->cin, g->cout, h, w, ws);
-    if (relu && !m) {
+    if (relu && (!m || s2)) { /* the paths that do not fuse it */
         int oh = stylize_conv_out_side(h, g->k, g->stride), ow = stylize_conv_out_side(w, g->k, g->stride);
         stylize_relu_forward(out, out, (size_t)g->cout * (size_t)oh * (size_t)ow);
     }
@@ -503,7 +523,7 @@ void stylize_conv_backward(const stylize_conv *conv, float *gin, const float *go
     const stylize_conv_geom *g = &conv->g;
     stylize_conv_algo a = conv->algo;
     int m = stylize_conv_algo_tile(a);
-    if (!conv->fast3 && m && !amx_s2(g, a))
+    if (!conv->fast3 && m && !bf16_s2(g, a))
         stylize_conv_padded_backward(g, conv->cache, ring_kernel(conv), a, gin, gout, h, w, ws);
     else if (!conv->fast3)
         stylize_conv_general_backward(g, conv->weight, gin, gout, h, w, ws);

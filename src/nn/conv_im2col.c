@@ -25,6 +25,8 @@
  * (stylize_conv_run_blas_tasks). */
 #include "nn/conv_internal.h"
 
+#include "stylize/nn/gemm_bf16.h"
+
 #include <cblas.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -427,6 +429,89 @@ void stylize_conv_general_forward(const stylize_conv_geom *g, const float *weigh
     gen_fwd_job j = {&s, ws, out, in, weight, bias, s.band < nthr ? s.band : nthr, 0};
     atomic_init(&j.next, 0);
     stylize_conv_run_blas_tasks(j.ntasks, gen_fwd_task, &j);
+}
+
+/* ---- bfloat16 forward ------------------------------------------------- */
+
+static int test_band_rows; /* stylize_conv_testing_bf16_band_rows */
+
+void stylize_conv_testing_bf16_band_rows(int rows)
+{
+    test_band_rows = rows > 0 ? rows : 0;
+}
+
+/* The bf16 forward's band: output rows whose im2col matrix (kdim x band ow
+ * floats) and packed copy (pairs of kdim by band ow rounded up to whole
+ * panels, as words) fit the workspace bound together; *pack_at: the packed
+ * copy's offset in floats (on a 64-byte boundary). 0 when the call must
+ * not run. */
+static int gen_bf16_shape(gen_shape *s, const stylize_conv_geom *g, int h, int w, size_t *pack_at)
+{
+    if (!gen_shape_of(s, g, h, w))
+        return 0;
+    size_t kdim = (size_t)s->cin * (size_t)s->k * (size_t)s->k;
+    size_t pairs = stylize_bf16_pack_b_bytes((int)kdim, STYLIZE_BF16_NR) / (4 * STYLIZE_BF16_NR);
+    size_t per_row = (kdim + pairs) * (size_t)s->ow, round = pairs * STYLIZE_BF16_NR + 16;
+    size_t room = STYLIZE_CONV_WORKSPACE_MAX_FLOATS > round ? STYLIZE_CONV_WORKSPACE_MAX_FLOATS - round : 0;
+    size_t band = room / per_row;
+    if (test_band_rows && band > (size_t)test_band_rows)
+        band = (size_t)test_band_rows;
+    s->band = band < 1 ? 1 : band > (size_t)s->oh ? s->oh : (int)band;
+    s->ld = (size_t)s->band * (size_t)s->ow;
+    *pack_at = (kdim * s->ld + 15) & ~(size_t)15;
+    return 1;
+}
+
+size_t stylize_conv_general_bf16_floats(const stylize_conv_geom *g, int h, int w)
+{
+    gen_shape s;
+    size_t at;
+    if (!gen_bf16_shape(&s, g, h, w, &at))
+        return 0;
+    return at + stylize_bf16_pack_b_bytes(s.cin * s.k * s.k, (int)s.ld) / sizeof(float);
+}
+
+typedef struct {
+    const gen_shape *s;
+    float *col, *out;  /* the band's matrix; the output (cout, oh, ow) */
+    const float *in, *bias;
+    int y, rows, ntasks;
+} gen_band_job;
+
+/* Task t: its share of the band's im2col units, then of its bias rows. */
+static void gen_band_task(void *vctx, int t)
+{
+    const gen_band_job *j = vctx;
+    const gen_shape *s = j->s;
+    int units = s->cin * s->k;
+    int u0 = (int)((long long)units * t / j->ntasks), u1 = (int)((long long)units * (t + 1) / j->ntasks);
+    gen_im2col(j->col, j->in, s, j->y, j->rows, u0, u1);
+    int c0 = (int)((long long)s->cout * t / j->ntasks), c1 = (int)((long long)s->cout * (t + 1) / j->ntasks);
+    size_t plane = (size_t)s->oh * (size_t)s->ow, cols = (size_t)j->rows * (size_t)s->ow;
+    for (int co = c0; co < c1; co++) {
+        float *o = j->out + (size_t)co * plane + (size_t)j->y * (size_t)s->ow, b = j->bias ? j->bias[co] : 0.0f;
+        for (size_t i = 0; i < cols; i++)
+            o[i] = b;
+    }
+}
+
+void stylize_conv_general_forward_bf16(const stylize_conv_geom *g, int kern, const void *pa, const float *bias,
+                                       float *out, const float *in, int h, int w, float *ws)
+{
+    gen_shape s;
+    size_t at;
+    if (!gen_bf16_shape(&s, g, h, w, &at))
+        return;
+    int kdim = s.cin * s.k * s.k, nthr = stylize_parallel_threads();
+    gen_band_job j = {&s, ws, out, in, bias, 0, 0, nthr};
+    for (j.y = 0; j.y < s.oh; j.y += s.band) {
+        j.rows = s.oh - j.y < s.band ? s.oh - j.y : s.band;
+        int cols = j.rows * s.ow;
+        stylize_parallel_run(j.ntasks, gen_band_task, &j); /* the matrix, C = the bias */
+        stylize_bf16_pack_b(ws, (int)s.ld, kdim, cols, ws + at);
+        stylize_gemm_bf16((stylize_bf16_kernel)kern, s.cout, cols, kdim, pa, ws + at,
+                          out + (size_t)j.y * (size_t)s.ow, s.oh * s.ow, 1);
+    }
 }
 
 typedef struct {

@@ -137,6 +137,19 @@ size_t stylize_conv_general_floats(const stylize_conv_geom *g, int h, int w);
 void stylize_conv_general_forward(const stylize_conv_geom *g, const float *weight,
                                   const float *bias, float *out, const float *in, int h, int w,
                                   float *ws);
+/* The forward with bfloat16 GEMMs (a 3x3 stride-2 layer under a bfloat16
+ * algorithm where the kernels do not take the direct AMX layout): per
+ * band, the im2col matrix in float32, packed as B (stylize_bf16_pack_b)
+ * and multiplied by pa, the weight (cout x cin k k) packed as A for kern;
+ * float32 sums. ws: stylize_conv_general_bf16_floats floats (a band of
+ * the matrix and its packed copy, together within the workspace bound). */
+size_t stylize_conv_general_bf16_floats(const stylize_conv_geom *g, int h, int w);
+void stylize_conv_general_forward_bf16(const stylize_conv_geom *g, int kern, const void *pa, const float *bias,
+                                       float *out, const float *in, int h, int w, float *ws);
+/* Test hook: bands of at most rows output rows in the bfloat16 forward
+ * above (0: the workspace bound alone), so that small images run several.
+ * Set it before planning workspaces. */
+void stylize_conv_testing_bf16_band_rows(int rows);
 /* gin (cin, h, w) = dL/din (overwritten) given gout (cout, oh, ow). */
 void stylize_conv_general_backward(const stylize_conv_geom *g, const float *weight, float *gin,
                                    const float *gout, int h, int w, float *ws);

@@ -664,12 +664,13 @@ static direct_verdict judge_direct(const stylize_conv_geom *g, int h, int w, con
 }
 
 /* 3x3 at stride 2 (the residual generator's downsampling) under a bfloat16
- * algorithm: where kernels take the direct AMX layout and both channel
- * counts reach the minimum, its forward runs on the tiles (within the
- * direct path's bound of stylize_conv_direct, bfloat16 visible, 1 and 2
- * threads identical, forward_relu = relu(forward)) and its input and
- * weight gradients are the float32 general path's bit for bit; elsewhere
- * all of it is the general path's (reported as im2col). */
+ * algorithm: where both channel counts reach the minimum, its forward runs
+ * in bfloat16, on the tiles where kernels take the direct AMX layout, else
+ * through the general path's bfloat16 GEMMs (either within the direct
+ * bound of stylize_conv_direct, bfloat16 visible, 1 and 2 threads
+ * identical, forward_relu = relu(forward)), and its input and weight
+ * gradients are the float32 general path's bit for bit; narrower, all of
+ * it is the general path's (reported as im2col). */
 static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad, stylize_conv_algo algo)
 {
     stylize_conv_geom g = {cin, cout, 3, 2, pad};
@@ -689,8 +690,8 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
               STYLIZE_OK);
     if (!conv[0] || !conv[1] || !gw[0] || !gw[1] || !gb[0] || !gb[1])
         goto done;
-    int min = direct_expected() ? stylize_conv_get_bf16_min_channels() : STYLIZE_CONV_BF16_MIN_CHANNELS;
-    int tiles = direct_expected() && cin >= min && cout >= min;
+    int min = stylize_conv_get_bf16_min_channels();
+    int tiles = cin >= min && cout >= min; /* in bfloat16: on the tiles or through the GEMMs */
     CHECK_MSG(stylize_conv_get_algo(conv[0]) == (tiles ? algo : STYLIZE_CONV_IM2COL),
               "stride 2 %d -> %d: algorithm %d", cin, cout, (int)stylize_conv_get_algo(conv[0]));
     size_t nws = stylize_conv_workspace_floats_ex(conv[0], h, w, 1), n1 = stylize_conv_workspace_floats_ex(conv[1], h, w, 1);
@@ -707,7 +708,7 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
     direct_verdict dv = judge_direct(&g, h, w, x, wt, bias, y[0]);
     CHECK_MSG(dv.bad == 0, "stride 2 %d -> %d %dx%d: %zu outputs not finite", cin, cout, h, w, dv.bad);
     printf("stride 2 %3d -> %3d %2dx%-2d pad %d %s: worst %.3f of the bound\n", cin, cout, h, w, (int)pad,
-           tiles ? "on the tiles" : "general path", dv.worst);
+           !tiles ? "float32" : direct_expected() ? "on the tiles" : "bf16 GEMMs", dv.worst);
     CHECK_MSG(dv.worst <= 1.0, "stride 2 %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, dv.worst);
     CHECK_MSG(tiles ? dv.visible : memcmp(y[0], y[1], nout * sizeof(float)) == 0,
               "stride 2 %d -> %d %dx%d: %s", cin, cout, h, w,
@@ -1015,16 +1016,24 @@ int main(void)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 visible += check_case(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
                                       (stylize_pad_mode)shapes[s][4], algos[ai]);
-        /* the residual net's downsampling, as applying runs it (32 -> 64 on
-         * the tiles), then as training does (from 64: 64 -> 128 only); in
-         * the workspace conv.c plans, 32 -> 64 at 9x17 runs in two bands,
-         * 64 -> 64 at 7x7 in four */
+        /* the residual net's downsampling, as applying runs it (32 -> 64 in
+         * bfloat16), then as training does (from 64: 64 -> 128 only); in
+         * the workspace conv.c plans, 32 -> 64 at 9x17 runs in two bands of
+         * the tiles, 64 -> 64 at 7x7 in four */
+        stylize_conv_set_bf16_min_channels(STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS);
         for (int apply = 1; apply >= 0; apply--) {
             check_stride2(32, 64, 9, 17, STYLIZE_PAD_REFLECT, algos[apply]);
             check_stride2(64, 128, 8, 66, STYLIZE_PAD_ZERO, algos[apply]);
             check_stride2(64, 64, 7, 7, STYLIZE_PAD_REPLICATE, algos[1 - apply]);
             check_stride2(16, 32, 10, 12, STYLIZE_PAD_CIRCULAR, algos[apply]);
             stylize_conv_set_bf16_min_channels(STYLIZE_CONV_BF16_MIN_CHANNELS);
+        }
+        /* the bfloat16 GEMMs' path in bands of one and two output rows */
+        for (int rows = 1; pass == 2 && rows <= 2; rows++) {
+            stylize_conv_testing_bf16_band_rows(rows);
+            check_stride2(64, 128, 8, 66, STYLIZE_PAD_ZERO, algos[1]);
+            check_stride2(96, 64, 11, 9, STYLIZE_PAD_REFLECT, algos[0]);
+            stylize_conv_testing_bf16_band_rows(0);
         }
         if (pass == 0) {
             visible += check_case(48, 48, 9, 11, STYLIZE_PAD_REPLICATE, algos[1]);
