@@ -476,8 +476,8 @@ static void conv_forward(const stylize_conv *conv, float *out, const float *in, 
     stylize_conv_algo a = conv->algo;
     int m = stylize_conv_algo_tile(a);
     stylize_wino_pass pass = relu ? STYLIZE_WINO_FORWARD_RELU : STYLIZE_WINO_FORWARD;
-    const unsigned char *packed = (const unsigned char *)conv->cache + STYLIZE_CONV_BF16_HEADER;
-    int s2 = bf16_s2(g, a);
+    int s2 = bf16_s2(g, a); /* then the cache holds the packed kernel after its header */
+    const unsigned char *packed = s2 ? (const unsigned char *)conv->cache + STYLIZE_CONV_BF16_HEADER : NULL;
     if (s2 && conv->bf16_layout == STYLIZE_CONV_BF16_DIRECT) {
         stylize_conv_amx(out, in, packed, conv->bias, relu, 0, g->pad, 2, g->cin, g->cout, h, w, ws,
                          ws_floats(g, a, conv->bf16_layout, 0, h, w, 0));
