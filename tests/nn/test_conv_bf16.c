@@ -691,8 +691,8 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
     if (!conv[0] || !conv[1] || !gw[0] || !gw[1] || !gb[0] || !gb[1])
         goto done;
     int min = stylize_conv_get_bf16_min_channels();
-    int tiles = cin >= min && cout >= min; /* in bfloat16: on the tiles or through the GEMMs */
-    CHECK_MSG(stylize_conv_get_algo(conv[0]) == (tiles ? algo : STYLIZE_CONV_IM2COL),
+    int bf16 = cin >= min && cout >= min; /* on the tiles or through the GEMMs */
+    CHECK_MSG(stylize_conv_get_algo(conv[0]) == (bf16 ? algo : STYLIZE_CONV_IM2COL),
               "stride 2 %d -> %d: algorithm %d", cin, cout, (int)stylize_conv_get_algo(conv[0]));
     size_t nws = stylize_conv_workspace_floats_ex(conv[0], h, w, 1), n1 = stylize_conv_workspace_floats_ex(conv[1], h, w, 1);
     nws = nws > n1 ? nws : n1;
@@ -708,13 +708,13 @@ static void check_stride2(int cin, int cout, int h, int w, stylize_pad_mode pad,
     direct_verdict dv = judge_direct(&g, h, w, x, wt, bias, y[0]);
     CHECK_MSG(dv.bad == 0, "stride 2 %d -> %d %dx%d: %zu outputs not finite", cin, cout, h, w, dv.bad);
     printf("stride 2 %3d -> %3d %2dx%-2d pad %d %s: worst %.3f of the bound\n", cin, cout, h, w, (int)pad,
-           !tiles ? "float32" : direct_expected() ? "on the tiles" : "bf16 GEMMs", dv.worst);
+           !bf16 ? "float32" : direct_expected() ? "on the tiles" : "bf16 GEMMs", dv.worst);
     CHECK_MSG(dv.worst <= 1.0, "stride 2 %d -> %d %dx%d: error %.3g of the bound", cin, cout, h, w, dv.worst);
-    CHECK_MSG(tiles ? dv.visible : memcmp(y[0], y[1], nout * sizeof(float)) == 0,
+    CHECK_MSG(bf16 ? dv.visible : memcmp(y[0], y[1], nout * sizeof(float)) == 0,
               "stride 2 %d -> %d %dx%d: %s", cin, cout, h, w,
-              tiles ? "never beyond float32 rounding" : "differs from the float32 general path");
-    /* (OpenBLAS's float32 may change its last bits with the threads: the tiles may not) */
-    CHECK_MSG(!tiles || memcmp(y[0], y1, nout * sizeof(float)) == 0, "stride 2 %d -> %d: 1 and 2 threads differ",
+              bf16 ? "never beyond float32 rounding" : "differs from the float32 general path");
+    /* (OpenBLAS's float32 may change its last bits with the threads: bfloat16 may not) */
+    CHECK_MSG(!bf16 || memcmp(y[0], y1, nout * sizeof(float)) == 0, "stride 2 %d -> %d: 1 and 2 threads differ",
               cin, cout);
     CHECK_MSG(fused_relu_differs(conv[0], x, h, w, y[0], nout, ws) == 0, "stride 2 %d -> %d: forward_relu", cin,
               cout);

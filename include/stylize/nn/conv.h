@@ -68,15 +68,16 @@ typedef enum {
  * and raised the final loss to 1.033x fp32's (from 32 channels; 1.050x
  * from 48) against the 2% allowed. */
 #define STYLIZE_CONV_BF16_MIN_CHANNELS 64
-/* Applying a generator, the direct AMX path takes layers from 32 channels:
+/* Applying a generator, the direct AMX path (and any CPU's bf16 stride-2
+ * layers, README Precision) takes layers from 32 channels:
  * a pyramid texture model's samples then keep their fp32-judged style loss
  * within 0.05% (4 samples, 256 px) and differ from float32's by 0.13 levels
  * of 255 on average, 5 at most (2026-12-03). */
 #define STYLIZE_CONV_BF16_APPLY_MIN_CHANNELS 32
 
 /* The narrowest layer (both channel counts) that a bfloat16 algorithm runs
- * in bfloat16 on the direct AMX path; Winograd's bfloat16 keeps
- * STYLIZE_CONV_BF16_MIN_CHANNELS. Initially STYLIZE_CONV_BF16_MIN_CHANNELS;
+ * in bfloat16 on the direct AMX path and at stride 2 (no transform there);
+ * Winograd's bfloat16 keeps STYLIZE_CONV_BF16_MIN_CHANNELS. Initially STYLIZE_CONV_BF16_MIN_CHANNELS;
  * stylize_precision_select sets it for its work (stylize/nn/precision.h).
  * Process-wide and not synchronised, as the default algorithm below: set
  * it before creating convolutions; a convolution keeps its choice. */
