@@ -450,7 +450,7 @@ static int gen_bf16_shape(gen_shape *s, const stylize_conv_geom *g, int h, int w
     if (!gen_shape_of(s, g, h, w))
         return 0;
     size_t kdim = (size_t)s->cin * (size_t)s->k * (size_t)s->k;
-    size_t pairs = stylize_bf16_pack_b_bytes((int)kdim, STYLIZE_BF16_NR) / (4 * STYLIZE_BF16_NR);
+    size_t pairs = (size_t)stylize_bf16_pack_b_pairs((int)kdim);
     size_t per_row = (kdim + pairs) * (size_t)s->ow, round = pairs * STYLIZE_BF16_NR + 16;
     size_t room = STYLIZE_CONV_WORKSPACE_MAX_FLOATS > round ? STYLIZE_CONV_WORKSPACE_MAX_FLOATS - round : 0;
     size_t band = room / per_row;

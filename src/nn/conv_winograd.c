@@ -214,7 +214,7 @@ static size_t wino_kstride(int channels, int nt)
  * tile's 16, one 32-bit word each. */
 static size_t pack_per_tile(int bf16, int cin, int cout)
 {
-    return bf16 ? stylize_bf16_pack_b_bytes(cin > cout ? cin : cout, STYLIZE_BF16_NR) / (4 * STYLIZE_BF16_NR) : 0;
+    return bf16 ? (size_t)stylize_bf16_pack_b_pairs(cin > cout ? cin : cout) : 0;
 }
 
 static int test_block_tiles; /* stylize_conv_testing_wino_block_tiles */
@@ -912,7 +912,8 @@ static void wino_sgemm(const wino_job *j, int k, int b0, int n)
  * whole packed panels of NR columns). It takes runs of cap tiles from the
  * shared counter (so a thread that runs slow takes fewer) and walks each
  * through its columns: input transform, the a^2 sgemms (or bfloat16
- * GEMMs) on its columns, output transform. Tasks touch disjoint columns and disjoint output tiles, so they never wait for
+ * GEMMs) on its columns, output transform. Tasks touch disjoint columns
+ * and disjoint output tiles, so they never wait for
  * each other. Every run starts at a multiple of cap and has the same length
  * whichever task takes it, so each tile meets the same sgemm shape and
  * column position on every call: results do not depend on the threads'
@@ -998,7 +999,7 @@ static void wino_phased(wino_job *j)
 static int packed_fits(int m, int cin, int ntasks, int cap, size_t vstride)
 {
 #ifdef HAVE_PACKED_INPUT
-    int kq = (int)(stylize_bf16_pack_b_bytes(cin, STYLIZE_BF16_NR) / (4 * STYLIZE_BF16_NR));
+    int kq = stylize_bf16_pack_b_pairs(cin);
     size_t need = (size_t)ntasks * (size_t)kq * STYLIZE_BF16_NR;
     int one_panel = ntasks == 1 ? cap <= STYLIZE_BF16_NR : cap == STYLIZE_BF16_NR;
     return packed_input && m == 4 && stylize_cpu()->avx512f && one_panel && need <= vstride ? kq : 0;

@@ -37,7 +37,7 @@ static int pairs(int k)
 }
 
 /* pairs per B panel row block: padded to the AMX tile's KQ */
-static int pairs_b(int k)
+int stylize_bf16_pack_b_pairs(int k)
 {
     return (pairs(k) + KQ - 1) / KQ * KQ;
 }
@@ -62,7 +62,7 @@ size_t stylize_bf16_pack_a_bytes(int m, int k)
 
 size_t stylize_bf16_pack_b_bytes(int k, int n)
 {
-    return round_up((size_t)n, NR) * (size_t)pairs_b(k) * 4;
+    return round_up((size_t)n, NR) * (size_t)stylize_bf16_pack_b_pairs(k) * 4;
 }
 
 void stylize_bf16_pack_a(stylize_bf16_kernel kern, const float *a, int lda, int trans_a, int m, int k, void *pa)
@@ -87,8 +87,9 @@ typedef struct {
 BF16_TARGET static void pack_panel(const pack_job *g, int jp)
 {
     int kp = pairs(g->k), j0 = jp * NR, cols = g->n - j0 < NR ? g->n - j0 : NR;
-    unsigned *dst = g->pb + (size_t)jp * pairs_b(g->k) * NR;
-    memset(dst + (size_t)kp * NR, 0, (size_t)(pairs_b(g->k) - kp) * NR * 4); /* the tiles' padding */
+    int kq = stylize_bf16_pack_b_pairs(g->k);
+    unsigned *dst = g->pb + (size_t)jp * kq * NR;
+    memset(dst + (size_t)kp * NR, 0, (size_t)(kq - kp) * NR * 4); /* the tiles' padding */
     for (int q = 0; q < kp; q++, dst += NR) {
         const float *r0 = g->b + (size_t)(2 * q) * g->ldb + j0, *r1 = 2 * q + 1 < g->k ? r0 + g->ldb : NULL;
         int j = 0;
@@ -280,7 +281,8 @@ void stylize_gemm_bf16(stylize_bf16_kernel kern, int m, int n, int k, const void
         return;
     }
     int np = (n + NR - 1) / NR, nt = stylize_parallel_threads();
-    gemm_job g = {m, n, pairs(k), pairs_b(k), pa, pb, c, ldc, accumulate, np < nt ? np : nt};
+    gemm_job g = {m, n, pairs(k), stylize_bf16_pack_b_pairs(k), pa, pb, c, ldc, accumulate,
+                  np < nt ? np : nt};
     stylize_parallel_run(g.ntasks, kern == STYLIZE_BF16_AMX ? amx_task : gemm_task, &g);
 }
 #else
@@ -293,7 +295,7 @@ double stylize_bf16_amx_probe(long rounds)
 void stylize_bf16_pack_b(const float *b, int ldb, int k, int n, void *pb)
 {
     unsigned *dst = pb;
-    int kp = pairs_b(k);
+    int kp = stylize_bf16_pack_b_pairs(k);
     for (int j0 = 0; j0 < n; j0 += NR)
         for (int q = 0; q < kp; q++) {
             const float *r0 = 2 * q < k ? b + (size_t)(2 * q) * ldb : NULL;

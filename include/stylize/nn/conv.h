@@ -77,8 +77,8 @@ typedef enum {
 
 /* The narrowest layer (both channel counts) that a bfloat16 algorithm runs
  * in bfloat16 on the direct AMX path and at stride 2 (no transform there);
- * Winograd's bfloat16 keeps STYLIZE_CONV_BF16_MIN_CHANNELS. Initially STYLIZE_CONV_BF16_MIN_CHANNELS;
- * stylize_precision_select sets it for its work (stylize/nn/precision.h).
+ * Winograd's bfloat16 keeps STYLIZE_CONV_BF16_MIN_CHANNELS. Initially
+ * STYLIZE_CONV_BF16_MIN_CHANNELS; stylize_precision_select sets it for its work (stylize/nn/precision.h).
  * Process-wide and not synchronised, as the default algorithm below: set
  * it before creating convolutions; a convolution keeps its choice. */
 void stylize_conv_set_bf16_min_channels(int channels);

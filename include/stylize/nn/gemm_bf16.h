@@ -38,6 +38,9 @@ stylize_bf16_kernel stylize_bf16_kernel_for_cpu(void);
 /* Bytes of the packed A (M x K; enough for either layout) and B (K x N). */
 size_t stylize_bf16_pack_a_bytes(int m, int k);
 size_t stylize_bf16_pack_b_bytes(int k, int n);
+/* Pairs of K in each packed B panel: ceil(K / 2) rounded up to KQ (a
+ * panel is that many rows of NR words; producers writing B in place use it). */
+int stylize_bf16_pack_b_pairs(int k);
 
 /* pa = A (M x K, rows lda floats apart; trans_a: A^T is given, K x M with
  * rows lda apart) in kern's layout. */
